@@ -1,0 +1,74 @@
+"""Mesa agents: SMEs and chain owners, as views onto rows of the model's FirmArrays.
+
+An agent holds only its row id; its attributes read and write the shared arrays, so the
+vectorised step and agent-level inspection see the same firm.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from .chains import owner_opening
+from .config import TIERS
+from .firms import NONE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import TierModel
+
+
+class FirmAgent(mesa.Agent):
+    """A firm: attribute access goes to row ``row`` of ``model.firms``."""
+
+    def __init__(self, model: "TierModel", row: int) -> None:
+        super().__init__(model)
+        self.row = int(row)
+
+    def __getattr__(self, name: str):  # only called for names not found normally
+        firms = self.__dict__.get("model") and self.model.firms
+        if firms is not None and hasattr(firms, name) and isinstance(getattr(firms, name), np.ndarray) and name != "titles":
+            return getattr(firms, name)[self.row].item()
+        raise AttributeError(name)
+
+    @property
+    def titles(self) -> dict[str, str]:
+        """Titles held now -> date of the current recognition ('YYYY-MM')."""
+        col = self.model.firms.titles[:, self.row]
+        return {tier: self.model.calendar.date(int(m)) for tier, m in zip(TIERS, col) if m != NONE}
+
+    @property
+    def age_years(self) -> float:
+        return (self.model.t_now - int(self.model.firms.birth[self.row])) / 12.0
+
+    @property
+    def niche_years(self) -> float:
+        return (self.model.t_now - int(self.model.firms.niche_start[self.row])) / 12.0
+
+
+class SME(FirmAgent):
+    """A small or medium-sized firm (or a large non-owner firm): its monthly behaviour is
+    the rules in ``sim.rules``, run for all firms at once by the model's vectorised step."""
+
+
+class ChainOwner(FirmAgent):
+    """A chain owner (链主): each month it decides how far to open technology, market
+    (purchases) and finance to the SME suppliers of its chain, pushed by the
+    chain-length-system lever."""
+
+    def __init__(self, model: "TierModel", row: int, chain: int, slot: int) -> None:
+        super().__init__(model, row)
+        self.chain = int(chain)
+        self.slot = int(slot)  # index into model.owner_open
+        self.opening = 0.0
+
+    def step(self) -> None:
+        m = self.model
+        self.opening = owner_opening(m.params.chains.base_opening, m.effects.chain_opening, bool(m.firms.alive[self.row]))
+        m.owner_open[self.slot] = self.opening
+
+    @property
+    def purchases(self) -> float:
+        """M CNY/yr bought from the chain's SMEs: purchase_share of revenue x opening."""
+        return float(self.model.params.chains.purchase_share * self.model.firms.revenue[self.row] * self.opening)

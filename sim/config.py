@@ -1,0 +1,517 @@
+"""Structured configuration: every parameter of the model, once, with its unit and source.
+
+A run is described by one :class:`RunConfig` (scenario, policy, criteria, behaviour
+parameters, run knobs).  Hydra composes it from ``configs/``; :func:`validate` turns the
+composed mapping into typed dataclasses and fails with **one line** naming the field, the
+value and what is allowed.  Each field's ``metadata`` holds ``unit``, ``source`` and,
+where a range applies, ``range=(lo, hi)`` (inclusive) or ``choices``.
+
+Conventions: money in M CNY (million yuan) unless stated; rates are *annual* unless the
+name says ``monthly``; shares are fractions in [0, 1]; dates are ``'YYYY-MM'`` strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any, get_args, get_origin, get_type_hints
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, malformed or out of range (one-line message)."""
+
+
+def p(default: Any, unit: str, source: str, *, range: tuple[float, float] | None = None,
+      choices: tuple[str, ...] | None = None) -> Any:
+    """Declare a parameter: default, unit, source, and optionally an allowed range/choices."""
+    meta = {"unit": unit, "source": source, "range": range, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+DATE_RE = re.compile(r"^(19|20|21)\d\d-(0[1-9]|1[0-2])$")
+TIERS = ("innovative", "srdi", "little_giant", "single_champion", "provincial_champion", "leading")
+LEVERS = ("financing", "talent", "land", "innovation", "chain_length", "library", "services")
+SEGMENTS = ("all", "sme", "library", "titled", "chain", "library_or_titled")
+
+# --------------------------------------------------------------------------------------
+# Behaviour parameters
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class GrowthParams:
+    """Revenue growth: annual log-growth ~ Laplace(mu, b) built from monthly Gaussian
+    steps whose variance is drawn once a year from an exponential (a Gaussian scale
+    mixture), so each calendar year's growth is exactly Laplace."""
+
+    drift: float = p(0.045, "1/yr (log revenue, nominal)", "assumed ~ above-scale industry revenue growth 2016-21; calibrated by issue 4", range=(-0.5, 0.5))
+    small_bonus: float = p(0.02, "1/yr per unit log(ref/revenue)", "DOMAIN §6: small firms grow faster (Gibrat fails); assumed", range=(0.0, 0.5))
+    young_bonus: float = p(0.10, "1/yr at age 0, decays with age_scale", "DOMAIN §6: young firms grow faster; assumed", range=(0.0, 1.0))
+    age_scale: float = p(5.0, "yr", "assumed", range=(0.1, 50.0))
+    laplace_scale: float = p(0.18, "annual Laplace scale b at ref revenue", "DOMAIN §6 tent-shaped growth; assumed, calibrated by issue 4", range=(0.0, 2.0))
+    size_elasticity: float = p(0.17, "beta in b ∝ revenue^-beta", "DOMAIN §6: beta 0.15-0.2", range=(0.0, 1.0))
+    age_vol: float = p(0.5, "extra volatility multiple at age 0", "DOMAIN §6: volatility falls with age; assumed", range=(0.0, 5.0))
+    ref_revenue: float = p(100.0, "M CNY/yr", "reference size for size effects; convention", range=(1.0, 1e6))
+    cap: float = p(0.6, "max annual log growth (capacity-expansion limit)", "assumed; land & factors lever raises it", range=(0.01, 5.0))
+    fin_penalty: float = p(0.04, "1/yr drift lost at full financing constraint", "DOMAIN §6: financing constraint binds growth; assumed", range=(0.0, 1.0))
+    title_bonus: float = p(0.02, "1/yr drift for SRDI-or-higher title holders", "DOMAIN §6 DiD studies (title raises growth); assumed", range=(0.0, 0.5))
+    employee_elasticity: float = p(0.7, "d log employees / d log revenue", "assumed", range=(0.0, 2.0))
+
+
+@dataclass
+class RDParams:
+    """R&D: whether a firm does R&D, its intensity (R&D / revenue), and class-I IP."""
+
+    share_with_rd: float = p(0.37, "share of firms with any R&D", "DOMAIN §6: 147,000 of 401,000 above-scale firms (2020)", range=(0.0, 1.0))
+    median_intensity: float = p(0.030, "R&D/revenue among R&D performers, median", "DOMAIN §6: ~1.5-1.7% aggregate incl. zeros; assumed", range=(0.0, 0.5))
+    sigma_intensity: float = p(0.75, "sd of log intensity across firms", "assumed", range=(0.0, 3.0))
+    start_prob: float = p(0.05, "1/yr chance a non-R&D firm starts R&D", "assumed", range=(0.0, 1.0))
+    stop_prob: float = p(0.03, "1/yr chance an R&D firm stops", "assumed", range=(0.0, 1.0))
+    persistence: float = p(0.7, "AR(1) coefficient of log intensity toward the firm's target, per year", "assumed", range=(0.0, 1.0))
+    noise: float = p(0.25, "sd of annual log-intensity shock", "assumed", range=(0.0, 3.0))
+    fin_penalty: float = p(0.5, "intensity lost at full financing constraint (fraction)", "DOMAIN §6: titles raise R&D by easing financing; assumed", range=(0.0, 1.0))
+    bunch_window: float = p(0.3, "relative distance below a 3%/6% gate within which firms bunch", "DOMAIN §6 (Chen et al. AER 2021 notching)", range=(0.0, 1.0))
+    bunch_prob: float = p(0.45, "chance a firm just below a gate moves onto it", "DOMAIN §6: ~45% of the notch response is relabelling", range=(0.0, 1.0))
+    ip_per_rd: float = p(0.12, "class-I IP per M CNY of R&D", "assumed; little giants hold >50 patents (DOMAIN §6)", range=(0.0, 10.0))
+    institution_prob: float = p(0.15, "1/yr chance an R&D firm with >= 3% intensity founds an R&D institution", "assumed", range=(0.0, 1.0))
+
+
+@dataclass
+class FirmParams:
+    """Population synthesis (DOMAIN §6) and demography."""
+
+    size_median: float = p(60.0, "M CNY/yr, lognormal body median (above-scale SMEs)", "assumed: 75.5 trn CNY over 401,000 SMEs -> mean ~188 M CNY (DOMAIN §4)", range=(1.0, 1e5))
+    size_sigma: float = p(1.1, "sd of log revenue (body)", "assumed; DOMAIN §6 lognormal body", range=(0.1, 5.0))
+    large_min: float = p(400.0, "M CNY/yr, minimum revenue of a large firm", "DOMAIN §2 size standard (2011)", range=(1.0, 1e6))
+    pareto_alpha: float = p(1.2, "Pareto tail index of large firms", "DOMAIN §6: alpha 1.0-1.5", range=(0.5, 5.0))
+    small_median: float = p(8.0, "M CNY/yr, median revenue of the small tech-SME pool", "assumed (below the 20 M CNY above-scale bar)", range=(0.1, 1e3))
+    small_sigma: float = p(0.8, "sd of log revenue, small tech SMEs", "assumed", range=(0.1, 5.0))
+    small_rd_share: float = p(0.6, "share of small tech SMEs doing R&D", "assumed: the pool is selected on technology", range=(0.0, 1.0))
+    revenue_per_employee: float = p(0.9, "M CNY per employee", "assumed ~ industrial labour productivity", range=(0.01, 100.0))
+    age_mean: float = p(12.0, "yr, mean firm age at start", "assumed", range=(0.5, 60.0))
+    niche_years_share: float = p(0.8, "years in niche / age, mean", "assumed; >74% of little giants 10+ years in niche (DOMAIN §6)", range=(0.0, 1.0))
+    main_share_a: float = p(6.0, "Beta a of main-business share", "assumed; little giants >97% (DOMAIN §6)", range=(0.1, 100.0))
+    main_share_b: float = p(1.2, "Beta b of main-business share", "assumed", range=(0.1, 100.0))
+    debt_a: float = p(5.0, "Beta a of debt/assets", "assumed ~ mean 0.55", range=(0.1, 100.0))
+    debt_b: float = p(4.0, "Beta b of debt/assets", "assumed", range=(0.1, 100.0))
+    fin_constraint_base: float = p(0.5, "financing constraint (0 none .. 1 full) at ref revenue", "assumed", range=(0.0, 1.0))
+    fin_constraint_size: float = p(0.3, "elasticity of constraint to revenue (negative effect)", "assumed: small firms more constrained", range=(0.0, 2.0))
+    brand_share: float = p(0.5, "share of firms with an own brand", "assumed", range=(0.0, 1.0))
+    emerging_share: float = p(0.3, "share of firms in strategic-emerging fields", "assumed", range=(0.0, 1.0))
+    firms_per_niche: float = p(40.0, "mean firms per product niche", "assumed", range=(2.0, 1e5))
+    niche_zipf: float = p(1.0, "Zipf exponent of niche sizes (firms per niche)", "assumed", range=(0.0, 3.0))
+    china_global_share_a: float = p(2.0, "Beta a of China's share of a niche's world market", "assumed (mean 0.4)", range=(0.1, 100.0))
+    china_global_share_b: float = p(3.0, "Beta b", "assumed", range=(0.1, 100.0))
+    foreign_leader_share: float = p(0.12, "mean world share of the largest foreign firm in a niche", "assumed", range=(0.0, 1.0))
+    market_coverage: float = p(0.85, "share of a niche's domestic market supplied by modelled firms (national)", "assumed", range=(0.05, 1.0))
+    hazard_by_age: list = p([0.016, 0.063, 0.095, 0.09, 0.085, 0.08, 0.08], "1/yr exit hazard at age 0..6 yr", "DOMAIN §6 (SAIC 2013 survival report)")
+    hazard_old: float = p(0.035, "1/yr exit hazard from age 7 yr on", "assumed ('lower after' year 7, DOMAIN §6)", range=(0.0, 1.0))
+    hazard_size_elasticity: float = p(0.2, "hazard ∝ (revenue/ref)^-e", "DOMAIN §6: larger firms survive longer; assumed", range=(0.0, 2.0))
+    entry_rate: float = p(0.045, "1/yr entrants per firm of the initial population", "assumed ~ balances exits (population roughly stable 2016-21)", range=(0.0, 1.0))
+    entrant_median: float = p(25.0, "M CNY/yr, median revenue of an entrant", "assumed (newly above-scale firms)", range=(0.1, 1e4))
+
+
+@dataclass
+class RecognitionParams:
+    """Applications and re-reviews (per tier rates keyed by tier code)."""
+
+    apply_prob: dict = p({"innovative": 0.35, "srdi": 0.45, "little_giant": 0.6, "single_champion": 0.6, "provincial_champion": 0.6, "leading": 1.0},
+                         "share of eligible non-holders that apply in a batch (per year for 'continuous' tiers)", "assumed; calibrated by issue 4")
+    rereview_pass: dict = p({"innovative": 0.9, "srdi": 0.8, "little_giant": 0.85, "single_champion": 0.85, "provincial_champion": 0.75, "leading": 1.0},
+                            "share of holders meeting the criteria that pass re-review", "DOMAIN §4/§7: SD SRDI 3,424 valid of 5,566; SD prov. champions batch-1 review 59 passed; LG unknown (prior)")
+    review_needs_criteria: bool = p(True, "flag", "a holder failing the criteria at re-review is revoked (MIIT 2022 rules)")
+    review_drops_sme_cap: bool = p(True, "flag", "assumed: outgrowing the SME size cap does not by itself revoke a title")
+
+
+@dataclass
+class ChainParams:
+    """Chain owners and the chain-length system."""
+
+    member_share: float = p(0.25, "share of SMEs that supply a key chain", "assumed; SD: 709 core suppliers for 43 chains (DOMAIN §4) is the core only", range=(0.0, 1.0))
+    owners_per_chain: int = p(3, "chain owners per key chain", "DOMAIN §4: SD 112 owners / 43 chains ≈ 2.6", range=(1, 50))
+    growth_per_opening: float = p(0.03, "1/yr supplier drift per unit owner opening (market/purchases)", "DOMAIN §6: chain owners raise suppliers' productivity; assumed", range=(0.0, 1.0))
+    ip_per_opening: float = p(0.3, "relative IP-rate gain per unit opening (technology)", "assumed", range=(0.0, 5.0))
+    fin_per_opening: float = p(0.2, "relative financing-constraint relief per unit opening (finance)", "assumed", range=(0.0, 1.0))
+    base_opening: float = p(0.1, "owner opening without the chain-length system", "assumed", range=(0.0, 5.0))
+    purchase_share: float = p(0.1, "share of owner revenue bought from chain SMEs", "assumed; ~1.7 deals per SRDI firm at matchmaking events (DOMAIN §5)", range=(0.0, 1.0))
+
+
+@dataclass
+class LeverEffects:
+    """Effect of each lever per unit of intensity: the one place these sizes live.
+    Intensity 0 gives no effect; effects act only on the lever's target segment."""
+
+    financing: float = p(0.35, "fraction of the financing constraint removed", "DOMAIN §5-6: credit +18.2% y/y for SRDI; titles act via financing; assumed", range=(0.0, 1.0))
+    talent: float = p(0.2, "relative gain in IP per M CNY of R&D", "DOMAIN §5: SD talent rewards; assumed", range=(0.0, 5.0))
+    land_cap: float = p(0.3, "added max annual log growth (capacity limit)", "DOMAIN §5: ~88 mu per key project; assumed", range=(0.0, 5.0))
+    land_drift: float = p(0.01, "1/yr added growth drift", "assumed ('factors follow projects')", range=(0.0, 1.0))
+    innovation: float = p(0.15, "relative gain in target R&D intensity", "DOMAIN §6: super-deduction notch +18.8% reported R&D (Chen et al. 2021); assumed", range=(0.0, 5.0))
+    innovation_start: float = p(0.5, "relative gain in the chance to start R&D", "assumed (vouchers)", range=(0.0, 10.0))
+    chain_length: float = p(1.0, "owner opening added (units of ChainParams effects)", "seed 002/003: chain-length system; assumed", range=(0.0, 10.0))
+    library: float = p(0.2, "share of SMEs in the cultivation library", "DOMAIN §4: >110,000 in pools vs ~500,000 firms", range=(0.0, 1.0))
+    services_apply: float = p(0.5, "relative gain in application propensity (library firms)", "seed 003 一企一策 / through-train; assumed", range=(0.0, 10.0))
+    services_success: float = p(0.3, "share of the re-review failure gap closed; priority under quota", "assumed", range=(0.0, 1.0))
+
+
+@dataclass
+class ModelParams:
+    growth: GrowthParams = field(default_factory=GrowthParams)
+    rd: RDParams = field(default_factory=RDParams)
+    firms: FirmParams = field(default_factory=FirmParams)
+    recognition: RecognitionParams = field(default_factory=RecognitionParams)
+    chains: ChainParams = field(default_factory=ChainParams)
+    levers: LeverEffects = field(default_factory=LeverEffects)
+
+
+# --------------------------------------------------------------------------------------
+# Recognition criteria (DOMAIN §2) as data
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class InnovativeCriteria:
+    pass_score: float = p(60.0, "points of 100", "MIIT 2022 梯度培育办法", range=(0, 100))
+    min_innovation: float = p(20.0, "points", "MIIT 2022", range=(0, 100))
+    min_growth: float = p(15.0, "points", "MIIT 2022", range=(0, 100))
+    min_specialisation: float = p(15.0, "points", "MIIT 2022", range=(0, 100))
+    sme_only: bool = p(True, "flag", "MIIT 2022")
+    rd_bands: list = p([[0.05, 20], [0.03, 15], [0.02, 10], [0.01, 5]], "[min R&D/revenue, points] (innovation)", "MIIT 2022")
+    ip_points_each: float = p(4.0, "points per class-I IP, capped at ip_points_max (innovation)", "MIIT 2022: core-product IP up to 20", range=(0, 100))
+    ip_points_max: float = p(20.0, "points", "MIIT 2022", range=(0, 100))
+    growth_bands: list = p([[0.15, 20], [0.10, 15], [0.05, 10], [0.0, 5]], "[min main-revenue growth, points] (growth)", "MIIT 2022")
+    debt_bands: list = p([[-0.55, 10], [-0.75, 5]], "[-max debt/assets, points] (growth)", "MIIT 2022: <55% 10, 55-75% 5")
+    main_bands: list = p([[0.70, 20], [0.60, 15], [0.55, 10], [0.50, 5]], "[min main-business share, points] (specialisation)", "MIIT 2022")
+    emerging_points: list = p([10, 5], "[points in a strategic-emerging field, otherwise] (specialisation)", "MIIT 2022")
+
+
+@dataclass
+class SRDICriteria:
+    min_niche_years: float = p(2.0, "yr", "MIIT 2022 provincial SRDI", range=(0, 50))
+    min_rd_spend: float = p(1.0, "M CNY/yr", "MIIT 2022", range=(0, 1e4))
+    min_rd_intensity: float = p(0.03, "R&D/revenue", "MIIT 2022", range=(0, 1))
+    min_revenue: float = p(10.0, "M CNY/yr", "MIIT 2022", range=(0, 1e5))
+    pass_score: float = p(60.0, "points of 100 (13-indicator score)", "MIIT 2022", range=(0, 100))
+    max_debt: float = p(0.7, "debt/assets", "MIIT 2022 (bands < 50-70%)", range=(0, 1))
+    sme_only: bool = p(True, "flag", "MIIT 2022")
+    # the 13-indicator score, reduced to what the model represents (DOMAIN §2):
+    main_bands: list = p([[0.9, 10], [0.7, 6], [0.5, 3]], "[min main-business share, points] (specialisation 25)", "MIIT 2022, simplified")
+    growth_bands: list = p([[0.15, 8], [0.05, 5], [0.0, 2]], "[min 2-yr main-revenue growth, points] (specialisation)", "MIIT 2022, simplified")
+    niche_year_points: float = p(1.0, "points per year in niche, capped at 5; chain member +2", "MIIT 2022, simplified", range=(0, 25))
+    quality_points: float = p(30.0, "points x latent quality (digital maturity, quality, margin: refinement 25 less debt; distinctiveness 15)", "MIIT 2022, simplified", range=(0, 100))
+    debt_bands: list = p([[-0.5, 10], [-0.7, 5]], "[-max debt/assets, points] (refinement)", "MIIT 2022")
+    rd_int_bands: list = p([[0.10, 15], [0.06, 11], [0.03, 7]], "[min R&D/revenue, points] (innovation 35)", "MIIT 2022, simplified")
+    rd_spend_bands: list = p([[10.0, 8], [3.0, 5], [1.0, 2]], "[min R&D M CNY/yr, points] (innovation)", "MIIT 2022, simplified")
+    ip_points_each: float = p(2.0, "points per class-I IP, capped at 7 (innovation)", "MIIT 2022, simplified", range=(0, 35))
+    institution_points: float = p(5.0, "points for an R&D institution (innovation)", "MIIT 2022", range=(0, 35))
+
+
+@dataclass
+class LittleGiantCriteria:
+    requires_srdi: bool = p(True, "flag", "MIIT 2022: must already be provincial SRDI")
+    min_niche_years: float = p(3.0, "yr", "MIIT 2022", range=(0, 50))
+    min_main_share: float = p(0.7, "main business / revenue", "MIIT 2022", range=(0, 1))
+    min_growth_2y: float = p(0.05, "2-yr average main-revenue growth (fraction/yr)", "MIIT 2022", range=(-1, 5))
+    max_debt: float = p(0.7, "debt/assets", "MIIT 2022", range=(0, 1))
+    min_niche_share: float = p(0.10, "national niche market share", "MIIT 2022", range=(0, 1))
+    rd_gate_high: float = p(0.03, "R&D/revenue (each of last 2 yr) if revenue >= 100 M CNY", "MIIT 2022", range=(0, 1))
+    rd_gate_mid: float = p(0.06, "R&D/revenue if revenue 50-100 M CNY", "MIIT 2022", range=(0, 1))
+    rd_spend_small: float = p(30.0, "M CNY R&D (2 yr) if revenue < 50 M CNY", "MIIT 2022 (plus 80 M CNY equity: not modelled)", range=(0, 1e4))
+    revenue_high: float = p(100.0, "M CNY/yr", "MIIT 2022", range=(0, 1e5))
+    revenue_mid: float = p(50.0, "M CNY/yr", "MIIT 2022", range=(0, 1e5))
+    min_ip: float = p(2.0, "class-I IP rights", "MIIT 2022", range=(0, 1e4))
+    needs_institution: bool = p(True, "flag", "MIIT 2022: an R&D institution")
+    needs_brand: bool = p(True, "flag", "MIIT 2022: own brand")
+    needs_key_link: bool = p(True, "flag", "MIIT 2022: key chain link or priority field (chain member or emerging field)")
+    sme_only: bool = p(True, "flag", "MIIT 2022")
+
+
+@dataclass
+class ChampionCriteria:
+    min_niche_years: float = p(10.0, "yr in the product field", "MIIT single-champion rules", range=(0, 50))
+    max_global_rank: int = p(3, "rank in the world niche market", "MIIT: global top 3", range=(1, 100))
+    min_main_share: float = p(0.7, "product / main business", "MIIT", range=(0, 1))
+    min_revenue: float = p(400.0, "M CNY/yr (waived for little giants)", "MIIT", range=(0, 1e6))
+
+
+@dataclass
+class ProvincialChampionCriteria:
+    min_niche_years: float = p(3.0, "yr", "Shandong provincial champion rules (DOMAIN §2)", range=(0, 50))
+    max_national_rank: int = p(5, "rank in the national niche market (and #1 in the province)", "Shandong rules", range=(1, 100))
+    min_revenue: float = p(400.0, "M CNY/yr (waived for little giants)", "Shandong rules", range=(0, 1e6))
+
+
+@dataclass
+class LeadingCriteria:
+    rule: str = p("chain_owners", "selection rule", "no published criteria (DOMAIN §2): owners above the revenue bar, or the largest large firms", choices=("chain_owners", "largest"))
+    min_revenue: float = p(1000.0, "M CNY/yr", "DOMAIN §2: a peer province's chain-owner bar, 1 bn (emerging) to 5 bn CNY (pillar)", range=(0, 1e7))
+
+
+@dataclass
+class CriteriaConfig:
+    name: str = p("miit2022", "label", "criteria set name")
+    innovative: InnovativeCriteria = field(default_factory=InnovativeCriteria)
+    srdi: SRDICriteria = field(default_factory=SRDICriteria)
+    little_giant: LittleGiantCriteria = field(default_factory=LittleGiantCriteria)
+    single_champion: ChampionCriteria = field(default_factory=ChampionCriteria)
+    provincial_champion: ProvincialChampionCriteria = field(default_factory=ProvincialChampionCriteria)
+    leading: LeadingCriteria = field(default_factory=LeadingCriteria)
+    validity_years: float = p(3.0, "yr until re-review", "DOMAIN §1: 3-year validity", range=(0.5, 20))
+
+
+# --------------------------------------------------------------------------------------
+# Scenario
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class CapacityConfig:
+    """How a tier's batch is bounded: a quota per batch, a selection rate among eligible
+    applicants, or the criteria alone (nobody knew in 2021 which one MIIT used)."""
+
+    rule: str = p("criteria", "rule", "scenario choice (DOMAIN §7)", choices=("quota", "selection_rate", "criteria"))
+    quota_by_year: dict = p({}, "firms per batch, keyed by year", "history (data/) for recorded years; scenario assumption after")
+    quota_default: float = p(0.0, "firms per batch for years not in quota_by_year", "scenario assumption", range=(0, 1e7))
+    quota_growth: float = p(0.0, "1/yr growth of quota_default after the last listed year", "scenario assumption", range=(-1, 5))
+    selection_rate: float = p(1.0, "share of eligible applicants recognised", "scenario assumption", range=(0, 1))
+
+
+@dataclass
+class TierSchedule:
+    enabled: bool = p(True, "flag", "scenario")
+    first_year: int = p(2016, "year of the first batch", "history (data/)", range=(1990, 2100))
+    batch_month: int = p(12, "month of the annual batch (1-12); 0 = continuous (monthly)", "history dates (data/), approximate", range=(0, 12))
+    capacity: CapacityConfig = field(default_factory=CapacityConfig)
+
+
+@dataclass
+class PopulationConfig:
+    n_sme: int = p(0, "above-scale industrial SMEs", "scenario (see scenario yaml for source)", range=(0, 10_000_000))
+    n_large: int = p(0, "large industrial firms", "scenario assumption", range=(0, 1_000_000))
+    n_small_tech: int = p(0, "small (below-scale) tech SMEs", "scenario assumption", range=(0, 10_000_000))
+    n_chains: int = p(0, "key chains under the chain-length system", "scenario (seed documents / data)", range=(0, 10_000))
+    region_share: float = p(1.0, "region's share of each national niche market (1 = national)", "scenario assumption", range=(0.001, 1.0))
+
+
+@dataclass
+class TargetConfig:
+    name: str = p("", "id", "scenario")
+    label: str = p("", "text", "scenario")
+    tiers: list = p([], "tier codes summed", "scenario")
+    metric: str = p("stock", "metric", "scenario", choices=("stock", "cumulative_new"))
+    threshold: float = p(0.0, "firms", "seed documents", range=(0, 1e8))
+    deadline: str = p("2025-12", "YYYY-MM", "seed documents")
+    illustrative: bool = p(False, "flag", "True when no official figure exists")
+    source: str = p("", "text", "document")
+
+
+@dataclass
+class HistoryMapping:
+    series: str = p("", "data series", "data/")
+    tier: str = p("", "tier", "mapping")
+    metric: str = p("stock", "metric", "mapping", choices=("stock", "batch_new", "cumulative_new"))
+    month: int = p(12, "month", "data/ date_announced", range=(1, 12))
+    alt_series: str = p("", "series with an alternative figure", "data/")
+    unit_note: str = p("", "text", "data/")
+
+
+@dataclass
+class ScenarioConfig:
+    name: str = p("", "id", "scenario")
+    label: str = p("", "text", "scenario")
+    start: str = p("2016-01", "YYYY-MM (first simulated month)", "before the first champion batch (2016)")
+    horizon: str = p("2025-12", "YYYY-MM (last simulated month)", "target deadline")
+    origin: str = p("2021-12", "YYYY-MM: end of the published record", "data/ ends 2021")
+    window_start: str = p("2021-01", "YYYY-MM: new recognitions count from here", "seed 003: 'newly cultivated' from 2021")
+    scale: float = p(1.0, "population fraction simulated (counts scaled back)", "run knob", range=(1e-4, 1.0))
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    tiers: dict = p({}, "TierSchedule per tier code", "scenario")
+    targets: list = p([], "TargetConfig list", "seed documents")
+    history: list = p([], "HistoryMapping list", "data/")
+
+
+# --------------------------------------------------------------------------------------
+# Policy
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class LeverConfig:
+    """One dated lever.  ``intensity`` 0 means no effect; 1 is the documents' level."""
+
+    start: str = p("2021-01", "YYYY-MM", "policy document date")
+    end: str = p("2025-12", "YYYY-MM (inclusive)", "target deadline")
+    intensity: float = p(0.0, "multiple of the announced level", "policy", range=(0.0, 10.0))
+    target: str = p("all", "segment reached", "policy document", choices=SEGMENTS)
+    cost: float = p(0.0, "fiscal cost, M CNY per firm reached per year per unit intensity", "DOMAIN §5", range=(0.0, 1e6))
+
+
+def _lever() -> Any:
+    return field(default_factory=LeverConfig)
+
+
+@dataclass
+class PolicyConfig:
+    """Levers keyed by name (``policy.financing.intensity=1.5``); an absent lever is off."""
+
+    name: str = p("", "id", "policy")
+    label: str = p("", "text", "policy")
+    financing: LeverConfig = _lever()
+    talent: LeverConfig = _lever()
+    land: LeverConfig = _lever()
+    innovation: LeverConfig = _lever()
+    chain_length: LeverConfig = _lever()
+    library: LeverConfig = _lever()
+    services: LeverConfig = _lever()
+
+    def levers(self) -> dict[str, "LeverConfig"]:
+        return {name: getattr(self, name) for name in LEVERS}
+
+
+@dataclass
+class DataConfig:
+    path: str = p("", "CSV file of published counts ('' = the scenario's shipped file)", "data/ (sim/data/*_to_2021.csv)")
+
+
+@dataclass
+class RunConfig:
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    criteria: CriteriaConfig = field(default_factory=CriteriaConfig)
+    params: ModelParams = field(default_factory=ModelParams)
+    seed: int = p(1, "integer", "run knob", range=(0, 2**63 - 1))
+    n_replicates: int = p(20, "replicates", "run knob", range=(1, 100_000))
+    n_jobs: int = p(-1, "parallel workers (-1 = all cores)", "run knob", range=(-1, 1024))
+    driver: str = p("vector", "firm-step driver", "run knob", choices=("vector", "agent"))
+    agents: str = p("auto", "which SMEs are materialised as Mesa agents", "run knob", choices=("auto", "all", "on_demand"))
+    agent_limit: int = p(60_000, "max SMEs materialised by agents='auto'", "run knob (memory/time budget)", range=(0, 10_000_000))
+    progress: str = p("auto", "progress bar", "run knob: auto = only when stderr is a terminal", choices=("auto", "on", "off"))
+    plots: bool = p(True, "flag: draw fan charts", "run knob")
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+# --------------------------------------------------------------------------------------
+# Validation: mapping -> dataclasses, one-line errors
+# --------------------------------------------------------------------------------------
+
+_NESTED_DICT_TYPES = {("ScenarioConfig", "tiers"): TierSchedule}
+_NESTED_LIST_TYPES = {("ScenarioConfig", "targets"): TargetConfig, ("ScenarioConfig", "history"): HistoryMapping}
+_DICT_KEYS = {("ScenarioConfig", "tiers"): TIERS,
+              ("RecognitionParams", "apply_prob"): TIERS, ("RecognitionParams", "rereview_pass"): TIERS}
+
+
+def _fail(path: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{path}: {value!r} is not allowed (allowed: {allowed})")
+
+
+def _check_scalar(path: str, value: Any, typ: type, meta: dict) -> Any:
+    if typ is bool:
+        if not isinstance(value, bool):
+            _fail(path, value, "true or false")
+        return value
+    if typ in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(path, value, "a number" if typ is float else "an integer")
+        if typ is int and (isinstance(value, float) and not value.is_integer()):
+            _fail(path, value, "an integer")
+        value = typ(value)
+        lo_hi = meta.get("range")
+        if lo_hi and not (lo_hi[0] <= value <= lo_hi[1]):
+            _fail(path, value, f"{lo_hi[0]} to {lo_hi[1]} {meta.get('unit', '')}".rstrip())
+        if value != value:
+            _fail(path, value, "a finite number")
+        return value
+    if typ is str:
+        if not isinstance(value, str):
+            _fail(path, value, "a string")
+        if meta.get("choices") and value not in meta["choices"]:
+            _fail(path, value, ", ".join(meta["choices"]))
+        if "YYYY-MM" in str(meta.get("unit", "")) and not DATE_RE.match(value):
+            _fail(path, value, "a date 'YYYY-MM'")
+        return value
+    return value
+
+
+def build(cls: type, data: Any, path: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, checking keys, types, ranges and choices."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        _fail(path or cls.__name__, data, f"a mapping of {cls.__name__} fields")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = f"{path}.{unknown[0]}" if path else str(unknown[0])
+        raise ConfigError(f"{key}: unknown key (allowed: {', '.join(fields)})")
+    kwargs = {}
+    for name, value in data.items():
+        f, typ, sub = fields[name], hints[name], f"{path}.{name}" if path else name
+        nested_dict = _NESTED_DICT_TYPES.get((cls.__name__, name))
+        nested_list = _NESTED_LIST_TYPES.get((cls.__name__, name))
+        keys = _DICT_KEYS.get((cls.__name__, name))
+        if dataclasses.is_dataclass(typ):
+            kwargs[name] = build(typ, value, sub)
+        elif nested_dict is not None or keys is not None:
+            if not isinstance(value, dict):
+                _fail(sub, value, "a mapping")
+            out = {}
+            for k, v in value.items():
+                if keys is not None and k not in keys:
+                    raise ConfigError(f"{sub}.{k}: unknown key (allowed: {', '.join(keys)})")
+                if nested_dict is not None:
+                    out[k] = build(nested_dict, v, f"{sub}.{k}")
+                else:
+                    out[k] = _check_scalar(f"{sub}.{k}", v, float, {"range": (0.0, 1.0), "unit": f.metadata.get("unit", "")})
+            kwargs[name] = out
+        elif nested_list is not None:
+            if not isinstance(value, list):
+                _fail(sub, value, "a list")
+            kwargs[name] = [build(nested_list, v, f"{sub}[{i}]") for i, v in enumerate(value)]
+        elif get_origin(typ) is None and typ in (bool, int, float, str):
+            kwargs[name] = _check_scalar(sub, value, typ, f.metadata)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def validate(cfg: dict) -> RunConfig:
+    """Validate a composed run configuration (plain dict) into a :class:`RunConfig`."""
+    run = build(RunConfig, {k: v for k, v in cfg.items() if k in {f.name for f in dataclasses.fields(RunConfig)}}, "")
+    _check_consistency(run)
+    return run
+
+
+def _check_consistency(run: RunConfig) -> None:
+    sc = run.scenario
+    if not (sc.start < sc.horizon):
+        raise ConfigError(f"scenario.horizon: {sc.horizon!r} is not allowed (allowed: a month after scenario.start {sc.start!r})")
+    for i, t in enumerate(sc.targets):
+        for tier in t.tiers:
+            if tier not in TIERS:
+                raise ConfigError(f"scenario.targets[{i}].tiers: {tier!r} is not allowed (allowed: {', '.join(TIERS)})")
+        if not DATE_RE.match(t.deadline):
+            _fail(f"scenario.targets[{i}].deadline", t.deadline, "a date 'YYYY-MM'")
+    for name, lever in run.policy.levers().items():
+        if lever.end < lever.start:
+            raise ConfigError(f"policy.{name}.end: {lever.end!r} is not allowed (allowed: a month not before start {lever.start!r})")
+    for tier, sched in sc.tiers.items():
+        for year in sched.capacity.quota_by_year:
+            if not str(year).isdigit():
+                raise ConfigError(f"scenario.tiers.{tier}.capacity.quota_by_year.{year}: unknown key (allowed: a year)")
+
+
+def describe(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, Any, str, str]]:
+    """Every parameter as (dotted name, default, unit, source) — for docs and tests."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        name = f"{prefix}{f.name}"
+        typ = get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(typ):
+            rows += describe(typ, name + ".")
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            rows.append((name, default, f.metadata.get("unit", ""), f.metadata.get("source", "")))
+    return rows

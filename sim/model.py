@@ -1,0 +1,331 @@
+"""TierModel: the gradient-cultivation ladder as a Mesa model.
+
+One step is one calendar month.  ``step`` reads top-down: levers -> chain owners ->
+firm rules -> exit and entry -> recognition batches -> records.  Firm state lives in
+struct-of-arrays (``FirmArrays``); SMEs and chain owners are Mesa agents onto its rows.
+
+Randomness: one ``SeedSequence(seed, spawn_key=(replicate,))`` per replicate (the
+replicate-th child of ``SeedSequence(seed).spawn``); each process (growth, exit,
+applications, ...) draws from its own child stream, one variate per firm slot per step,
+so a policy that changes one process leaves the other processes' draws unchanged
+(common random numbers).  Mesa's own RNG is seeded from the same sequence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+
+from . import chains, rules, tiers
+from .agents import SME, ChainOwner
+from .calendar import Calendar
+from .config import TIERS, RunConfig
+from .firms import NONE, TIER_INDEX, FirmArrays
+from .levers import Effects, from_policy, segment_mask
+from .population import KINDS, draw_attributes, synthesise
+
+F32 = np.float32
+STREAMS = ("synth", "growth", "vol", "rd", "bunch", "ip", "inst", "exit", "entry", "apply", "review", "select")
+TITLED = ("srdi", "little_giant", "single_champion", "provincial_champion")
+
+
+@dataclass
+class RunRecord:
+    """What a replicate returns: counts in real (scaled-back) units."""
+
+    dates: list[str]
+    stock: np.ndarray        # (T, K) titles held at month end
+    flows: np.ndarray        # (T, K, 4): recognised, rereviewed, revoked, exited
+    alive: np.ndarray        # (T,) firms alive
+    batches: list[dict] = field(default_factory=list)
+    cost: dict[str, float] = field(default_factory=dict)  # M CNY over the run, per lever
+
+
+class TierModel(mesa.Model):
+    """Firms climbing the ladder under a policy.  Keyword parameters name the scenario,
+    the policy and the seed so that ``mesa.batch_run`` can drive it; ``config`` (a
+    validated RunConfig) takes precedence when given."""
+
+    def __init__(self, scenario_name: str = "liaocheng", policy_name: str = "baseline", seed: int = 1,
+                 replicate: int = 0, overrides: tuple[str, ...] | list[str] = (), config: RunConfig | None = None,
+                 **kwargs) -> None:
+        if config is None:
+            from .compose import compose
+            config = compose(scenario_name, policy_name, list(overrides) + [f"seed={seed}"])
+        ss = np.random.SeedSequence(config.seed if config is not None else seed, spawn_key=(replicate,))
+        super().__init__(seed=int(ss.generate_state(1)[0]), **kwargs)
+        self.config, self.replicate = config, replicate
+        self.scenario, self.policy, self.criteria, self.params = config.scenario, config.policy, config.criteria, config.params
+        self.streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in ss.spawn(len(STREAMS)))))
+        self.calendar = Calendar(self.scenario.start, self.scenario.horizon)
+        self.t_now = 0
+        sc, fp = self.scenario, self.params.firms
+        self.firms, self.kinds, self.niches, self.n_chains, owner_rows = synthesise(
+            sc.population, sc.scale, fp, self.params.rd, self.params.chains, self.calendar.n_steps, self.streams["synth"])
+        self.n_initial = self.firms.n
+        self.capacity = self.firms.capacity
+        self.levers = from_policy(self.policy, self.calendar)
+        self.effects = Effects.none(self.firms.n)
+        self.rev0 = self.firms.revenue.copy()
+        self.emp0 = self.firms.employees.copy()
+        self._new_year_draws(0)
+        # agents
+        self.owner_open = np.zeros(len(owner_rows), dtype=F32)
+        self.owner_rows = owner_rows
+        self.owner_chain = self.firms.chain[owner_rows].astype(np.int64)
+        for slot, row in enumerate(owner_rows):
+            ChainOwner(self, row, self.firms.chain[row], slot)
+        self.materialise = config.agents == "all" or (config.agents == "auto" and self.firms.n <= config.agent_limit)
+        self._sme_agents: dict[int, SME] = {}
+        if self.materialise:
+            for row in np.flatnonzero(~self.firms.owner[: self.firms.n]):
+                self._sme_agents[int(row)] = SME(self, row)
+        # records
+        T, K = self.calendar.n_steps, len(TIERS)
+        self.stock = np.zeros((T, K), dtype=np.int64)
+        self.flows = np.zeros((T, K, len(tiers.FLOW_KINDS)), dtype=np.int64)
+        self.alive_count = np.zeros(T, dtype=np.int64)
+        self.batches: list[dict] = []
+        self.cost = {lv.name: 0.0 for lv in self.levers}
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"date": lambda m: m.calendar.date(m.t_now - 1),
+                             "firms_alive": lambda m: int(m.alive_count[m.t_now - 1]),
+                             **{f"stock_{tier}": (lambda m, k=k: int(m.stock[m.t_now - 1, k])) for k, tier in enumerate(TIERS)}})
+
+    # ------------------------------------------------------------------ the month
+    def step(self) -> None:
+        t = self.t_now
+        self.apply_levers(t)
+        self.agents_by_type[ChainOwner].do("step") if self.owner_rows.size else None
+        self.move_firms(t)
+        self.exit_and_entry(t)
+        self.recognise(t)
+        self.record(t)
+        self.t_now += 1
+        self.datacollector.collect(self)
+        if self.t_now >= self.calendar.n_steps:
+            self.running = False
+
+    def run(self) -> RunRecord:
+        """Step to the horizon and return the record in real units."""
+        while self.running:
+            self.step()
+        return self.record_out()
+
+    # ------------------------------------------------------------------ levers
+    def apply_levers(self, t: int) -> None:
+        f, n = self.firms, self.firms.n
+        e = Effects.none(n)
+        active = [lv for lv in self.levers if lv.active(t)]
+        if active:
+            alive = f.alive[:n]
+            sme = f.is_sme(self.params.firms.large_min) & alive
+            titled = np.zeros(n, dtype=bool)
+            for tier in TITLED:
+                titled |= f.holds(tier)
+            for lv in active:  # library first: it defines the segment others reach
+                if lv.name == "library":
+                    lv.apply(e, alive, self.params.levers)
+            self.select_library(t, e.library_share, sme)
+            for lv in active:
+                reach = segment_mask(lv.target, sme, f.library[:n], titled, f.chain[:n] >= 0, alive)
+                if lv.name != "library":
+                    lv.apply(e, reach, self.params.levers)
+                self.cost[lv.name] += lv.intensity * lv.cost * float(reach.sum()) / 12.0 / self.scenario.scale
+        elif f.library[:n].any():
+            f.library[:n] = False
+        self.effects = e
+
+    def select_library(self, t: int, share: float, sme: np.ndarray) -> None:
+        """Each January (and when the library opens) pick the top ``share`` of SMEs by
+        their SRDI score as the cultivation library."""
+        f, n = self.firms, self.firms.n
+        if share <= 0:
+            f.library[:n] = False
+            return
+        if self.calendar.month(t) != 1 and f.library[:n].any():
+            return
+        score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, t, self.params.firms), self.criteria)
+        score = np.where(sme, score, -np.inf)
+        k = int(share * sme.sum())
+        f.library[:n] = False
+        if k > 0:
+            f.library[np.argpartition(-score, k - 1)[:k]] = True
+
+    # ------------------------------------------------------------------ firm rules
+    def _new_year_draws(self, t: int) -> None:
+        """January: this year's growth volatility (scale mixture) and the R&D decision."""
+        f, n, cap = self.firms, self.firms.n, self.capacity
+        age = ((t - f.birth[:n]) / 12.0).astype(F32)
+        e = self.streams["vol"].standard_exponential(cap, dtype=F32)[:n]
+        f.vol[:n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[:n], age, self.params.growth), e)
+        f.ytd[:n] = 0.0
+
+    def _rd_year(self, t: int) -> None:
+        f, n, cap, e = self.firms, self.firms.n, self.capacity, self.effects
+        u = self.streams["rd"].random(cap, dtype=F32)[:n]
+        z = self.streams["rd"].standard_normal(cap, dtype=F32)[:n]
+        constraint = self._constraint()
+        f.rd_prev[:n] = f.rd_int[:n]
+        has, intensity = rules.rd_year(f.has_rd[:n], f.rd_int[:n], f.rd_target[:n], constraint, e.rd_mult,
+                                       e.rd_start_mult, u, z, self.params.rd)
+        sme = f.is_sme(self.params.firms.large_min)
+        wants = has & sme & ~f.holds("little_giant")
+        ub = self.streams["bunch"].random(cap, dtype=F32)[:n]
+        lg = self.criteria.little_giant
+        f.has_rd[:n] = has
+        f.rd_int[:n] = rules.bunch(intensity, (self.criteria.srdi.min_rd_intensity, lg.rd_gate_high, lg.rd_gate_mid), wants, ub, self.params.rd)
+
+    def _constraint(self) -> np.ndarray:
+        f, n = self.firms, self.firms.n
+        titled = f.holds("srdi") | f.holds("little_giant")
+        relief = 1 - (1 - self.effects.fin_relief) * (1 - self._chain_relief) * (1 - F32(0.3) * titled)
+        return rules.financing_constraint(f.fin_base[:n], relief)
+
+    def move_firms(self, t: int) -> None:
+        f, n, cap, e, g = self.firms, self.firms.n, self.capacity, self.effects, self.params.growth
+        opening = chains.chain_opening(self.owner_chain, self.owner_open, self.n_chains, self.params.chains.owners_per_chain)
+        c_drift, c_ip, self._chain_relief = chains.supplier_effects(f.chain[:n], opening, f.owner[:n], self.params.chains)
+        month = self.calendar.month(t)
+        if month == 1 and t > 0:
+            self._new_year_draws(t)
+        if month == 1:
+            self._rd_year(t)
+        alive = f.alive[:n]
+        age = ((t - f.birth[:n]) / 12.0).astype(F32)
+        titled = (f.holds("srdi") | f.holds("little_giant")).astype(F32)
+        drift = rules.growth_drift(f.revenue[:n], age, self._constraint(), titled, e.drift_add + c_drift, g)
+        z = self.streams["growth"].standard_normal(cap, dtype=F32)[:n]
+        rev, ytd = rules.grow(f.revenue[:n], f.ytd[:n], drift, f.vol[:n], z, F32(g.cap) + e.cap_add)
+        f.revenue[:n] = np.where(alive, rev, f.revenue[:n])
+        f.ytd[:n] = ytd
+        f.employees[:n] = rules.employees_for(f.revenue[:n], self.rev0[:n], self.emp0[:n], g)
+        u_ip = self.streams["ip"].random(cap, dtype=F32)[:n]
+        f.ip[:n] += alive & (u_ip < rules.ip_arrival_prob(f.rd_int[:n], f.revenue[:n], e.ip_mult * c_ip, self.params.rd))
+        u_inst = self.streams["inst"].random(cap, dtype=F32)[:n]
+        f.rd_inst[:n] |= alive & (u_inst < rules.institution_prob_monthly(f.rd_int[:n], self.params.rd))
+        if month == 12:
+            f.rev_y3[:n], f.rev_y2[:n], f.rev_y1[:n] = f.rev_y2[:n], f.rev_y1[:n], f.revenue[:n]
+
+    def exit_and_entry(self, t: int) -> None:
+        f, n, cap, fp = self.firms, self.firms.n, self.capacity, self.params.firms
+        age = ((t - f.birth[:n]) / 12.0).astype(F32)
+        u = self.streams["exit"].random(cap, dtype=F32)[:n]
+        dies = f.alive[:n] & (u < rules.exit_prob_monthly(age, f.revenue[:n], fp, self.params.growth.ref_revenue))
+        dies &= ~f.owner[:n]  # chain owners are persistent anchors of their chains
+        rows = np.flatnonzero(dies)
+        if rows.size:
+            held = f.titles[:, rows] != NONE
+            self.flows[t, :, 3] += held.sum(axis=1)
+            f.titles[:, rows] = NONE
+            f.alive[rows] = False
+            f.library[rows] = False
+            for row in rows:
+                agent = self._sme_agents.pop(int(row), None)
+                if agent is not None:
+                    agent.remove()
+        rng = self.streams["entry"]
+        k = int(rng.poisson(rules.entrants_expected_monthly(self.n_initial, fp)))
+        if k:
+            self._enter(t, k, rng)
+
+    def _enter(self, t: int, k: int, rng: np.random.Generator) -> None:
+        f = self.firms
+        f.reserve(k)
+        if f.capacity != self.capacity:
+            self._grow_side_arrays(f.capacity)
+        start = f.n
+        pop = self.scenario.population
+        share_small = pop.n_small_tech / max(1, pop.n_sme + pop.n_small_tech)
+        n_small = int(rng.binomial(k, share_small))
+        draw_attributes(f, slice(start, start + k - n_small), "sme", t, True, self.params.firms, self.params.rd, self.niches.k, rng)
+        draw_attributes(f, slice(start + k - n_small, start + k), "small", t, True, self.params.firms, self.params.rd, self.niches.k, rng)
+        self.kinds[start:start + k - n_small] = KINDS.index("sme")
+        self.kinds[start + k - n_small:start + k] = KINDS.index("small")
+        f.n = start + k
+        self.rev0[start:f.n] = f.revenue[start:f.n]
+        self.emp0[start:f.n] = f.employees[start:f.n]
+        age = np.zeros(k, dtype=F32)
+        e = rng.standard_exponential(k, dtype=F32)
+        f.vol[start:f.n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[start:f.n], age, self.params.growth), e)
+        self.effects = self.effects.padded(f.n)  # entrants are reached from next month's levers
+        if self.materialise:
+            for row in range(start, f.n):
+                self._sme_agents[row] = SME(self, row)
+
+    def _grow_side_arrays(self, new_cap: int) -> None:
+        for name in ("rev0", "emp0"):
+            old = getattr(self, name)
+            new = np.zeros(new_cap, dtype=old.dtype)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
+        kinds = np.zeros(new_cap, dtype=np.int8)
+        kinds[: self.kinds.shape[0]] = self.kinds
+        self.kinds = kinds
+        self.capacity = new_cap
+
+    # ------------------------------------------------------------------ recognition
+    def recognise(self, t: int) -> None:
+        year, month = self.calendar.year(t), self.calendar.month(t)
+        due = [tier for tier in TIERS if tier in self.scenario.tiers and tiers.due(tier, self.scenario.tiers[tier], year, month)]
+        if not due:
+            return
+        f, n, cap, e = self.firms, self.firms.n, self.capacity, self.effects
+        metrics = tiers.FirmMetrics.of(f, t, self.params.firms)
+        market = tiers.market_position(f, self.niches, self.params.firms.market_coverage) if any(x in tiers.NEEDS_MARKET for x in due) else None
+        validity = int(round(self.criteria.validity_years * 12))
+        for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
+            u_apply, u_review, u_select = (self.streams[s].random(cap, dtype=F32)[:n] for s in ("apply", "review", "select"))
+            ok = tiers.eligible(tier, f, metrics, market, self.criteria)
+            review_ok = ok
+            if self.params.recognition.review_drops_sme_cap and tier in ("innovative", "srdi", "little_giant"):
+                review_ok = tiers.eligible(tier, f, _no_sme_cap(metrics), market, self.criteria)
+            priority = f.quality[:n] + e.review_boost
+            res = tiers.run_batch(tier, f, ok, t, self.scenario.tiers[tier], year, self.scenario.scale, self.params.recognition,
+                                  validity, review_ok, e.apply_mult, e.review_boost, priority, u_apply, u_review, u_select)
+            k = TIER_INDEX[tier]
+            self.flows[t, k, 0] += res.recognised
+            self.flows[t, k, 1] += res.rereviewed
+            self.flows[t, k, 2] += res.revoked
+            if self.scenario.tiers[tier].batch_month != 0:
+                self.batches.append({"date": self.calendar.date(t), "tier": tier, "applicants": res.applicants, "eligible": res.eligible,
+                                     "capacity": res.capacity, "recognised": res.recognised})
+
+    # ------------------------------------------------------------------ records
+    def record(self, t: int) -> None:
+        f, n = self.firms, self.firms.n
+        self.stock[t] = (f.titles[:, :n] != NONE).sum(axis=1)
+        self.alive_count[t] = int(f.alive[:n].sum())
+
+    def record_out(self) -> RunRecord:
+        s = self.scenario.scale
+        batches = []
+        for b in self.batches:
+            cap = b["capacity"]
+            batches.append({**b, "applicants": b["applicants"] / s, "eligible": b["eligible"] / s, "recognised": b["recognised"] / s,
+                            "capacity": cap / s if np.isfinite(cap) else float("nan"),
+                            "bound": "capacity" if np.isfinite(cap) and b["eligible"] > cap else "pool"})
+        return RunRecord(self.calendar.dates(), self.stock / s, self.flows / s, self.alive_count / s, batches, dict(self.cost))
+
+    # ------------------------------------------------------------------ agents
+    def sme(self, row: int) -> SME:
+        """The SME agent of firm ``row`` (created on demand when SMEs are not all materialised)."""
+        agent = self._sme_agents.get(int(row))
+        if agent is None:
+            if not (0 <= row < self.firms.n) or not self.firms.alive[row]:
+                raise KeyError(f"firm row {row}: not an alive firm (allowed: 0..{self.firms.n - 1}, alive)")
+            agent = self._sme_agents[int(row)] = SME(self, row)
+        return agent
+
+    def select_firms(self, mask: np.ndarray, limit: int | None = None) -> mesa.agent.AgentSet:
+        """An AgentSet of the SME agents whose rows satisfy ``mask`` (materialised on demand)."""
+        rows = np.flatnonzero(mask[: self.firms.n] & self.firms.alive[: self.firms.n] & ~self.firms.owner[: self.firms.n])
+        if limit is not None:
+            rows = rows[:limit]
+        return mesa.agent.AgentSet([self.sme(int(r)) for r in rows], random=self.random)
+
+
+def _no_sme_cap(m: tiers.FirmMetrics) -> tiers.FirmMetrics:
+    return tiers.FirmMetrics(m.niche_years, m.growth_2y, m.rd_spend, np.ones_like(m.sme))

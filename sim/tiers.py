@@ -1,0 +1,248 @@
+"""The ladder: criteria evaluation, applications, batch capacity, validity, re-review.
+
+The criteria of DOMAIN §2 are data (``config.CriteriaConfig``); this module turns them
+into masks over the firm arrays.  One batch per tier per year at the tier's batch month
+(``batch_month = 0``: continuous, every month): holders whose 3-year clock has run are
+re-reviewed (pass -> clock restarts, fail -> revoked); eligible non-holders apply; the
+capacity rule (quota, selection rate, or criteria only) bounds who is recognised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import CapacityConfig, CriteriaConfig, FirmParams, RecognitionParams, TierSchedule
+from .firms import NONE, TIER_INDEX, FirmArrays
+from .population import Niches
+
+F32 = np.float32
+FLOW_KINDS = ("recognised", "rereviewed", "revoked", "exited")
+
+
+# ---- firm metrics the criteria read ---------------------------------------------------
+
+@dataclass
+class Market:
+    """Market position of every row in use, computed at a batch (annual, cheap)."""
+
+    nat_share: np.ndarray     # national niche market share
+    region_rank: np.ndarray   # rank among simulated firms in the niche (1 = largest)
+    nat_rank: np.ndarray      # rank in the national niche market
+    global_rank: np.ndarray   # rank in the world niche market
+
+
+def market_position(f: FirmArrays, niches: Niches, coverage: float) -> Market:
+    """National shares and ranks from revenues.  A niche's national market is the larger
+    of its simulated revenue and its expected share of the whole country's revenue
+    (simulated total / region share), over the coverage of simulated firms; outside
+    domestic and foreign leaders (``niches``) rank above a firm whose share they exceed."""
+    n = f.n
+    alive, niche, rev = f.alive[:n], f.niche[:n], f.revenue[:n]
+    live_rev = np.where(alive, rev, F32(0.0))
+    total = np.bincount(niche, weights=live_rev, minlength=niches.k).astype(F32)
+    expected = niches.weight * F32(live_rev.sum(dtype=np.float64) / niches.region_share)
+    market = np.maximum(total, expected) / F32(coverage)
+    share = np.where(alive, live_rev / np.maximum(market[niche], F32(1e-9)), F32(0.0)).astype(F32)
+    order = np.lexsort((-live_rev, niche))
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    first = np.searchsorted(niche[order], niche[order], side="left")
+    region_rank = np.empty(n, dtype=np.int32)
+    region_rank[order] = (np.arange(n) - first + 1).astype(np.int32)
+    ext_above = (niches.ext_top[niche] > share[:, None]).sum(axis=1)
+    nat_rank = (region_rank + ext_above).astype(np.int32)
+    gshare = share * niches.china_share[niche]
+    foreign_above = (niches.foreign_top[niche] > gshare[:, None]).sum(axis=1)
+    return Market(share, region_rank, nat_rank, (nat_rank + foreign_above).astype(np.int32))
+
+
+def band_points(x: np.ndarray, bands: list) -> np.ndarray:
+    """Points for ``x`` from [[min value, points], ...] (highest band first)."""
+    out = np.zeros(x.shape, dtype=F32)
+    done = np.zeros(x.shape, dtype=bool)
+    for lo, pts in bands:
+        hit = ~done & (x >= lo)
+        out[hit] = pts
+        done |= hit
+    return out
+
+
+@dataclass
+class FirmMetrics:
+    """Derived quantities at month ``t`` (years, fractions, M CNY/yr)."""
+
+    niche_years: np.ndarray
+    growth_2y: np.ndarray
+    rd_spend: np.ndarray
+    sme: np.ndarray
+
+    @classmethod
+    def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> "FirmMetrics":
+        n = f.n
+        ny = (t - f.niche_start[:n]).astype(F32) / F32(12.0)
+        g2 = np.sqrt(f.rev_y1[:n] / np.maximum(f.rev_y3[:n], F32(1e-6))) - F32(1.0)
+        return cls(ny, g2.astype(F32), (f.rd_int[:n] * f.revenue[:n]).astype(F32), f.is_sme(fp.large_min))
+
+
+# ---- criteria -----------------------------------------------------------------------
+
+def innovative_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+    """Innovative SME: 100-point score >= 60 with the sub-score minima (DOMAIN §2)."""
+    k, n = c.innovative, f.n
+    innov = band_points(f.rd_int[:n], k.rd_bands) + np.minimum(F32(k.ip_points_each) * f.ip[:n], F32(k.ip_points_max))
+    growth = band_points(m.growth_2y, k.growth_bands) + band_points(-f.debt[:n], k.debt_bands)
+    spec = band_points(f.main_share[:n], k.main_bands) + np.where(f.emerging[:n], F32(k.emerging_points[0]), F32(k.emerging_points[1]))
+    ok = (innov + growth + spec >= k.pass_score) & (innov >= k.min_innovation) & (growth >= k.min_growth) & (spec >= k.min_specialisation)
+    return ok & m.sme if k.sme_only else ok
+
+
+def srdi_score(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.srdi, f.n
+    spec = (band_points(f.main_share[:n], k.main_bands) + band_points(m.growth_2y, k.growth_bands)
+            + np.minimum(F32(k.niche_year_points) * m.niche_years, F32(5.0)) + F32(2.0) * (f.chain[:n] >= 0))
+    refine = F32(k.quality_points) * f.quality[:n] + band_points(-f.debt[:n], k.debt_bands)
+    innov = (band_points(f.rd_int[:n], k.rd_int_bands) + band_points(m.rd_spend, k.rd_spend_bands)
+             + np.minimum(F32(k.ip_points_each) * f.ip[:n], F32(7.0)) + F32(k.institution_points) * f.rd_inst[:n])
+    return (spec + refine + innov).astype(F32)
+
+
+def srdi_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.srdi, f.n
+    ok = ((m.niche_years >= k.min_niche_years) & (m.rd_spend >= k.min_rd_spend) & (f.rd_int[:n] >= k.min_rd_intensity)
+          & (f.revenue[:n] >= k.min_revenue) & (f.debt[:n] <= k.max_debt) & (srdi_score(f, m, c) >= k.pass_score))
+    return ok & m.sme if k.sme_only else ok
+
+
+def little_giant_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.little_giant, f.n
+    rev, rd_now, rd_prev = f.revenue[:n], f.rd_int[:n], f.rd_prev[:n]
+    rd_min = np.minimum(rd_now, rd_prev)
+    rd_ok = np.where(rev >= k.revenue_high, rd_min >= k.rd_gate_high,
+                     np.where(rev >= k.revenue_mid, rd_min >= k.rd_gate_mid, F32(2.0) * m.rd_spend >= k.rd_spend_small))
+    ok = ((m.niche_years >= k.min_niche_years) & (f.main_share[:n] >= k.min_main_share) & (m.growth_2y >= k.min_growth_2y)
+          & (f.debt[:n] <= k.max_debt) & (mk.nat_share >= k.min_niche_share) & rd_ok & (f.ip[:n] >= k.min_ip))
+    if k.requires_srdi:
+        ok &= f.holds("srdi")
+    if k.needs_institution:
+        ok &= f.rd_inst[:n]
+    if k.needs_brand:
+        ok &= f.brand[:n]
+    if k.needs_key_link:
+        ok &= (f.chain[:n] >= 0) | f.emerging[:n]
+    return ok & m.sme if k.sme_only else ok
+
+
+def champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.single_champion, f.n
+    return ((m.niche_years >= k.min_niche_years) & (mk.global_rank <= k.max_global_rank)
+            & (f.main_share[:n] >= k.min_main_share) & ((f.revenue[:n] >= k.min_revenue) | f.holds("little_giant")))
+
+
+def provincial_champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.provincial_champion, f.n
+    return ((m.niche_years >= k.min_niche_years) & (mk.region_rank == 1) & (mk.nat_rank <= k.max_national_rank)
+            & ((f.revenue[:n] >= k.min_revenue) | f.holds("little_giant")))
+
+
+def leading_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.leading, f.n
+    pool = f.owner[:n] if k.rule == "chain_owners" else ~m.sme
+    return pool & (f.revenue[:n] >= k.min_revenue)
+
+
+def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: CriteriaConfig) -> np.ndarray:
+    """Mask of alive rows meeting ``tier``'s criteria at this moment."""
+    if tier == "innovative":
+        ok = innovative_eligible(f, m, c)
+    elif tier == "srdi":
+        ok = srdi_eligible(f, m, c)
+    elif tier == "little_giant":
+        ok = little_giant_eligible(f, m, mk, c)
+    elif tier == "single_champion":
+        ok = champion_eligible(f, m, mk, c)
+    elif tier == "provincial_champion":
+        ok = provincial_champion_eligible(f, m, mk, c)
+    else:
+        ok = leading_eligible(f, m, c)
+    return ok & f.alive[: f.n]
+
+
+NEEDS_MARKET = ("little_giant", "single_champion", "provincial_champion")
+
+
+# ---- capacity -----------------------------------------------------------------------
+
+def capacity(cap: CapacityConfig, year: int, scale: float) -> float:
+    """Batch capacity in simulated firms (inf when the rule sets no bound)."""
+    if cap.rule == "criteria":
+        return np.inf
+    if cap.rule == "selection_rate":
+        return np.inf
+    quotas = {int(y): float(q) for y, q in cap.quota_by_year.items()}
+    if year in quotas:
+        q = quotas[year]
+    else:
+        last = max((y for y in quotas if y < year), default=None)
+        q = cap.quota_default * (1.0 + cap.quota_growth) ** (year - last if last is not None else 0)
+    return q * scale
+
+
+def due(tier: str, sched: TierSchedule, year: int, month: int) -> bool:
+    """Does ``tier`` hold a batch in this calendar month?"""
+    if not sched.enabled or year < sched.first_year:
+        return False
+    return sched.batch_month == 0 or sched.batch_month == month
+
+
+@dataclass
+class BatchResult:
+    applicants: int
+    eligible: int
+    capacity: float
+    recognised: int
+    rereviewed: int
+    revoked: int
+
+
+def run_batch(tier: str, f: FirmArrays, ok: np.ndarray, t: int, sched: TierSchedule, year: int, scale: float,
+              rp: RecognitionParams, validity_months: int, review_ok: np.ndarray, apply_mult: np.ndarray,
+              review_boost: np.ndarray, priority: np.ndarray, u_apply: np.ndarray, u_review: np.ndarray,
+              u_select: np.ndarray) -> BatchResult:
+    """One batch of ``tier`` at step ``t``: re-review due holders, then recognise applicants.
+
+    ``ok``: meets the criteria now; ``review_ok``: meets the criteria a holder is
+    re-reviewed against; u_*: uniform variates, one per row (common random numbers)."""
+    n, k = f.n, TIER_INDEX[tier]
+    rec = f.titles[k, :n]
+    continuous = sched.batch_month == 0
+    held = rec != NONE
+    # re-review
+    is_due = held & (t - rec >= validity_months)
+    pass_p = F32(rp.rereview_pass[tier])
+    pass_p = pass_p + review_boost * (F32(1.0) - pass_p)
+    passed = is_due & (review_ok if rp.review_needs_criteria else True) & (u_review < pass_p)
+    revoked = is_due & ~passed
+    rec[passed] = t
+    rec[revoked] = NONE
+    # applications
+    p_apply = F32(rp.apply_prob[tier]) * apply_mult
+    if continuous:
+        p_apply = F32(1.0) - (F32(1.0) - np.minimum(p_apply, F32(1.0))) ** F32(1.0 / 12.0)
+    applicants = ~held & f.alive[:n] & (u_apply < p_apply)
+    elig = applicants & ok
+    n_elig = int(elig.sum())
+    cap = capacity(sched.capacity, year, scale)
+    if sched.capacity.rule == "selection_rate":
+        chosen = elig & (u_select < F32(sched.capacity.selection_rate))
+    elif n_elig > cap:
+        idx = np.flatnonzero(elig)
+        n_take = int(np.floor(cap + u_select[idx[0]]))  # random rounding of a scaled quota
+        best = np.argpartition(-(priority[idx] + u_select[idx]), min(n_take, len(idx) - 1))[:n_take] if n_take > 0 else []
+        chosen = np.zeros(n, dtype=bool)
+        chosen[idx[best]] = True
+    else:
+        chosen = elig
+    rec[chosen] = t
+    return BatchResult(int(applicants.sum()), n_elig, float(cap), int(chosen.sum()), int(passed.sum()), int(revoked.sum()))
