@@ -7,13 +7,15 @@ from __future__ import annotations
 import dataclasses
 from typing import get_type_hints
 
-from .config import TIERS, ConfigError, RunConfig, TierSchedule
+import yaml
+
+from .config import TIERS, ConfigError, RunConfig, TierSchedule, _check_scalar
 
 GROUPS = ("scenario", "policy", "criteria", "params")
 _DICT_VALUE_TYPES = {("ScenarioConfig", "tiers"): (TIERS, TierSchedule)}
 
 
-def _walk(cls: type, parts: list[str], done: list[str]) -> None:
+def _walk(cls: type, parts: list[str], done: list[str], value: str) -> None:
     if not parts:
         return
     name, rest = parts[0], parts[1:]
@@ -23,12 +25,21 @@ def _walk(cls: type, parts: list[str], done: list[str]) -> None:
         raise ConfigError(f"{where}: unknown key (allowed: {', '.join(fields)})")
     typ = get_type_hints(cls)[name]
     if dataclasses.is_dataclass(typ):
-        _walk(typ, rest, done + [name])
+        _walk(typ, rest, done + [name], value)
     elif (cls.__name__, name) in _DICT_VALUE_TYPES and rest:
         keys, sub = _DICT_VALUE_TYPES[(cls.__name__, name)]
         if rest[0] not in keys:
             raise ConfigError(f"{where}.{rest[0]}: unknown key (allowed: {', '.join(keys)})")
-        _walk(sub, rest[1:], done + [name, rest[0]])
+        _walk(sub, rest[1:], done + [name, rest[0]], value)
+    elif typ in (bool, int, float, str) and not rest:
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parsed = value
+        if typ is str and not isinstance(parsed, str):
+            parsed = value
+        for v in (parsed if isinstance(parsed, list) else [parsed]):  # multirun: a=1,2 parses as one string
+            _check_scalar(where, v, typ, fields[name].metadata)
     # free-form dicts and lists (quota_by_year, apply_prob, targets, ...) are checked by validate()
 
 
@@ -50,4 +61,13 @@ def check_overrides(overrides: list[str], extra_keys: tuple[str, ...] = ()) -> N
                 if v not in opts:
                     raise ConfigError(f"{key}: {v!r} is not allowed (allowed: {', '.join(opts)})")
             continue
-        _walk(RunConfig, key.split("."), [])
+        for v in _sweep_values(value):
+            _walk(RunConfig, key.split("."), [], v)
+
+
+def _sweep_values(value: str) -> list[str]:
+    """Values of a Hydra multirun list 'a,b,c' (plain values only; ranges and functions
+    such as range(...) or choice(...) are left to Hydra)."""
+    if "(" in value or "[" in value or "{" in value:
+        return []
+    return value.split(",")

@@ -59,14 +59,11 @@ def market_position(f: FirmArrays, niches: Niches, coverage: float) -> Market:
 
 
 def band_points(x: np.ndarray, bands: list) -> np.ndarray:
-    """Points for ``x`` from [[min value, points], ...] (highest band first)."""
-    out = np.zeros(x.shape, dtype=F32)
-    done = np.zeros(x.shape, dtype=bool)
-    for lo, pts in bands:
-        hit = ~done & (x >= lo)
-        out[hit] = pts
-        done |= hit
-    return out
+    """Points for ``x`` from [[min value, points], ...] (highest band first): the points of
+    the first band whose minimum ``x`` reaches, 0 below every band."""
+    lows = np.asarray([b[0] for b in bands], dtype=x.dtype)[::-1]   # ascending, compared in x.dtype
+    pts = np.concatenate([[0.0], np.asarray([b[1] for b in bands], dtype=np.float64)[::-1]]).astype(F32)
+    return pts[np.searchsorted(lows, x, side="right")]
 
 
 @dataclass

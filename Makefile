@@ -1,0 +1,37 @@
+# tiersim — quick start:  make forecast   (sets up .venv, runs the default forecast)
+#                         make test       (sets up .venv, runs the test suite)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# the default forecast (README): Shandong, baseline policy, 100 replicates
+SCENARIO ?= shandong
+POLICY   ?= baseline
+N        ?= 100
+SEED     ?= 1
+
+.PHONY: setup forecast test bench lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+forecast: $(STAMP)
+	$(PY) -m experiments.forecast scenario=$(SCENARIO) policy=$(POLICY) n_replicates=$(N) seed=$(SEED)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock.new && mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache
