@@ -43,7 +43,7 @@ def _main(cfg: DictConfig) -> None:
 def main() -> None:
     """Check the overrides (one-line errors), then hand over to Hydra."""
     try:
-        check_overrides([a for a in sys.argv[1:] if not a.startswith("-")])
+        sys.argv[1:] = [a if a.startswith("-") else check_overrides([a])[0] for a in sys.argv[1:]]
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

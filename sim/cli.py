@@ -15,9 +15,11 @@ GROUPS = ("scenario", "policy", "criteria", "params")
 _DICT_VALUE_TYPES = {("ScenarioConfig", "tiers"): (TIERS, TierSchedule)}
 
 
-def _walk(cls: type, parts: list[str], done: list[str], value: str) -> None:
+def _walk(cls: type, parts: list[str], done: list[str], value: str | None) -> bool:
+    """Check a dotted key against the schema; True if it ends inside a free-form mapping
+    (quota_by_year, apply_prob, ...) where Hydra needs '++' to add a key."""
     if not parts:
-        return
+        return False
     name, rest = parts[0], parts[1:]
     fields = {f.name: f for f in dataclasses.fields(cls)}
     where = ".".join(done + [name])
@@ -25,30 +27,36 @@ def _walk(cls: type, parts: list[str], done: list[str], value: str) -> None:
         raise ConfigError(f"{where}: unknown key (allowed: {', '.join(fields)})")
     typ = get_type_hints(cls)[name]
     if dataclasses.is_dataclass(typ):
-        _walk(typ, rest, done + [name], value)
+        return _walk(typ, rest, done + [name], value)
     elif (cls.__name__, name) in _DICT_VALUE_TYPES and rest:
         keys, sub = _DICT_VALUE_TYPES[(cls.__name__, name)]
         if rest[0] not in keys:
             raise ConfigError(f"{where}.{rest[0]}: unknown key (allowed: {', '.join(keys)})")
-        _walk(sub, rest[1:], done + [name, rest[0]], value)
+        return _walk(sub, rest[1:], done + [name, rest[0]], value)
     elif typ in (bool, int, float, str) and not rest:
+        if value is None:  # a Hydra sweep function (range(...), choice(...)): Hydra expands it
+            return False
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
             parsed = value
         if typ is str and not isinstance(parsed, str):
             parsed = value
-        for v in (parsed if isinstance(parsed, list) else [parsed]):  # multirun: a=1,2 parses as one string
-            _check_scalar(where, v, typ, fields[name].metadata)
+        _check_scalar(where, parsed, typ, fields[name].metadata)
+        return False
     # free-form dicts and lists (quota_by_year, apply_prob, targets, ...) are checked by validate()
+    return typ is dict and bool(rest)
 
 
-def check_overrides(overrides: list[str], extra_keys: tuple[str, ...] = ()) -> None:
+def check_overrides(overrides: list[str], extra_keys: tuple[str, ...] = ()) -> list[str]:
     """Raise ConfigError (one line) for an override naming an unknown group option or key.
-    ``extra_keys``: top-level keys an entry point adds to the run config (e.g. 'policies')."""
+    Returns the overrides with keys inside free-form mappings written as '++key=value'
+    (add or replace).  ``extra_keys``: top-level keys an entry point adds (e.g. 'policies')."""
     from .compose import choices
 
+    out = []
     for ov in overrides:
+        out.append(ov)
         if "=" not in ov:
             continue
         key, value = ov.split("=", 1)
@@ -61,8 +69,11 @@ def check_overrides(overrides: list[str], extra_keys: tuple[str, ...] = ()) -> N
                 if v not in opts:
                     raise ConfigError(f"{key}: {v!r} is not allowed (allowed: {', '.join(opts)})")
             continue
-        for v in _sweep_values(value):
-            _walk(RunConfig, key.split("."), [], v)
+        values: list[str | None] = _sweep_values(value) or [None]
+        free_form = any([_walk(RunConfig, key.split("."), [], v) for v in values])
+        if free_form and not ov.startswith("+"):
+            out[-1] = "++" + ov
+    return out
 
 
 def _sweep_values(value: str) -> list[str]:

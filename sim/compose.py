@@ -36,7 +36,7 @@ def compose_dict(scenario: str | None = None, policy: str | None = None, overrid
     from .cli import check_overrides
 
     ov = ([f"scenario={scenario}"] if scenario else []) + ([f"policy={policy}"] if policy else []) + list(overrides)
-    check_overrides(ov)
+    ov = check_overrides(ov)
     register()
     with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
         cfg = hcompose(config_name="config", overrides=ov)

@@ -99,9 +99,10 @@ class FirmParams:
     debt_b: float = p(4.0, "Beta b of debt/assets", "assumed", range=(0.1, 100.0))
     fin_constraint_base: float = p(0.5, "financing constraint (0 none .. 1 full) at ref revenue", "assumed", range=(0.0, 1.0))
     fin_constraint_size: float = p(0.3, "elasticity of constraint to revenue (negative effect)", "assumed: small firms more constrained", range=(0.0, 2.0))
-    brand_share: float = p(0.5, "share of firms with an own brand", "assumed", range=(0.0, 1.0))
-    emerging_share: float = p(0.3, "share of firms in strategic-emerging fields", "assumed", range=(0.0, 1.0))
-    firms_per_niche: float = p(40.0, "mean firms per product niche", "assumed", range=(2.0, 1e5))
+    capability_corr: float = p(0.8, "correlation of R&D, brand, field, main-business share with a latent capability", "assumed: titled firms excel on all criteria at once (DOMAIN §6)", range=(0.0, 0.99))
+    brand_share: float = p(0.6, "share of firms with an own brand", "assumed", range=(0.0, 1.0))
+    emerging_share: float = p(0.4, "share of firms in strategic-emerging fields", "assumed", range=(0.0, 1.0))
+    firms_per_niche: float = p(10.0, "mean simulated firms per national product niche (细分市场)", "assumed; sets how many firms can hold a 10% national share", range=(2.0, 1e5))
     niche_zipf: float = p(1.0, "Zipf exponent of niche sizes (firms per niche)", "assumed", range=(0.0, 3.0))
     china_global_share_a: float = p(2.0, "Beta a of China's share of a niche's world market", "assumed (mean 0.4)", range=(0.1, 100.0))
     china_global_share_b: float = p(3.0, "Beta b", "assumed", range=(0.1, 100.0))
@@ -118,7 +119,7 @@ class FirmParams:
 class RecognitionParams:
     """Applications and re-reviews (per tier rates keyed by tier code)."""
 
-    apply_prob: dict = p({"innovative": 0.35, "srdi": 0.45, "little_giant": 0.6, "single_champion": 0.6, "provincial_champion": 0.6, "leading": 1.0},
+    apply_prob: dict = p({"innovative": 0.35, "srdi": 0.6, "little_giant": 0.7, "single_champion": 0.6, "provincial_champion": 0.6, "leading": 1.0},
                          "share of eligible non-holders that apply in a batch (per year for 'continuous' tiers)", "assumed; calibrated by issue 4")
     rereview_pass: dict = p({"innovative": 0.9, "srdi": 0.8, "little_giant": 0.85, "single_champion": 0.85, "provincial_champion": 0.75, "leading": 1.0},
                             "share of holders meeting the criteria that pass re-review", "DOMAIN §4/§7: SD SRDI 3,424 valid of 5,566; SD prov. champions batch-1 review 59 passed; LG unknown (prior)")
@@ -200,7 +201,8 @@ class SRDICriteria:
     main_bands: list = p([[0.9, 10], [0.7, 6], [0.5, 3]], "[min main-business share, points] (specialisation 25)", "MIIT 2022, simplified")
     growth_bands: list = p([[0.15, 8], [0.05, 5], [0.0, 2]], "[min 2-yr main-revenue growth, points] (specialisation)", "MIIT 2022, simplified")
     niche_year_points: float = p(1.0, "points per year in niche, capped at 5; chain member +2", "MIIT 2022, simplified", range=(0, 25))
-    quality_points: float = p(30.0, "points x latent quality (digital maturity, quality, margin: refinement 25 less debt; distinctiveness 15)", "MIIT 2022, simplified", range=(0, 100))
+    quality_points: float = p(15.0, "points x latent quality (digital maturity, quality, margin: refinement 25 less debt)", "MIIT 2022, simplified", range=(0, 100))
+    share_bands: list = p([[0.10, 15], [0.05, 10], [0.01, 5]], "[min national niche share, points] (distinctiveness 15: provinces score market position)", "MIIT 2022 (provincial distinctiveness), simplified")
     debt_bands: list = p([[-0.5, 10], [-0.7, 5]], "[-max debt/assets, points] (refinement)", "MIIT 2022")
     rd_int_bands: list = p([[0.10, 15], [0.06, 11], [0.03, 7]], "[min R&D/revenue, points] (innovation 35)", "MIIT 2022, simplified")
     rd_spend_bands: list = p([[10.0, 8], [3.0, 5], [1.0, 2]], "[min R&D M CNY/yr, points] (innovation)", "MIIT 2022, simplified")
@@ -494,13 +496,20 @@ def _check_consistency(run: RunConfig) -> None:
                 raise ConfigError(f"scenario.targets[{i}].tiers: {tier!r} is not allowed (allowed: {', '.join(TIERS)})")
         if not DATE_RE.match(t.deadline):
             _fail(f"scenario.targets[{i}].deadline", t.deadline, "a date 'YYYY-MM'")
+        if not (sc.start <= t.deadline <= sc.horizon):
+            _fail(f"scenario.targets[{i}].deadline", t.deadline, f"a month from scenario.start {sc.start} to scenario.horizon {sc.horizon}")
     for name, lever in run.policy.levers().items():
         if lever.end < lever.start:
             raise ConfigError(f"policy.{name}.end: {lever.end!r} is not allowed (allowed: a month not before start {lever.start!r})")
     for tier, sched in sc.tiers.items():
-        for year in sched.capacity.quota_by_year:
+        for year, q in sched.capacity.quota_by_year.items():
             if not str(year).isdigit():
                 raise ConfigError(f"scenario.tiers.{tier}.capacity.quota_by_year.{year}: unknown key (allowed: a year)")
+            _check_scalar(f"scenario.tiers.{tier}.capacity.quota_by_year.{year}", q, float, {"range": (0, 1e7), "unit": "firms"})
+        # YAML gives int keys, command-line overrides string keys: later entries win
+        sched.capacity.quota_by_year = {int(y): float(q) for y, q in sched.capacity.quota_by_year.items()}
+    if not (sc.start <= sc.origin <= sc.horizon) or not (sc.start <= sc.window_start <= sc.horizon):
+        raise ConfigError(f"scenario.origin: {sc.origin!r} / window_start {sc.window_start!r} is not allowed (allowed: months from {sc.start} to {sc.horizon})")
 
 
 def describe(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, Any, str, str]]:

@@ -114,6 +114,11 @@ class FirmArrays:
         kw = {f.name: getattr(self, f.name)[: self.n] for f in fields(self) if f.name not in ("titles", "n")}
         return FirmArrays(**kw, titles=self.titles[:, : self.n], n=self.n)
 
+    def take(self, rows: np.ndarray) -> "FirmArrays":
+        """A copy holding only ``rows`` (for evaluating criteria on a few firms)."""
+        kw = {fl.name: getattr(self, fl.name)[rows] for fl in fields(self) if fl.name not in ("titles", "n")}
+        return FirmArrays(**kw, titles=self.titles[:, rows], n=len(rows))
+
     def holds(self, tier: str) -> np.ndarray:
         """Boolean mask over rows in use: firm currently holds ``tier``."""
         return self.titles[TIER_INDEX[tier], : self.n] != NONE

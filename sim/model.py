@@ -89,6 +89,9 @@ class TierModel(mesa.Model):
         self.alive_count = np.zeros(T, dtype=np.int64)
         self.batches: list[dict] = []
         self.cost = {lv.name: 0.0 for lv in self.levers}
+        self._active_key: tuple | None = None
+        self._reached: list[float] = []
+        self._batch_last_step = False
         self.datacollector = mesa.DataCollector(
             model_reporters={"date": lambda m: m.calendar.date(m.t_now - 1),
                              "firms_alive": lambda m: int(m.alive_count[m.t_now - 1]),
@@ -116,9 +119,22 @@ class TierModel(mesa.Model):
 
     # ------------------------------------------------------------------ levers
     def apply_levers(self, t: int) -> None:
+        """Effects of the active levers on the firms they reach.  Reach changes only with
+        the set of active levers, the library (January), titles (batch months) and size
+        class, so effects are rebuilt in those months and carried (padded for entrants)
+        otherwise; costs accrue every month."""
         f, n = self.firms, self.firms.n
-        e = Effects.none(n)
         active = [lv for lv in self.levers if lv.active(t)]
+        key = tuple(lv.name for lv in active)
+        rebuild = key != self._active_key or self.calendar.month(t) == 1 or self._batch_last_step
+        self._active_key = key
+        if not rebuild:
+            self.effects = self.effects.padded(n)
+            for lv, reached in zip(active, self._reached):
+                self.cost[lv.name] += lv.intensity * lv.cost * reached / 12.0 / self.scenario.scale
+            return
+        e = Effects.none(n)
+        self._reached = []
         if active:
             alive = f.alive[:n]
             sme = f.is_sme(self.params.firms.large_min) & alive
@@ -133,7 +149,8 @@ class TierModel(mesa.Model):
                 reach = segment_mask(lv.target, sme, f.library[:n], titled, f.chain[:n] >= 0, alive)
                 if lv.name != "library":
                     lv.apply(e, reach, self.params.levers)
-                self.cost[lv.name] += lv.intensity * lv.cost * float(reach.sum()) / 12.0 / self.scenario.scale
+                self._reached.append(float(reach.sum()))
+                self.cost[lv.name] += lv.intensity * lv.cost * self._reached[-1] / 12.0 / self.scenario.scale
         elif f.library[:n].any():
             f.library[:n] = False
         self.effects = e
@@ -147,7 +164,8 @@ class TierModel(mesa.Model):
             return
         if self.calendar.month(t) != 1 and f.library[:n].any():
             return
-        score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, t, self.params.firms), self.criteria)
+        market = tiers.market_position(f, self.niches, self.params.firms.market_coverage)
+        score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, t, self.params.firms), market, self.criteria)
         score = np.where(sme, score, -np.inf)
         k = int(share * sme.sum())
         f.library[:n] = False
@@ -270,18 +288,24 @@ class TierModel(mesa.Model):
     def recognise(self, t: int) -> None:
         year, month = self.calendar.year(t), self.calendar.month(t)
         due = [tier for tier in TIERS if tier in self.scenario.tiers and tiers.due(tier, self.scenario.tiers[tier], year, month)]
+        self._batch_last_step = any(self.scenario.tiers[x].batch_month != 0 for x in due)
         if not due:
             return
         f, n, cap, e = self.firms, self.firms.n, self.capacity, self.effects
-        metrics = tiers.FirmMetrics.of(f, t, self.params.firms)
         market = tiers.market_position(f, self.niches, self.params.firms.market_coverage) if any(x in tiers.NEEDS_MARKET for x in due) else None
         validity = int(round(self.criteria.validity_years * 12))
+        rp = self.params.recognition
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
             u_apply, u_review, u_select = (self.streams[s].random(cap, dtype=F32)[:n] for s in ("apply", "review", "select"))
-            ok = tiers.eligible(tier, f, metrics, market, self.criteria)
-            review_ok = ok
-            if self.params.recognition.review_drops_sme_cap and tier in ("innovative", "srdi", "little_giant"):
-                review_ok = tiers.eligible(tier, f, _no_sme_cap(metrics), market, self.criteria)
+            applicants, is_due = tiers.candidates(tier, f, t, self.scenario.tiers[tier], rp, validity, e.apply_mult, u_apply)
+            rows = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only
+            sub, sub_market = f.take(rows), (market.take(rows) if market is not None else None)
+            metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
+            ok, review_ok = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+            ok[rows] = tiers.eligible(tier, sub, metrics, sub_market, self.criteria)
+            review_ok[rows] = ok[rows]
+            if rp.review_drops_sme_cap and tier in ("innovative", "srdi", "little_giant"):
+                review_ok[rows] = tiers.eligible(tier, sub, _no_sme_cap(metrics), sub_market, self.criteria)
             priority = f.quality[:n] + e.review_boost
             res = tiers.run_batch(tier, f, ok, t, self.scenario.tiers[tier], year, self.scenario.scale, self.params.recognition,
                                   validity, review_ok, e.apply_mult, e.review_boost, priority, u_apply, u_review, u_select)

@@ -28,6 +28,7 @@ searchable/editable.
 from __future__ import annotations
 
 import os
+import textwrap
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -330,7 +331,8 @@ def fan_chart(
     if illustrative:
         full_title = f"{full_title} (illustrative target)".strip()
     if full_title:
-        ax.set_title(full_title, fontsize=_FS_TITLE, loc="left")
+        # wrap long titles so they fit the 7-inch figure at 11 pt
+        ax.set_title(textwrap.fill(full_title, width=78), fontsize=_FS_TITLE, loc="left")
 
     # Legend below the plot area (two rows) so it never hides data.
     has_hist = history is not None and len(history) > 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr, ndtri
+from scipy.stats import beta as beta_dist
 
 from .config import ChainParams, FirmParams, PopulationConfig, RDParams
 from .firms import FirmArrays
@@ -91,9 +93,13 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
         emp = rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n)
     age_y = np.zeros(n) if newborn else rng.gamma(2.0, f.age_mean / 2.0, n)
     niche_y = np.zeros(n) if newborn else age_y * rng.beta(4.0 * f.niche_years_share, 4.0 * (1 - f.niche_years_share) + 1e-9, n)
+    # one latent capability drives R&D, brand, field, specialisation and the score's
+    # quality items together (Gaussian copula with correlation capability_corr)
+    z = rng.standard_normal(n)
+    u = [_copula(z, f.capability_corr, rng) for _ in range(5)]
     rd_share = {"sme": r.share_with_rd, "large": min(1.0, 2.0 * r.share_with_rd), "small": f.small_rd_share}[kind]
-    has_rd = rng.random(n) < rd_share
-    target = rng.lognormal(np.log(r.median_intensity), r.sigma_intensity, n)
+    has_rd = u[0] > 1.0 - rd_share
+    target = np.exp(np.log(r.median_intensity) + r.sigma_intensity * ndtri(np.clip(u[1], 1e-9, 1 - 1e-9)))
     rd_int = np.where(has_rd, np.minimum(target * rng.lognormal(0, r.noise, n), 0.6), 0.0)
     rd_spend = rd_int * rev
     ip = rng.poisson(r.ip_per_rd * rd_spend * np.minimum(niche_y, 8.0)) if not newborn else np.zeros(n)
@@ -115,12 +121,11 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     firms.rd_prev[rows] = rd_int
     firms.rd_target[rows] = target
     firms.ip[rows] = ip
-    # brand, R&D institution and strategic field go together with quality and R&D
-    quality = rng.beta(2.0, 2.0, n)
+    quality = ndtr(z)
     firms.rd_inst[rows] = rng.random(n) < np.where(rd_int >= 0.03, 0.6, np.where(has_rd, 0.15, 0.0))
-    firms.brand[rows] = rng.random(n) < np.minimum(1.0, 2.0 * f.brand_share * quality)
-    firms.emerging[rows] = rng.random(n) < np.minimum(1.0, f.emerging_share * np.where(has_rd, 1.5, 0.5))
-    firms.main_share[rows] = rng.beta(f.main_share_a, f.main_share_b, n)
+    firms.brand[rows] = u[2] > 1.0 - f.brand_share
+    firms.emerging[rows] = u[3] > 1.0 - f.emerging_share
+    firms.main_share[rows] = beta_dist.ppf(u[4], f.main_share_a, f.main_share_b)
     firms.debt[rows] = debt
     firms.fin_base[rows] = fin
     firms.quality[rows] = quality
@@ -128,6 +133,11 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     firms.chain[rows] = -1
     firms.owner[rows] = False
     firms.library[rows] = False
+
+
+def _copula(z: np.ndarray, rho: float, rng: np.random.Generator) -> np.ndarray:
+    """Uniform variates correlated (Gaussian copula, correlation ``rho``) with ``z``."""
+    return ndtr(rho * z + np.sqrt(1.0 - rho * rho) * rng.standard_normal(z.shape[0]))
 
 
 def _niche_draw(n: int, k: int, zipf: float, rng: np.random.Generator) -> np.ndarray:

@@ -32,6 +32,9 @@ class Market:
     nat_rank: np.ndarray      # rank in the national niche market
     global_rank: np.ndarray   # rank in the world niche market
 
+    def take(self, rows: np.ndarray) -> "Market":
+        return Market(self.nat_share[rows], self.region_rank[rows], self.nat_rank[rows], self.global_rank[rows])
+
 
 def market_position(f: FirmArrays, niches: Niches, coverage: float) -> Market:
     """National shares and ranks from revenues.  A niche's national market is the larger
@@ -45,14 +48,17 @@ def market_position(f: FirmArrays, niches: Niches, coverage: float) -> Market:
     expected = niches.weight * F32(live_rev.sum(dtype=np.float64) / niches.region_share)
     market = np.maximum(total, expected) / F32(coverage)
     share = np.where(alive, live_rev / np.maximum(market[niche], F32(1e-9)), F32(0.0)).astype(F32)
-    order = np.lexsort((-live_rev, niche))
-    pos = np.empty(n, dtype=np.int64)
-    pos[order] = np.arange(n)
-    first = np.searchsorted(niche[order], niche[order], side="left")
+    # rank within niche: sort by (niche, revenue descending) via one int64 key
+    rank_rev = np.empty(n, dtype=np.int64)
+    rank_rev[np.argsort(-live_rev, kind="stable")] = np.arange(n)
+    order = np.argsort((niche.astype(np.int64) << 32) | rank_rev)
+    sorted_niche = niche[order]
+    first = np.searchsorted(sorted_niche, sorted_niche, side="left")
     region_rank = np.empty(n, dtype=np.int32)
     region_rank[order] = (np.arange(n) - first + 1).astype(np.int32)
-    ext_above = (niches.ext_top[niche] > share[:, None]).sum(axis=1)
-    nat_rank = (region_rank + ext_above).astype(np.int32)
+    nat_rank = region_rank
+    if niches.region_share < 1.0:
+        nat_rank = (region_rank + (niches.ext_top[niche] > share[:, None]).sum(axis=1)).astype(np.int32)
     gshare = share * niches.china_share[niche]
     foreign_above = (niches.foreign_top[niche] > gshare[:, None]).sum(axis=1)
     return Market(share, region_rank, nat_rank, (nat_rank + foreign_above).astype(np.int32))
@@ -95,20 +101,22 @@ def innovative_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.
     return ok & m.sme if k.sme_only else ok
 
 
-def srdi_score(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+def srdi_score(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+    """The provincial SRDI score (of 100) from the indicators the model represents."""
     k, n = c.srdi, f.n
     spec = (band_points(f.main_share[:n], k.main_bands) + band_points(m.growth_2y, k.growth_bands)
             + np.minimum(F32(k.niche_year_points) * m.niche_years, F32(5.0)) + F32(2.0) * (f.chain[:n] >= 0))
     refine = F32(k.quality_points) * f.quality[:n] + band_points(-f.debt[:n], k.debt_bands)
+    distinct = band_points(mk.nat_share, k.share_bands)
     innov = (band_points(f.rd_int[:n], k.rd_int_bands) + band_points(m.rd_spend, k.rd_spend_bands)
              + np.minimum(F32(k.ip_points_each) * f.ip[:n], F32(7.0)) + F32(k.institution_points) * f.rd_inst[:n])
-    return (spec + refine + innov).astype(F32)
+    return (spec + refine + distinct + innov).astype(F32)
 
 
-def srdi_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+def srdi_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
     k, n = c.srdi, f.n
     ok = ((m.niche_years >= k.min_niche_years) & (m.rd_spend >= k.min_rd_spend) & (f.rd_int[:n] >= k.min_rd_intensity)
-          & (f.revenue[:n] >= k.min_revenue) & (f.debt[:n] <= k.max_debt) & (srdi_score(f, m, c) >= k.pass_score))
+          & (f.revenue[:n] >= k.min_revenue) & (f.debt[:n] <= k.max_debt) & (srdi_score(f, m, mk, c) >= k.pass_score))
     return ok & m.sme if k.sme_only else ok
 
 
@@ -154,7 +162,7 @@ def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: Cri
     if tier == "innovative":
         ok = innovative_eligible(f, m, c)
     elif tier == "srdi":
-        ok = srdi_eligible(f, m, c)
+        ok = srdi_eligible(f, m, mk, c)
     elif tier == "little_giant":
         ok = little_giant_eligible(f, m, mk, c)
     elif tier == "single_champion":
@@ -166,7 +174,7 @@ def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: Cri
     return ok & f.alive[: f.n]
 
 
-NEEDS_MARKET = ("little_giant", "single_champion", "provincial_champion")
+NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")
 
 
 # ---- capacity -----------------------------------------------------------------------
@@ -203,6 +211,20 @@ class BatchResult:
     revoked: int
 
 
+def candidates(tier: str, f: FirmArrays, t: int, sched: TierSchedule, rp: RecognitionParams, validity_months: int,
+               apply_mult: np.ndarray, u_apply: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Who takes part in a batch: (applicants, holders due for re-review).  Eligible
+    non-holders apply with the tier's propensity (monthly rate for continuous tiers)."""
+    n = f.n
+    rec = f.titles[TIER_INDEX[tier], :n]
+    held = rec != NONE
+    is_due = held & (t - rec >= validity_months)
+    p_apply = F32(rp.apply_prob[tier]) * apply_mult
+    if sched.batch_month == 0:
+        p_apply = F32(1.0) - (F32(1.0) - np.minimum(p_apply, F32(1.0))) ** F32(1.0 / 12.0)
+    return ~held & f.alive[:n] & (u_apply < p_apply), is_due
+
+
 def run_batch(tier: str, f: FirmArrays, ok: np.ndarray, t: int, sched: TierSchedule, year: int, scale: float,
               rp: RecognitionParams, validity_months: int, review_ok: np.ndarray, apply_mult: np.ndarray,
               review_boost: np.ndarray, priority: np.ndarray, u_apply: np.ndarray, u_review: np.ndarray,
@@ -210,24 +232,17 @@ def run_batch(tier: str, f: FirmArrays, ok: np.ndarray, t: int, sched: TierSched
     """One batch of ``tier`` at step ``t``: re-review due holders, then recognise applicants.
 
     ``ok``: meets the criteria now; ``review_ok``: meets the criteria a holder is
-    re-reviewed against; u_*: uniform variates, one per row (common random numbers)."""
+    re-reviewed against (both need only be right for the candidates); u_*: uniform
+    variates, one per row (common random numbers)."""
     n, k = f.n, TIER_INDEX[tier]
     rec = f.titles[k, :n]
-    continuous = sched.batch_month == 0
-    held = rec != NONE
-    # re-review
-    is_due = held & (t - rec >= validity_months)
+    applicants, is_due = candidates(tier, f, t, sched, rp, validity_months, apply_mult, u_apply)
     pass_p = F32(rp.rereview_pass[tier])
     pass_p = pass_p + review_boost * (F32(1.0) - pass_p)
     passed = is_due & (review_ok if rp.review_needs_criteria else True) & (u_review < pass_p)
     revoked = is_due & ~passed
     rec[passed] = t
     rec[revoked] = NONE
-    # applications
-    p_apply = F32(rp.apply_prob[tier]) * apply_mult
-    if continuous:
-        p_apply = F32(1.0) - (F32(1.0) - np.minimum(p_apply, F32(1.0))) ** F32(1.0 / 12.0)
-    applicants = ~held & f.alive[:n] & (u_apply < p_apply)
     elig = applicants & ok
     n_elig = int(elig.sum())
     cap = capacity(sched.capacity, year, scale)

@@ -1,0 +1,545 @@
+"""Tests for sim.tiers: criteria at their boundaries (DOMAIN §2) on hand-built FirmArrays,
+score bands, market position, batch capacity, and the batch / re-review mechanics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim import tiers
+from sim.config import CapacityConfig, CriteriaConfig, FirmParams, RecognitionParams, TierSchedule
+from sim.firms import NONE, TIER_INDEX, FirmArrays
+from sim.population import Niches
+
+F32 = np.float32
+T = 200            # the month at which criteria are evaluated
+FP = FirmParams()  # large_min = 400 M CNY
+
+
+def below(x: float) -> np.float32:
+    """The largest float32 strictly below float32(x)."""
+    return np.nextafter(F32(x), F32(-np.inf))
+
+
+def make_firms(n: int, **base) -> FirmArrays:
+    f = FirmArrays.empty(n + 3)   # spare capacity: only the first n rows are in use
+    f.n = n
+    for name, value in base.items():
+        getattr(f, name)[:n] = value
+    return f
+
+
+def set_growth(f: FirmArrays, i: int, g2: float) -> None:
+    """Revenue history with 2-year average growth g2 (rev_y3 = 100)."""
+    f.rev_y3[i] = 100.0
+    f.rev_y2[i] = 100.0 * (1 + g2)
+    f.rev_y1[i] = 100.0 * (1 + g2) ** 2
+
+
+def market(n: int, share=0.2, region_rank=1, nat_rank=1, global_rank=1) -> tiers.Market:
+    return tiers.Market(np.full(n, share, dtype=F32), np.full(n, region_rank, dtype=np.int32),
+                        np.full(n, nat_rank, dtype=np.int32), np.full(n, global_rank, dtype=np.int32))
+
+
+def run_variants(tier: str, base: dict, variants: list, c: CriteriaConfig | None = None, mk_base: dict | None = None,
+                 hold: tuple[str, ...] = ()):
+    """Build one firm per variant from ``base`` (holding the titles ``hold``), apply
+    ``mutate(f, mk, i)``, and compare ``tiers.eligible`` with the expected verdict row by row."""
+    c = c or CriteriaConfig()
+    n = len(variants)
+    f = make_firms(n, **{k: v for k, v in base.items() if not k.startswith("_")})
+    for tier_held in hold:
+        f.titles[TIER_INDEX[tier_held], :n] = T - 5
+    for i in range(n):
+        set_growth(f, i, base.get("_g2", 0.10))
+    mk = market(n, **(mk_base or {}))
+    for i, (_, mutate, _) in enumerate(variants):
+        mutate(f, mk, i)
+    m = tiers.FirmMetrics.of(f, T, FP)
+    got = tiers.eligible(tier, f, m, mk if tier in tiers.NEEDS_MARKET else None, c)
+    assert got.shape == (n,) and got.dtype == bool
+    wrong = [(label, bool(g)) for (label, _, want), g in zip(variants, got) if bool(g) != want]
+    assert wrong == [], wrong
+
+
+def setter(**values):
+    def mutate(f, mk, i):
+        for name, v in values.items():
+            if name in ("nat_share", "region_rank", "nat_rank", "global_rank"):
+                getattr(mk, name)[i] = v
+            elif name == "g2":
+                set_growth(f, i, v)
+            elif name == "holds":
+                for tier, held in v.items():
+                    f.titles[TIER_INDEX[tier], i] = T - 5 if held else NONE
+            else:
+                getattr(f, name)[i] = v
+    return mutate
+
+
+# ---- little giant ---------------------------------------------------------------------
+
+LG_BASE = dict(alive=True, niche_start=T - 120, revenue=200.0, employees=500.0, has_rd=True, rd_int=0.05, rd_prev=0.05,
+               ip=5.0, rd_inst=True, brand=True, emerging=True, chain=0, main_share=0.9, debt=0.5, quality=0.5)
+
+
+def lg_variants():
+    return [
+        ("base", setter(), True),
+        ("niche 3.0 yr", setter(niche_start=T - 36), True),
+        ("niche 2.92 yr", setter(niche_start=T - 35), False),
+        ("main 0.70", setter(main_share=0.70), True),
+        ("main <0.70", setter(main_share=below(0.70)), False),
+        ("growth 5.01%", setter(g2=0.0501), True),
+        ("growth 4.99%", setter(g2=0.0499), False),
+        ("debt 0.70", setter(debt=0.70), True),
+        ("debt 0.7001", setter(debt=0.7001), False),
+        ("share 10%", setter(nat_share=0.10), True),
+        ("share <10%", setter(nat_share=below(0.10)), False),
+        # revenue >= 100 M CNY: 3% in each of the last two years
+        ("rev 100, 3%/3%", setter(revenue=100.0, rd_int=0.03, rd_prev=0.03), True),
+        ("rev 100, now <3%", setter(revenue=100.0, rd_int=below(0.03), rd_prev=0.03), False),
+        ("rev 100, prev <3%", setter(revenue=100.0, rd_int=0.03, rd_prev=below(0.03)), False),
+        # revenue 50-100 M CNY: 6% in each of the last two years
+        ("rev <100, 3%", setter(revenue=below(100.0), rd_int=0.03, rd_prev=0.03), False),
+        ("rev <100, 6%/6%", setter(revenue=below(100.0), rd_int=0.06, rd_prev=0.06), True),
+        ("rev 50, 6%/6%", setter(revenue=50.0, rd_int=0.06, rd_prev=0.06), True),
+        ("rev 50, now <6%", setter(revenue=50.0, rd_int=below(0.06), rd_prev=0.06), False),
+        ("rev 50, prev <6%", setter(revenue=50.0, rd_int=0.06, rd_prev=below(0.06)), False),
+        # revenue < 50 M CNY: R&D >= 30 M CNY over two years (2 x this year's spend)
+        ("rev 40, spend 15/yr", setter(revenue=40.0, rd_int=0.375, rd_prev=0.375), True),
+        ("rev 40, spend 14.8/yr", setter(revenue=40.0, rd_int=0.37, rd_prev=0.37), False),
+        ("rev 40, 6%", setter(revenue=40.0, rd_int=0.06, rd_prev=0.06), False),
+        ("ip 2", setter(ip=2.0), True),
+        ("ip 1", setter(ip=1.0), False),
+        ("no institution", setter(rd_inst=False), False),
+        ("no brand", setter(brand=False), False),
+        ("chain only", setter(chain=0, emerging=False), True),
+        ("emerging only", setter(chain=-1, emerging=True), True),
+        ("no key link", setter(chain=-1, emerging=False), False),
+        ("not SRDI", setter(holds={"srdi": False}), False),
+        ("large: 1000 emp, rev 400", setter(employees=1000.0, revenue=400.0), False),
+        ("SME: 999 emp, rev 400", setter(employees=999.0, revenue=400.0), True),
+        ("SME: 1000 emp, rev <400", setter(employees=1000.0, revenue=below(400.0)), True),
+        ("dead", setter(alive=False), False),
+    ]
+
+
+def test_little_giant_gates_at_their_thresholds():
+    run_variants("little_giant", LG_BASE, lg_variants(), hold=("srdi",))
+
+
+def test_little_giant_flags_can_be_switched_off():
+    c = CriteriaConfig()
+    c.little_giant.requires_srdi = False
+    c.little_giant.needs_institution = False
+    c.little_giant.needs_brand = False
+    c.little_giant.needs_key_link = False
+    c.little_giant.sme_only = False
+    run_variants("little_giant", LG_BASE, [
+        ("not SRDI", setter(), True),
+        ("no inst, brand, link", setter(rd_inst=False, brand=False, chain=-1, emerging=False), True),
+        ("large firm", setter(employees=5000.0, revenue=800.0), True),
+        ("ip 1 still fails", setter(ip=1.0), False),
+    ], c=c)
+
+
+@pytest.mark.xfail(reason="BUG: sim/tiers.py FirmMetrics.of computes growth_2y = sqrt(rev_y1/rev_y3) - 1 in float32; "
+                          "exactly 5%/yr for two years (rev_y1 = 1.1025 rev_y3) gives 0.049999952 < 0.05, so the "
+                          "little-giant growth gate fails at its own threshold", raises=AssertionError, strict=True)
+def test_little_giant_growth_gate_exactly_five_percent_passes():
+    f = make_firms(1, **LG_BASE)
+    f.titles[TIER_INDEX["srdi"], 0] = T - 5
+    f.rev_y3[0], f.rev_y2[0], f.rev_y1[0] = 100.0, 105.0, 110.25
+    m = tiers.FirmMetrics.of(f, T, FP)
+    assert bool(tiers.eligible("little_giant", f, m, market(1), CriteriaConfig())[0])
+
+
+# ---- provincial SRDI ----------------------------------------------------------------
+
+SRDI_BASE = dict(alive=True, niche_start=T - 120, revenue=50.0, employees=100.0, has_rd=True, rd_int=0.1, rd_prev=0.1,
+                 ip=10.0, rd_inst=True, brand=False, emerging=False, chain=-1, main_share=1.0, debt=0.3, quality=1.0, _g2=0.2)
+
+
+def test_srdi_gates_at_their_thresholds():
+    run_variants("srdi", SRDI_BASE, [
+        ("base", setter(), True),
+        ("niche 2.0 yr", setter(niche_start=T - 24), True),
+        ("niche 1.92 yr", setter(niche_start=T - 23), False),
+        ("rev 10, spend 1.0", setter(revenue=10.0, rd_int=0.1), True),
+        ("rev 10, spend 0.999", setter(revenue=10.0, rd_int=0.0999), False),
+        ("rev 50, 3%", setter(rd_int=0.03), True),
+        ("rev 50, <3%", setter(rd_int=below(0.03)), False),
+        ("rev <10, 20%", setter(revenue=below(10.0), rd_int=0.2), False),
+        ("debt 0.70", setter(debt=0.70), True),
+        ("debt 0.7001", setter(debt=0.7001), False),
+        ("large", setter(employees=1000.0, revenue=400.0), False),
+        ("dead", setter(alive=False), False),
+    ])
+
+
+def test_srdi_pass_score_is_inclusive():
+    f = make_firms(1, **{k: v for k, v in SRDI_BASE.items() if not k.startswith("_")})
+    set_growth(f, 0, 0.2)
+    f.quality[0], f.ip[0] = 0.3, 1.0
+    m, mk, c = tiers.FirmMetrics.of(f, T, FP), market(1, share=0.02), CriteriaConfig()
+    score = tiers.srdi_score(f, m, mk, c)[0]
+    assert 20 < score < 100
+    c.srdi.pass_score = float(score)
+    assert bool(tiers.eligible("srdi", f, m, mk, c)[0])
+    c.srdi.pass_score = float(np.nextafter(score, F32(np.inf)))
+    assert not bool(tiers.eligible("srdi", f, m, mk, c)[0])
+
+
+def test_srdi_score_by_hand():
+    c = CriteriaConfig()
+    k = c.srdi   # the bands are set here so that the hand computation below does not depend on defaults
+    k.main_bands, k.growth_bands, k.niche_year_points = [[0.9, 10], [0.7, 6], [0.5, 3]], [[0.15, 8], [0.05, 5], [0.0, 2]], 1.0
+    k.quality_points, k.debt_bands, k.share_bands = 15.0, [[-0.5, 10], [-0.7, 5]], [[0.10, 15], [0.05, 10], [0.01, 5]]
+    k.rd_int_bands, k.rd_spend_bands = [[0.10, 15], [0.06, 11], [0.03, 7]], [[10.0, 8], [3.0, 5], [1.0, 2]]
+    k.ip_points_each, k.institution_points = 2.0, 5.0
+    f = make_firms(2, **{k_: v for k_, v in SRDI_BASE.items() if not k_.startswith("_")})
+    set_growth(f, 0, 0.2)
+    f.quality[0], f.ip[0] = 0.0, 0.0
+    # firm 1: main 0.75 -> 6, growth 6% -> 5, niche 3.5 yr -> 3.5, chain +2 | quality 0.5 -> 7.5, debt 0.6 -> 5 |
+    #         share 5% -> 10 | 7% -> 11, spend 3.5 -> 5, ip 2 -> 4, no institution -> 0 = 16.5 + 12.5 + 10 + 20 = 59
+    set_growth(f, 1, 0.06)
+    f.main_share[1], f.niche_start[1], f.chain[1] = 0.75, T - 42, 3
+    f.quality[1], f.debt[1] = 0.5, 0.6
+    f.rd_int[1], f.ip[1], f.rd_inst[1] = 0.07, 2.0, False
+    mk = market(2)
+    mk.nat_share[:] = [0.2, 0.05]
+    score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, T, FP), mk, c)
+    # firm 0: 10 + 8 + 5 + 0 | 0 + 10 | 15 | 15 + 5 + 0 + 5 = 73
+    assert score[0] == pytest.approx(73.0, abs=1e-4)
+    assert score[1] == pytest.approx(59.0, abs=1e-4)
+
+
+# ---- innovative SME: 100-point score (DOMAIN §2) -------------------------------------------
+
+# base: R&D 5% -> 20 (innovation 20) | growth 12% -> 15, debt 0.6 -> 5 (growth 20) | main 0.6 -> 15, not emerging -> 5
+# (specialisation 20): total 60, every sub-score at or above its minimum -> eligible, with no slack anywhere
+INNOV_BASE = dict(alive=True, niche_start=T - 60, revenue=50.0, employees=100.0, has_rd=True, rd_int=0.05, rd_prev=0.05,
+                  ip=0.0, emerging=False, main_share=0.6, debt=0.6, _g2=0.12)
+
+
+def test_innovative_score_bands_via_eligibility():
+    run_variants("innovative", INNOV_BASE, [
+        ("base: 60 points", setter(), True),
+        ("R&D <5% -> 15 (innovation 15)", setter(rd_int=below(0.05)), False),
+        ("R&D 3% -> 15 + 2 IP (8) = 23", setter(rd_int=0.03, ip=2.0), True),
+        ("R&D <3% -> 10 + 8 = 18", setter(rd_int=below(0.03), ip=2.0), False),
+        ("R&D 2% -> 10 + 3 IP (12) = 22", setter(rd_int=0.02, ip=3.0), True),
+        ("R&D <2% -> 5 + 12 = 17", setter(rd_int=below(0.02), ip=3.0), False),
+        ("R&D 1% -> 5 + 4 IP (16) = 21", setter(rd_int=0.01, ip=4.0), True),
+        ("R&D <1% -> 0 + 16", setter(rd_int=below(0.01), ip=4.0), False),
+        ("no R&D, IP capped at 20", setter(rd_int=0.0, ip=10.0), True),
+        ("total 55 (main <0.6 -> 10)", setter(main_share=below(0.6)), False),
+        ("main 0.5 -> 5 + emerging 10 = 15, innovation 40", setter(main_share=0.5, emerging=True, ip=5.0), True),
+        ("main <0.5 -> 0 + 10 = 10", setter(main_share=below(0.5), emerging=True, ip=5.0), False),
+        ("growth sub-score 10: 6% -> 10, debt 0.8 -> 0", setter(g2=0.06, debt=0.8, ip=5.0, main_share=0.7), False),
+        ("growth sub-score 15: 6% -> 10, debt 0.75 -> 5", setter(g2=0.06, debt=0.75, ip=5.0, main_share=0.7), True),
+        ("debt >0.75 -> 0", setter(g2=0.06, debt=0.7501, ip=5.0, main_share=0.7), False),
+        ("growth 16% -> 20, debt 0.8 -> 0", setter(g2=0.16, debt=0.8), True),
+        ("negative growth -> 0, debt 0.3 -> 10", setter(g2=-0.01, debt=0.3, ip=5.0, main_share=0.7), False),
+        ("large", setter(employees=1000.0, revenue=400.0), False),
+    ])
+
+
+@pytest.mark.xfail(reason="BUG: sim/config.py InnovativeCriteria.debt_bands [[-0.55, 10], [-0.75, 5]] with band_points' "
+                          ">= semantics gives debt/assets exactly 55% the 10 points that DOMAIN §2 reserves for < 55% "
+                          "(55-75% -> 5)", raises=AssertionError, strict=True)
+def test_innovative_debt_exactly_55_percent_gets_5_points():
+    c = CriteriaConfig()
+    assert tiers.band_points(-np.array([0.55], dtype=F32), c.innovative.debt_bands)[0] == 5
+
+
+@pytest.mark.parametrize("bands_name, edges", [
+    ("rd_bands", [(0.05, 20), (0.03, 15), (0.02, 10), (0.01, 5)]),
+    ("growth_bands", [(0.15, 20), (0.10, 15), (0.05, 10), (0.0, 5)]),
+    ("main_bands", [(0.70, 20), (0.60, 15), (0.55, 10), (0.50, 5)]),
+])
+def test_band_points_at_edges_in_float32(bands_name, edges):
+    bands = getattr(CriteriaConfig().innovative, bands_name)
+    for dtype in (np.float32, np.float64):
+        at = np.array([e for e, _ in edges], dtype=dtype)
+        just_below = np.nextafter(at, dtype(-np.inf))
+        pts_at = tiers.band_points(at, bands)
+        pts_below = tiers.band_points(just_below, bands)
+        assert list(pts_at) == [p for _, p in edges], dtype
+        assert list(pts_below) == [p for _, p in edges[1:]] + [0], dtype
+    assert tiers.band_points(np.array([1.0, 0.5, -1.0], dtype=F32), bands)[0] == edges[0][1]
+    assert tiers.band_points(np.array([-1.0], dtype=F32), bands)[0] == 0
+
+
+def test_band_points_debt_bands_negated():
+    bands = CriteriaConfig().innovative.debt_bands
+    debt = np.array([0.0, 0.3, below(0.55), 0.5501, 0.75, 0.7501, 1.0], dtype=F32)
+    assert list(tiers.band_points(-debt, bands)) == [10, 10, 10, 5, 5, 0, 0]
+
+
+# ---- single champion, provincial champion, leading ---------------------------------------
+
+CH_BASE = dict(alive=True, niche_start=T - 150, revenue=500.0, employees=3000.0, main_share=0.9)
+
+
+def test_champion_global_top3_and_revenue_or_little_giant():
+    run_variants("single_champion", CH_BASE, [
+        ("base", setter(), True),
+        ("niche 10 yr", setter(niche_start=T - 120), True),
+        ("niche <10 yr", setter(niche_start=T - 119), False),
+        ("global rank 3", setter(global_rank=3), True),
+        ("global rank 4", setter(global_rank=4), False),
+        ("main 0.70", setter(main_share=0.70), True),
+        ("main <0.70", setter(main_share=below(0.70)), False),
+        ("revenue 400", setter(revenue=400.0), True),
+        ("revenue <400", setter(revenue=below(400.0)), False),
+        ("revenue <400, little giant", setter(revenue=60.0, employees=80.0, holds={"little_giant": True}), True),
+        ("revenue <400, SRDI only", setter(revenue=60.0, employees=80.0, holds={"srdi": True}), False),
+        ("dead", setter(alive=False), False),
+    ], mk_base=dict(global_rank=1, nat_rank=1, region_rank=1))
+
+
+def test_provincial_champion_rank_rules():
+    run_variants("provincial_champion", CH_BASE, [
+        ("base", setter(), True),
+        ("niche 3 yr", setter(niche_start=T - 36), True),
+        ("niche <3 yr", setter(niche_start=T - 35), False),
+        ("national rank 5", setter(nat_rank=5), True),
+        ("national rank 6", setter(nat_rank=6), False),
+        ("not #1 in the province", setter(region_rank=2, nat_rank=2), False),
+        ("revenue <400, little giant", setter(revenue=100.0, holds={"little_giant": True}), True),
+        ("revenue <400", setter(revenue=100.0), False),
+    ], mk_base=dict(global_rank=9, nat_rank=1, region_rank=1))
+
+
+def test_leading_rules():
+    base = dict(alive=True, revenue=1000.0, employees=5000.0, owner=True)
+    run_variants("leading", base, [
+        ("owner at 1 bn", setter(), True),
+        ("owner below 1 bn", setter(revenue=below(1000.0)), False),
+        ("not an owner", setter(owner=False, revenue=9000.0), False),
+    ])
+    c = CriteriaConfig()
+    c.leading.rule = "largest"
+    run_variants("leading", base, [
+        ("large non-owner", setter(owner=False, revenue=2000.0), True),
+        ("SME by employees", setter(owner=True, revenue=2000.0, employees=999.0), False),
+        ("large below the bar", setter(revenue=999.0), False),
+    ], c=c)
+
+
+# ---- market position -----------------------------------------------------------------
+
+def test_market_position_by_hand():
+    # niche 0: revenues 50, 30, 20; niche 1: 40, 10 and a dead firm with revenue 100
+    f = make_firms(6)
+    f.niche[:6] = [0, 1, 0, 1, 0, 1]
+    f.revenue[:6] = [30.0, 10.0, 50.0, 100.0, 20.0, 40.0]
+    f.alive[:6] = [True, True, True, False, True, True]
+    niches = Niches(
+        china_share=np.array([0.5, 0.25], dtype=F32),
+        foreign_top=np.array([[0.2, 0.1, 0.06], [0.0, 0.0, 0.0]], dtype=F32),
+        ext_top=np.array([[0.3, 0.2, 0.1, 0.0, 0.0], [0.0] * 5], dtype=F32),
+        weight=np.array([0.25, 0.75], dtype=F32), region_share=0.5)
+    mk = tiers.market_position(f, niches, coverage=0.8)
+    # live total 150 -> national expectation 150 / 0.5 = 300; niche 0: max(100, 75) / 0.8 = 125;
+    # niche 1: max(50, 225) / 0.8 = 281.25
+    want_share = [30 / 125, 10 / 281.25, 50 / 125, 0.0, 20 / 125, 40 / 281.25]
+    np.testing.assert_allclose(mk.nat_share, want_share, rtol=1e-6)
+    assert list(mk.region_rank) == [2, 2, 1, 3, 3, 1]
+    # niche 0 outside firms 0.3, 0.2, 0.1: share 0.4 -> none above; 0.24 -> 0.3 above; 0.16 -> 0.3, 0.2 above
+    assert list(mk.nat_rank[[2, 0, 4]]) == [1, 3, 5]
+    assert list(mk.nat_rank[[5, 1]]) == [1, 2]
+    # world: niche 0 global shares 0.2, 0.12, 0.08 vs foreign 0.2, 0.1, 0.06 -> above: 0, 1, 2
+    assert list(mk.global_rank[[2, 0, 4]]) == [1, 4, 7]
+    assert list(mk.global_rank[[5, 1]]) == [1, 2]
+
+
+# ---- capacity and schedule --------------------------------------------------------------
+
+def test_capacity_quota_listed_default_and_growth():
+    cap = CapacityConfig(rule="quota", quota_by_year={2019: 248, 2020: 1584, 2021: 2930}, quota_default=3000.0, quota_growth=0.1)
+    assert tiers.capacity(cap, 2020, 1.0) == pytest.approx(1584.0)
+    assert tiers.capacity(cap, 2021, 0.01) == pytest.approx(29.30)
+    # before the listed years: the default; after: the default growing from the last listed year
+    assert tiers.capacity(cap, 2018, 1.0) == pytest.approx(3000.0)
+    assert tiers.capacity(cap, 2022, 1.0) == pytest.approx(3000.0 * 1.1)
+    assert tiers.capacity(cap, 2025, 0.5) == pytest.approx(0.5 * 3000.0 * 1.1 ** 4)
+    flat = CapacityConfig(rule="quota", quota_by_year={"2019": 19, "2020": 122}, quota_default=230.0)  # YAML may give str keys
+    assert tiers.capacity(flat, 2019, 1.0) == pytest.approx(19.0)
+    assert tiers.capacity(flat, 2030, 1.0) == pytest.approx(230.0)
+    assert tiers.capacity(CapacityConfig(rule="quota", quota_default=2.0), 2024, 1.0) == pytest.approx(2.0)
+
+
+def test_capacity_selection_rate_and_criteria_are_unbounded():
+    assert tiers.capacity(CapacityConfig(rule="selection_rate", selection_rate=0.5, quota_default=5.0), 2022, 1.0) == np.inf
+    assert tiers.capacity(CapacityConfig(rule="criteria", quota_default=5.0), 2022, 1.0) == np.inf
+
+
+def test_due():
+    s = TierSchedule(first_year=2019, batch_month=6)
+    assert tiers.due("little_giant", s, 2019, 6)
+    assert not tiers.due("little_giant", s, 2019, 5)
+    assert not tiers.due("little_giant", s, 2018, 6)
+    assert not tiers.due("little_giant", TierSchedule(enabled=False, first_year=2019, batch_month=6), 2020, 6)
+    cont = TierSchedule(first_year=2022, batch_month=0)
+    assert all(tiers.due("innovative", cont, 2023, m) for m in range(1, 13))
+    assert not tiers.due("innovative", cont, 2021, 12)
+
+
+# ---- batches and re-review ---------------------------------------------------------------
+
+K = TIER_INDEX["little_giant"]
+
+
+class Batch:
+    """run_batch with explicit inputs: nobody applies, everybody meets the criteria, unless set."""
+
+    def __init__(self, n, rule="criteria", **cap):
+        self.f = make_firms(n, alive=True)
+        self.sched = TierSchedule(batch_month=6, capacity=CapacityConfig(rule=rule, **cap))
+        self.rp = RecognitionParams()
+        self.ok = np.ones(n, dtype=bool)
+        self.review_ok = np.ones(n, dtype=bool)
+        self.apply_mult = np.ones(n, dtype=F32)
+        self.review_boost = np.zeros(n, dtype=F32)
+        self.priority = np.zeros(n, dtype=F32)
+        self.u_apply = np.full(n, 0.999, dtype=F32)
+        self.u_review = np.full(n, 0.5, dtype=F32)
+        self.u_select = np.full(n, 0.5, dtype=F32)
+
+    def __call__(self, t, year=2020, scale=1.0, tier="little_giant"):
+        return tiers.run_batch(tier, self.f, self.ok, t, self.sched, year, scale, self.rp, 36, self.review_ok,
+                               self.apply_mult, self.review_boost, self.priority, self.u_apply, self.u_review, self.u_select)
+
+    @property
+    def rec(self):
+        return self.f.titles[K, : self.f.n]
+
+
+def test_rereview_exactly_at_36_months_and_clock_restarts():
+    b = Batch(3)
+    b.rec[:] = 10
+    b.review_ok[:] = [True, True, False]
+    p = F32(b.rp.rereview_pass["little_giant"])
+    b.u_review[:] = [below(p), p, 0.0]      # pass: u < pass rate
+    res = b(45)                             # 35 months: nobody is due, even those failing the criteria
+    assert list(b.rec) == [10, 10, 10]
+    assert (res.rereviewed, res.revoked, res.recognised) == (0, 0, 0)
+    res = b(46)                             # 36 months: due
+    assert list(b.rec) == [46, NONE, NONE]  # pass (u < 0.85) / unlucky / criteria fail
+    assert (res.rereviewed, res.revoked) == (1, 2)
+    res = b(81)                             # the new clock runs from 46
+    assert b.rec[0] == 46 and res.rereviewed == 0
+    b.u_review[0] = 0.999                    # unlucky this time
+    res = b(82)
+    assert b.rec[0] == NONE and res.revoked == 1
+
+
+def test_rereview_boost_and_criteria_flag():
+    b = Batch(4)
+    b.rp.rereview_pass = dict(b.rp.rereview_pass, little_giant=0.85)
+    b.rec[:] = 0
+    b.review_boost[:] = [1.0, 0.5, 0.5, 0.0]   # p = 1, 0.925, 0.925, 0.85
+    b.u_review[:] = [0.99, 0.92, 0.93, 0.5]
+    b.review_ok[3] = False
+    b(36)
+    assert list(b.rec) == [36, 36, NONE, NONE]
+    b2 = Batch(2)
+    b2.rp.review_needs_criteria = False
+    b2.rp.rereview_pass = dict(b2.rp.rereview_pass, little_giant=0.85)
+    b2.rec[:] = 0
+    b2.review_ok[:] = False
+    b2.u_review[:] = [0.1, 0.9]
+    b2(36)
+    assert list(b2.rec) == [36, NONE]       # criteria ignored, pass rate still applies
+
+
+def test_applications_need_the_draw_and_the_criteria():
+    b = Batch(4)
+    p = F32(b.rp.apply_prob["little_giant"])
+    b.u_apply[:] = [below(p), p, 0.0, 0.0]   # apply with probability apply_prob: u < p
+    b.ok[:] = [True, True, False, True]
+    b.f.alive[3] = False
+    res = b(100)
+    assert list(b.rec) == [100, NONE, NONE, NONE]
+    assert (res.applicants, res.eligible, res.recognised) == (2, 1, 1)
+
+
+def test_continuous_tier_applies_at_the_monthly_rate():
+    b = Batch(2)
+    b.sched.batch_month = 0
+    monthly = 1 - (1 - b.rp.apply_prob["innovative"]) ** (1 / 12)   # the annual propensity as a monthly rate
+    b.u_apply[:] = [monthly * 0.999, monthly * 1.001]
+    b(5, tier="innovative")
+    assert list(b.f.titles[TIER_INDEX["innovative"], :2]) == [5, NONE]
+
+
+def test_quota_bounds_recognitions_by_priority():
+    b = Batch(20, rule="quota", quota_by_year={2020: 4})
+    b.u_apply[:10] = 0.0                      # 10 eligible applicants ...
+    b.u_apply[10:15] = 0.0
+    b.ok[10:15] = False                       # ... 5 ineligible applicants, 5 who do not apply
+    rng = np.random.default_rng(3)
+    b.priority[:] = rng.permutation(20).astype(F32)
+    b.u_select[:] = rng.random(20, dtype=F32) * 0.5
+    res = b(100, year=2020)
+    assert (res.applicants, res.eligible, res.capacity, res.recognised) == (15, 10, 4.0, 4)
+    assert res.eligible > res.capacity       # bound by capacity
+    chosen = set(np.flatnonzero(b.rec == 100))
+    assert chosen == set(np.argsort(-b.priority[:10])[:4])
+
+
+def test_quota_not_binding_takes_the_whole_pool():
+    for n_elig in (3, 4):
+        b = Batch(10, rule="quota", quota_by_year={2020: 4})
+        b.u_apply[:n_elig] = 0.0
+        res = b(100, year=2020)
+        assert res.eligible == n_elig and res.eligible <= res.capacity
+        assert res.recognised == n_elig and set(np.flatnonzero(b.rec == 100)) == set(range(n_elig))
+
+
+def test_scaled_quota_is_rounded_at_random_with_the_right_mean():
+    # quota 4 at scale 0.3 -> 1.2 simulated firms: 2 with probability 0.2, else 1
+    takes = []
+    for u in (np.arange(200, dtype=F32) + F32(0.5)) / F32(200):
+        b = Batch(6, rule="quota", quota_by_year={2020: 4})
+        b.u_apply[:] = 0.0
+        b.u_select[:] = u
+        res = b(100, year=2020, scale=0.3)
+        assert res.capacity == pytest.approx(1.2)
+        takes.append(res.recognised)
+    assert set(takes) == {1, 2}
+    assert np.mean(takes) == pytest.approx(1.2, abs=1 / 200)
+
+
+def test_selection_rate_rule():
+    b = Batch(4, rule="selection_rate", selection_rate=0.5)
+    b.u_apply[:] = 0.0
+    b.u_select[:] = [0.1, 0.49, 0.5, 0.9]
+    res = b(100)
+    assert list(b.rec) == [100, 100, NONE, NONE]
+    assert res.capacity == np.inf and res.recognised == 2
+
+
+def test_model_batches_respect_capacity_and_report_bound():
+    """Liaocheng (~1,900 firms): every capacity-bound batch takes floor or ceil of its quota,
+    every pool-bound batch takes no more than its eligible pool."""
+    from sim.compose import compose
+    from sim.model import TierModel
+
+    run = compose("liaocheng", "baseline", ["agents=on_demand", "seed=3"])
+    rec = TierModel(config=run).run()
+    assert rec.batches
+    n_capacity = 0
+    for b in rec.batches:
+        assert b["recognised"] <= b["eligible"] <= b["applicants"]
+        if b["bound"] == "capacity":
+            n_capacity += 1
+            assert b["eligible"] > b["capacity"]
+            assert np.floor(b["capacity"]) <= b["recognised"] <= np.ceil(b["capacity"])
+        else:
+            assert b["bound"] == "pool"
+            assert not (b["eligible"] > b["capacity"])
+    assert n_capacity > 0   # the 'leading' quota of 2 binds
