@@ -15,7 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from sim.cli import check_overrides
-from sim.compose import config_dir, register
+from sim.compose import compose, config_dir, register
 from sim.config import ConfigError, validate
 from sim.forecast import forecast
 from sim.targets import format_reachability
@@ -41,9 +41,12 @@ def _main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """Check the overrides (one-line errors), then hand over to Hydra."""
+    """Check the overrides (one-line errors) and, for a single run, the whole composed
+    config, before Hydra creates any output directory; then hand over to Hydra."""
     try:
         sys.argv[1:] = [a if a.startswith("-") else check_overrides([a])[0] for a in sys.argv[1:]]
+        if not {"-m", "--multirun"} & set(sys.argv[1:]):
+            compose(overrides=[a for a in sys.argv[1:] if not a.startswith(("-", "hydra"))])
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

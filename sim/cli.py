@@ -5,6 +5,7 @@ allowed (Hydra's own messages span several lines)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import get_type_hints
 
 import yaml
@@ -60,6 +61,9 @@ def check_overrides(overrides: list[str], extra_keys: tuple[str, ...] = ()) -> l
         if "=" not in ov:
             continue
         key, value = ov.split("=", 1)
+        if re.search(r"\[\d+\]", key):  # list items: accept a[0].b as Hydra's a.0.b
+            key = re.sub(r"\[(\d+)\]", r".\1", key)
+            out[-1] = ov = f"{key}={value}"
         key = key.lstrip("+~")
         if key.startswith("hydra") or key in extra_keys or key.split(".")[0] in extra_keys:
             continue

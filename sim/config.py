@@ -23,9 +23,11 @@ class ConfigError(ValueError):
 
 
 def p(default: Any, unit: str, source: str, *, range: tuple[float, float] | None = None,
-      choices: tuple[str, ...] | None = None) -> Any:
-    """Declare a parameter: default, unit, source, and optionally an allowed range/choices."""
-    meta = {"unit": unit, "source": source, "range": range, "choices": choices}
+      choices: tuple[str, ...] | None = None, item_range: tuple[float, float] | None = None,
+      bands: bool = False) -> Any:
+    """Declare a parameter: default, unit, source, and optionally an allowed range or
+    choices; for lists, the range of each item or ``bands`` ([[threshold, points], ...])."""
+    meta = {"unit": unit, "source": source, "range": range, "choices": choices, "item_range": item_range, "bands": bands}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -47,7 +49,7 @@ class GrowthParams:
     steps whose variance is drawn once a year from an exponential (a Gaussian scale
     mixture), so each calendar year's growth is exactly Laplace."""
 
-    drift: float = p(0.045, "1/yr (log revenue, nominal)", "assumed ~ above-scale industry revenue growth 2016-21; calibrated by issue 4", range=(-0.5, 0.5))
+    drift: float = p(0.06, "1/yr (log revenue, nominal)", "assumed ~ nominal above-scale industrial revenue growth 2016-21 (5-10%/yr); calibrated by issue 4", range=(-0.5, 0.5))
     small_bonus: float = p(0.02, "1/yr per unit log(ref/revenue)", "DOMAIN §6: small firms grow faster (Gibrat fails); assumed", range=(0.0, 0.5))
     young_bonus: float = p(0.10, "1/yr at age 0, decays with age_scale", "DOMAIN §6: young firms grow faster; assumed", range=(0.0, 1.0))
     age_scale: float = p(5.0, "yr", "assumed", range=(0.1, 50.0))
@@ -57,7 +59,7 @@ class GrowthParams:
     ref_revenue: float = p(100.0, "M CNY/yr", "reference size for size effects; convention", range=(1.0, 1e6))
     cap: float = p(0.6, "max annual log growth (capacity-expansion limit)", "assumed; land & factors lever raises it", range=(0.01, 5.0))
     fin_penalty: float = p(0.04, "1/yr drift lost at full financing constraint", "DOMAIN §6: financing constraint binds growth; assumed", range=(0.0, 1.0))
-    title_bonus: float = p(0.02, "1/yr drift for SRDI-or-higher title holders", "DOMAIN §6 DiD studies (title raises growth); assumed", range=(0.0, 0.5))
+    title_bonus: float = p(0.04, "1/yr drift for SRDI-or-higher title holders", "DOMAIN §6 DiD studies (title raises growth); assumed", range=(0.0, 0.5))
     employee_elasticity: float = p(0.7, "d log employees / d log revenue", "assumed", range=(0.0, 2.0))
 
 
@@ -76,7 +78,10 @@ class RDParams:
     bunch_window: float = p(0.3, "relative distance below a 3%/6% gate within which firms bunch", "DOMAIN §6 (Chen et al. AER 2021 notching)", range=(0.0, 1.0))
     bunch_prob: float = p(0.45, "chance a firm just below a gate moves onto it", "DOMAIN §6: ~45% of the notch response is relabelling", range=(0.0, 1.0))
     ip_per_rd: float = p(0.12, "class-I IP per M CNY of R&D", "assumed; little giants hold >50 patents (DOMAIN §6)", range=(0.0, 10.0))
-    institution_prob: float = p(0.15, "1/yr chance an R&D firm with >= 3% intensity founds an R&D institution", "assumed", range=(0.0, 1.0))
+    institution_prob: float = p(0.15, "1/yr chance an R&D firm at or above institution_min_intensity founds an R&D institution", "assumed", range=(0.0, 1.0))
+    institution_min_intensity: float = p(0.03, "R&D/revenue above which firms found R&D institutions", "assumed (the SRDI / little-giant 3% gate)", range=(0.0, 1.0))
+    institution_share_init: list = p([0.6, 0.15], "share holding an R&D institution at the start: [intensity >= institution_min_intensity, other R&D firms]", "assumed", item_range=(0.0, 1.0))
+    max_intensity: float = p(0.6, "R&D/revenue, upper bound", "assumed (keeps the lognormal tail finite)", range=(0.01, 5.0))
 
 
 @dataclass
@@ -86,6 +91,8 @@ class FirmParams:
     size_median: float = p(60.0, "M CNY/yr, lognormal body median (above-scale SMEs)", "assumed: 75.5 trn CNY over 401,000 SMEs -> mean ~188 M CNY (DOMAIN §4)", range=(1.0, 1e5))
     size_sigma: float = p(1.1, "sd of log revenue (body)", "assumed; DOMAIN §6 lognormal body", range=(0.1, 5.0))
     large_min: float = p(400.0, "M CNY/yr, minimum revenue of a large firm", "DOMAIN §2 size standard (2011)", range=(1.0, 1e6))
+    large_min_employees: float = p(1000.0, "employees, minimum of a large firm (SME: fewer employees or less revenue)", "DOMAIN §2 size standard (2011)", range=(1.0, 1e7))
+    title_fin_relief: float = p(0.3, "fraction of the financing constraint removed by an SRDI or little-giant title", "DOMAIN §6: titles act mainly by easing financing; assumed", range=(0.0, 1.0))
     pareto_alpha: float = p(1.2, "Pareto tail index of large firms", "DOMAIN §6: alpha 1.0-1.5", range=(0.5, 5.0))
     small_median: float = p(8.0, "M CNY/yr, median revenue of the small tech-SME pool", "assumed (below the 20 M CNY above-scale bar)", range=(0.1, 1e3))
     small_sigma: float = p(0.8, "sd of log revenue, small tech SMEs", "assumed", range=(0.1, 5.0))
@@ -107,9 +114,11 @@ class FirmParams:
     china_global_share_a: float = p(2.0, "Beta a of China's share of a niche's world market", "assumed (mean 0.4)", range=(0.1, 100.0))
     china_global_share_b: float = p(3.0, "Beta b", "assumed", range=(0.1, 100.0))
     foreign_leader_share: float = p(0.12, "mean world share of the largest foreign firm in a niche", "assumed", range=(0.0, 1.0))
+    foreign_ladder: list = p([1.0, 0.6, 0.4], "world shares of the 3 largest foreign firms relative to the largest", "assumed", item_range=(0.0, 1.0))
     market_coverage: float = p(0.85, "share of a niche's domestic market supplied by modelled firms (national)", "assumed", range=(0.05, 1.0))
-    hazard_by_age: list = p([0.016, 0.063, 0.095, 0.09, 0.085, 0.08, 0.08], "1/yr exit hazard at age 0..6 yr", "DOMAIN §6 (SAIC 2013 survival report)")
+    hazard_by_age: list = p([0.016, 0.063, 0.095, 0.09, 0.085, 0.08, 0.08], "1/yr exit hazard at age 0..6 yr", "DOMAIN §6 (SAIC 2013 survival report)", item_range=(0.0, 1.0))
     hazard_old: float = p(0.035, "1/yr exit hazard from age 7 yr on", "assumed ('lower after' year 7, DOMAIN §6)", range=(0.0, 1.0))
+    hazard_max: float = p(0.9, "1/yr, upper bound of the exit hazard", "assumed (small firms' size scaling)", range=(0.0, 1.0))
     hazard_size_elasticity: float = p(0.2, "hazard ∝ (revenue/ref)^-e", "DOMAIN §6: larger firms survive longer; assumed", range=(0.0, 2.0))
     entry_rate: float = p(0.045, "1/yr entrants per firm of the initial population", "assumed ~ balances exits (population roughly stable 2016-21)", range=(0.0, 1.0))
     entrant_median: float = p(25.0, "M CNY/yr, median revenue of an entrant", "assumed (newly above-scale firms)", range=(0.1, 1e4))
@@ -119,7 +128,7 @@ class FirmParams:
 class RecognitionParams:
     """Applications and re-reviews (per tier rates keyed by tier code)."""
 
-    apply_prob: dict = p({"innovative": 0.35, "srdi": 0.6, "little_giant": 0.7, "single_champion": 0.6, "provincial_champion": 0.6, "leading": 1.0},
+    apply_prob: dict = p({"innovative": 0.35, "srdi": 0.6, "little_giant": 0.8, "single_champion": 0.6, "provincial_champion": 0.6, "leading": 1.0},
                          "share of eligible non-holders that apply in a batch (per year for 'continuous' tiers)", "assumed; calibrated by issue 4")
     rereview_pass: dict = p({"innovative": 0.9, "srdi": 0.8, "little_giant": 0.85, "single_champion": 0.85, "provincial_champion": 0.75, "leading": 1.0},
                             "share of holders meeting the criteria that pass re-review", "DOMAIN §4/§7: SD SRDI 3,424 valid of 5,566; SD prov. champions batch-1 review 59 passed; LG unknown (prior)")
@@ -179,13 +188,13 @@ class InnovativeCriteria:
     min_growth: float = p(15.0, "points", "MIIT 2022", range=(0, 100))
     min_specialisation: float = p(15.0, "points", "MIIT 2022", range=(0, 100))
     sme_only: bool = p(True, "flag", "MIIT 2022")
-    rd_bands: list = p([[0.05, 20], [0.03, 15], [0.02, 10], [0.01, 5]], "[min R&D/revenue, points] (innovation)", "MIIT 2022")
+    rd_bands: list = p([[0.05, 20], [0.03, 15], [0.02, 10], [0.01, 5]], "[min R&D/revenue, points] (innovation)", "MIIT 2022", bands=True)
     ip_points_each: float = p(4.0, "points per class-I IP, capped at ip_points_max (innovation)", "MIIT 2022: core-product IP up to 20", range=(0, 100))
     ip_points_max: float = p(20.0, "points", "MIIT 2022", range=(0, 100))
-    growth_bands: list = p([[0.15, 20], [0.10, 15], [0.05, 10], [0.0, 5]], "[min main-revenue growth, points] (growth)", "MIIT 2022")
-    debt_bands: list = p([[-0.55, 10], [-0.75, 5]], "[-max debt/assets, points] (growth)", "MIIT 2022: <55% 10, 55-75% 5")
-    main_bands: list = p([[0.70, 20], [0.60, 15], [0.55, 10], [0.50, 5]], "[min main-business share, points] (specialisation)", "MIIT 2022")
-    emerging_points: list = p([10, 5], "[points in a strategic-emerging field, otherwise] (specialisation)", "MIIT 2022")
+    growth_bands: list = p([[0.15, 20], [0.10, 15], [0.05, 10], [0.0, 5]], "[min main-revenue growth, points] (growth)", "MIIT 2022", bands=True)
+    debt_bands: list = p([[-0.55, 10, "exclusive"], [-0.75, 5]], "[-(upper bound of debt/assets), points(, 'exclusive')] (growth)", "MIIT 2022: <55% 10, 55-75% 5", bands=True)
+    main_bands: list = p([[0.70, 20], [0.60, 15], [0.55, 10], [0.50, 5]], "[min main-business share, points] (specialisation)", "MIIT 2022", bands=True)
+    emerging_points: list = p([10, 5], "[points in a strategic-emerging field, otherwise] (specialisation)", "MIIT 2022", item_range=(0.0, 100.0))
 
 
 @dataclass
@@ -198,14 +207,14 @@ class SRDICriteria:
     max_debt: float = p(0.7, "debt/assets", "MIIT 2022 (bands < 50-70%)", range=(0, 1))
     sme_only: bool = p(True, "flag", "MIIT 2022")
     # the 13-indicator score, reduced to what the model represents (DOMAIN §2):
-    main_bands: list = p([[0.9, 10], [0.7, 6], [0.5, 3]], "[min main-business share, points] (specialisation 25)", "MIIT 2022, simplified")
-    growth_bands: list = p([[0.15, 8], [0.05, 5], [0.0, 2]], "[min 2-yr main-revenue growth, points] (specialisation)", "MIIT 2022, simplified")
+    main_bands: list = p([[0.9, 10], [0.7, 6], [0.5, 3]], "[min main-business share, points] (specialisation 25)", "MIIT 2022, simplified", bands=True)
+    growth_bands: list = p([[0.15, 8], [0.05, 5], [0.0, 2]], "[min 2-yr main-revenue growth, points] (specialisation)", "MIIT 2022, simplified", bands=True)
     niche_year_points: float = p(1.0, "points per year in niche, capped at 5; chain member +2", "MIIT 2022, simplified", range=(0, 25))
     quality_points: float = p(15.0, "points x latent quality (digital maturity, quality, margin: refinement 25 less debt)", "MIIT 2022, simplified", range=(0, 100))
-    share_bands: list = p([[0.10, 15], [0.05, 10], [0.01, 5]], "[min national niche share, points] (distinctiveness 15: provinces score market position)", "MIIT 2022 (provincial distinctiveness), simplified")
-    debt_bands: list = p([[-0.5, 10], [-0.7, 5]], "[-max debt/assets, points] (refinement)", "MIIT 2022")
-    rd_int_bands: list = p([[0.10, 15], [0.06, 11], [0.03, 7]], "[min R&D/revenue, points] (innovation 35)", "MIIT 2022, simplified")
-    rd_spend_bands: list = p([[10.0, 8], [3.0, 5], [1.0, 2]], "[min R&D M CNY/yr, points] (innovation)", "MIIT 2022, simplified")
+    share_bands: list = p([[0.10, 15], [0.05, 10], [0.01, 5]], "[min national niche share, points] (distinctiveness 15: provinces score market position)", "MIIT 2022 (provincial distinctiveness), simplified", bands=True)
+    debt_bands: list = p([[-0.5, 10, "exclusive"], [-0.7, 5]], "[-(upper bound of debt/assets), points(, 'exclusive')] (refinement)", "MIIT 2022: <50% 10, 50-70% 5", bands=True)
+    rd_int_bands: list = p([[0.10, 15], [0.06, 11], [0.03, 7]], "[min R&D/revenue, points] (innovation 35)", "MIIT 2022, simplified", bands=True)
+    rd_spend_bands: list = p([[10.0, 8], [3.0, 5], [1.0, 2]], "[min R&D M CNY/yr, points] (innovation)", "MIIT 2022, simplified", bands=True)
     ip_points_each: float = p(2.0, "points per class-I IP, capped at 7 (innovation)", "MIIT 2022, simplified", range=(0, 35))
     institution_points: float = p(5.0, "points for an R&D institution (innovation)", "MIIT 2022", range=(0, 35))
 
@@ -386,7 +395,6 @@ class RunConfig:
     seed: int = p(1, "integer", "run knob", range=(0, 2**63 - 1))
     n_replicates: int = p(20, "replicates", "run knob", range=(1, 100_000))
     n_jobs: int = p(-1, "parallel workers (-1 = all cores)", "run knob", range=(-1, 1024))
-    driver: str = p("vector", "firm-step driver", "run knob", choices=("vector", "agent"))
     agents: str = p("auto", "which SMEs are materialised as Mesa agents", "run knob", choices=("auto", "all", "on_demand"))
     agent_limit: int = p(60_000, "max SMEs materialised by agents='auto'", "run knob (memory/time budget)", range=(0, 10_000_000))
     progress: str = p("auto", "progress bar", "run knob: auto = only when stderr is a terminal", choices=("auto", "on", "off"))
@@ -436,6 +444,22 @@ def _check_scalar(path: str, value: Any, typ: type, meta: dict) -> Any:
     return value
 
 
+def _check_list(path: str, value: Any, meta: dict) -> list:
+    """Items of a numeric list, each within ``item_range``, or score bands [[threshold, points], ...]."""
+    if not isinstance(value, list) or not value:
+        _fail(path, value, "a non-empty list")
+    if meta.get("bands"):
+        for i, b in enumerate(value):
+            if not (isinstance(b, list) and (len(b) == 2 or (len(b) == 3 and b[2] == "exclusive"))):
+                _fail(f"{path}[{i}]", b, "[threshold, points] or [threshold, points, 'exclusive']")
+            _check_scalar(f"{path}[{i}][0]", b[0], float, {"range": (-1e9, 1e9)})
+            _check_scalar(f"{path}[{i}][1]", b[1], float, {"range": (0.0, 100.0), "unit": "points"})
+        if any(value[i][0] <= value[i + 1][0] for i in range(len(value) - 1)):
+            _fail(path, value, "bands with strictly decreasing thresholds, highest first")
+        return [[float(b[0]), float(b[1]), *b[2:]] for b in value]
+    return [_check_scalar(f"{path}[{i}]", v, float, {"range": meta["item_range"], "unit": meta.get("unit", "")}) for i, v in enumerate(value)]
+
+
 def build(cls: type, data: Any, path: str) -> Any:
     """Build dataclass ``cls`` from a mapping, checking keys, types, ranges and choices."""
     if data is None:
@@ -474,6 +498,8 @@ def build(cls: type, data: Any, path: str) -> Any:
             kwargs[name] = [build(nested_list, v, f"{sub}[{i}]") for i, v in enumerate(value)]
         elif get_origin(typ) is None and typ in (bool, int, float, str):
             kwargs[name] = _check_scalar(sub, value, typ, f.metadata)
+        elif typ is list and (f.metadata.get("item_range") or f.metadata.get("bands")):
+            kwargs[name] = _check_list(sub, value, f.metadata)
         else:
             kwargs[name] = value
     return cls(**kwargs)
@@ -481,7 +507,7 @@ def build(cls: type, data: Any, path: str) -> Any:
 
 def validate(cfg: dict) -> RunConfig:
     """Validate a composed run configuration (plain dict) into a :class:`RunConfig`."""
-    run = build(RunConfig, {k: v for k, v in cfg.items() if k in {f.name for f in dataclasses.fields(RunConfig)}}, "")
+    run = build(RunConfig, cfg, "")
     _check_consistency(run)
     return run
 

@@ -91,10 +91,12 @@ def batches(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
 
 
 def fiscal_cost(config: RunConfig, records: list[RunRecord]) -> dict[str, dict[str, float]]:
-    """Mean fiscal cost per lever over replicates: total M CNY over the run and per year."""
-    years = len(records[0].dates) / 12.0
+    """Mean fiscal cost per lever over replicates: total M CNY over the run, the years the
+    lever is active within the run, and M CNY per active year (0 for an inactive lever)."""
+    run0, run1 = month_index(config.scenario.start), month_index(config.scenario.horizon)
     out = {}
-    for name in records[0].cost:
+    for name, lever in config.policy.levers().items():
         tot = float(np.mean([r.cost[name] for r in records]))
-        out[name] = {"total_m_cny": tot, "per_year_m_cny": tot / years}
+        months = max(0, min(run1, month_index(lever.end)) - max(run0, month_index(lever.start)) + 1) if lever.intensity > 0 else 0
+        out[name] = {"total_m_cny": tot, "active_years": months / 12.0, "per_year_m_cny": tot / (months / 12.0) if months else 0.0}
     return out

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .config import TIERS
+from .config import TIERS, FirmParams
 
 NONE = np.int32(-(10**6))  # "never": a title not held, a firm not yet born
 TIER_INDEX = {name: i for i, name in enumerate(TIERS)}
@@ -123,6 +123,12 @@ class FirmArrays:
         """Boolean mask over rows in use: firm currently holds ``tier``."""
         return self.titles[TIER_INDEX[tier], : self.n] != NONE
 
-    def is_sme(self, large_min: float) -> np.ndarray:
-        """SME by the 2011 industrial standard: employees < 1000 or revenue < large_min."""
-        return (self.employees[: self.n] < 1000) | (self.revenue[: self.n] < large_min)
+    def is_sme(self, fp: "FirmParams") -> np.ndarray:
+        """SME mask over rows in use (see :func:`sme_mask`)."""
+        return sme_mask(self.employees[: self.n], self.revenue[: self.n], fp)
+
+
+def sme_mask(employees: np.ndarray, revenue: np.ndarray, fp: "FirmParams") -> np.ndarray:
+    """SME by the 2011 industrial standard: fewer employees than a large firm's minimum or
+    less revenue (M CNY/yr) than ``large_min``."""
+    return (employees < fp.large_min_employees) | (revenue < fp.large_min)

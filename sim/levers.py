@@ -19,6 +19,9 @@ from .config import LEVERS, LeverEffects, PolicyConfig
 F32 = np.float32
 
 
+PER_FIRM = ("fin_relief", "ip_mult", "cap_add", "drift_add", "rd_mult", "rd_start_mult", "apply_mult", "review_boost")
+
+
 @dataclass
 class Effects:
     """Per-firm multipliers and additions for one month (arrays over rows in use), plus
@@ -41,15 +44,23 @@ class Effects:
         return cls(fin_relief=z.copy(), ip_mult=o.copy(), cap_add=z.copy(), drift_add=z.copy(),
                    rd_mult=o.copy(), rd_start_mult=o.copy(), apply_mult=o.copy(), review_boost=z.copy())
 
+    @property
+    def size(self) -> int:
+        return self.fin_relief.shape[0]
+
+    def concat(self, other: "Effects") -> "Effects":
+        """Effects over this object's rows followed by ``other``'s (scalars from self)."""
+        kw = {name: np.concatenate([getattr(self, name), getattr(other, name)]) for name in PER_FIRM}
+        return Effects(**kw, chain_opening=self.chain_opening, library_share=self.library_share)
+
+    def set_rows(self, lo: int, other: "Effects") -> None:
+        """Overwrite rows lo.. with ``other``'s per-firm effects (in place)."""
+        for name in PER_FIRM:
+            getattr(self, name)[lo:lo + other.size] = getattr(other, name)
+
     def padded(self, n: int) -> "Effects":
         """The same effects over ``n`` rows; rows added since (entrants) get no effect."""
-        m = self.fin_relief.shape[0]
-        if m == n:
-            return self
-        neutral = Effects.none(n - m)
-        kw = {name: np.concatenate([getattr(self, name), getattr(neutral, name)])
-              for name in ("fin_relief", "ip_mult", "cap_add", "drift_add", "rd_mult", "rd_start_mult", "apply_mult", "review_boost")}
-        return Effects(**kw, chain_opening=self.chain_opening, library_share=self.library_share)
+        return self if self.size == n else self.concat(Effects.none(n - self.size))
 
 
 @dataclass

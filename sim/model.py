@@ -21,8 +21,8 @@ import numpy as np
 from . import chains, rules, tiers
 from .agents import SME, ChainOwner
 from .calendar import Calendar
-from .config import TIERS, RunConfig
-from .firms import NONE, TIER_INDEX, FirmArrays
+from .config import LEVERS, TIERS, RunConfig
+from .firms import NONE, TIER_INDEX, FirmArrays, sme_mask
 from .levers import Effects, from_policy, segment_mask
 from .population import KINDS, draw_attributes, synthesise
 
@@ -63,7 +63,8 @@ class TierModel(mesa.Model):
         self.t_now = 0
         sc, fp = self.scenario, self.params.firms
         self.firms, self.kinds, self.niches, self.n_chains, owner_rows = synthesise(
-            sc.population, sc.scale, fp, self.params.rd, self.params.chains, self.calendar.n_steps, self.streams["synth"])
+            sc.population, sc.scale, fp, self.params.rd, self.params.chains, self.calendar.n_steps, self.streams["synth"],
+            self.params.growth)
         self.n_initial = self.firms.n
         self.capacity = self.firms.capacity
         self.levers = from_policy(self.policy, self.calendar)
@@ -88,9 +89,10 @@ class TierModel(mesa.Model):
         self.flows = np.zeros((T, K, len(tiers.FLOW_KINDS)), dtype=np.int64)
         self.alive_count = np.zeros(T, dtype=np.int64)
         self.batches: list[dict] = []
-        self.cost = {lv.name: 0.0 for lv in self.levers}
+        self.cost = {name: 0.0 for name in LEVERS}
         self._active_key: tuple | None = None
-        self._reached: list[float] = []
+        self._reach: list[np.ndarray] = []
+        self._covered = 0  # rows whose lever reach has been determined
         self._batch_last_step = False
         self.datacollector = mesa.DataCollector(
             model_reporters={"date": lambda m: m.calendar.date(m.t_now - 1),
@@ -119,41 +121,53 @@ class TierModel(mesa.Model):
 
     # ------------------------------------------------------------------ levers
     def apply_levers(self, t: int) -> None:
-        """Effects of the active levers on the firms they reach.  Reach changes only with
-        the set of active levers, the library (January), titles (batch months) and size
-        class, so effects are rebuilt in those months and carried (padded for entrants)
-        otherwise; costs accrue every month."""
+        """Effects of the active levers on the firms they reach.  Effects are rebuilt when
+        the set of active levers changes, each January (library reselection, size class)
+        and after batch months (titles); in other months only the entrants' rows are added.
+        Costs accrue monthly on the reached firms still alive."""
         f, n = self.firms, self.firms.n
         active = [lv for lv in self.levers if lv.active(t)]
         key = tuple(lv.name for lv in active)
-        rebuild = key != self._active_key or self.calendar.month(t) == 1 or self._batch_last_step
-        self._active_key = key
-        if not rebuild:
-            self.effects = self.effects.padded(n)
-            for lv, reached in zip(active, self._reached):
-                self.cost[lv.name] += lv.intensity * lv.cost * reached / 12.0 / self.scenario.scale
-            return
-        e = Effects.none(n)
-        self._reached = []
-        if active:
-            alive = f.alive[:n]
-            sme = f.is_sme(self.params.firms.large_min) & alive
-            titled = np.zeros(n, dtype=bool)
-            for tier in TITLED:
-                titled |= f.holds(tier)
-            for lv in active:  # library first: it defines the segment others reach
-                if lv.name == "library":
-                    lv.apply(e, alive, self.params.levers)
+        if key != self._active_key or self.calendar.month(t) == 1 or self._batch_last_step:
+            self._active_key = key
+            self.effects, self._reach = self._lever_effects(t, active, 0, n)
+        elif n > self._covered:  # last month's entrants: neutral rows until now
+            new, new_reach = self._lever_effects(t, active, self._covered, n)
+            self.effects.set_rows(self._covered, new)
+            for reach, add in zip(self._reach, new_reach):
+                reach[self._covered:n] = add
+        self._covered = n
+        alive = f.alive[:n]
+        for lv, reach in zip(active, self._reach):
+            self.cost[lv.name] += lv.intensity * lv.cost * np.count_nonzero(reach & alive) / 12.0 / self.scenario.scale
+
+    def _lever_effects(self, t: int, active: list, lo: int, hi: int) -> tuple[Effects, list[np.ndarray]]:
+        """Effects of ``active`` levers on rows lo..hi, and each lever's reach mask.  A
+        rebuild over all rows (lo = 0) also reselects the cultivation library."""
+        f = self.firms
+        e = Effects.none(hi - lo)
+        if not active:
+            if lo == 0:
+                f.library[:hi] = False
+            return e, []
+        rows = slice(lo, hi)
+        alive = f.alive[rows]
+        sme = sme_mask(f.employees[rows], f.revenue[rows], self.params.firms) & alive
+        titled = np.zeros(hi - lo, dtype=bool)
+        for tier in TITLED:
+            titled |= f.titles[TIER_INDEX[tier], rows] != NONE
+        for lv in active:  # the library lever first: it defines the segment others reach
+            if lv.name == "library":
+                lv.apply(e, alive, self.params.levers)
+        if lo == 0:
             self.select_library(t, e.library_share, sme)
-            for lv in active:
-                reach = segment_mask(lv.target, sme, f.library[:n], titled, f.chain[:n] >= 0, alive)
-                if lv.name != "library":
-                    lv.apply(e, reach, self.params.levers)
-                self._reached.append(float(reach.sum()))
-                self.cost[lv.name] += lv.intensity * lv.cost * self._reached[-1] / 12.0 / self.scenario.scale
-        elif f.library[:n].any():
-            f.library[:n] = False
-        self.effects = e
+        reach_all = []
+        for lv in active:
+            reach = segment_mask(lv.target, sme, f.library[rows], titled, f.chain[rows] >= 0, alive)
+            if lv.name != "library":
+                lv.apply(e, reach, self.params.levers)
+            reach_all.append(reach)
+        return e, reach_all
 
     def select_library(self, t: int, share: float, sme: np.ndarray) -> None:
         """Each January (and when the library opens) pick the top ``share`` of SMEs by
@@ -189,7 +203,7 @@ class TierModel(mesa.Model):
         f.rd_prev[:n] = f.rd_int[:n]
         has, intensity = rules.rd_year(f.has_rd[:n], f.rd_int[:n], f.rd_target[:n], constraint, e.rd_mult,
                                        e.rd_start_mult, u, z, self.params.rd)
-        sme = f.is_sme(self.params.firms.large_min)
+        sme = f.is_sme(self.params.firms)
         wants = has & sme & ~f.holds("little_giant")
         ub = self.streams["bunch"].random(cap, dtype=F32)[:n]
         lg = self.criteria.little_giant
@@ -199,7 +213,7 @@ class TierModel(mesa.Model):
     def _constraint(self) -> np.ndarray:
         f, n = self.firms, self.firms.n
         titled = f.holds("srdi") | f.holds("little_giant")
-        relief = 1 - (1 - self.effects.fin_relief) * (1 - self._chain_relief) * (1 - F32(0.3) * titled)
+        relief = 1 - (1 - self.effects.fin_relief) * (1 - self._chain_relief) * (1 - F32(self.params.firms.title_fin_relief) * titled)
         return rules.financing_constraint(f.fin_base[:n], relief)
 
     def move_firms(self, t: int) -> None:
@@ -258,17 +272,19 @@ class TierModel(mesa.Model):
         pop = self.scenario.population
         share_small = pop.n_small_tech / max(1, pop.n_sme + pop.n_small_tech)
         n_small = int(rng.binomial(k, share_small))
-        draw_attributes(f, slice(start, start + k - n_small), "sme", t, True, self.params.firms, self.params.rd, self.niches.k, rng)
-        draw_attributes(f, slice(start + k - n_small, start + k), "small", t, True, self.params.firms, self.params.rd, self.niches.k, rng)
+        g = (self.params.growth.drift, self.params.growth.laplace_scale)
+        draw_attributes(f, slice(start, start + k - n_small), "sme", t, True, self.params.firms, self.params.rd, self.niches.k, rng, *g)
+        draw_attributes(f, slice(start + k - n_small, start + k), "small", t, True, self.params.firms, self.params.rd, self.niches.k, rng, *g)
         self.kinds[start:start + k - n_small] = KINDS.index("sme")
         self.kinds[start + k - n_small:start + k] = KINDS.index("small")
         f.n = start + k
+        self.effects = self.effects.padded(f.n)  # entrants are reached from next month's levers
+        self._reach = [np.concatenate([r, np.zeros(k, dtype=bool)]) for r in self._reach]
         self.rev0[start:f.n] = f.revenue[start:f.n]
         self.emp0[start:f.n] = f.employees[start:f.n]
         age = np.zeros(k, dtype=F32)
         e = rng.standard_exponential(k, dtype=F32)
         f.vol[start:f.n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[start:f.n], age, self.params.growth), e)
-        self.effects = self.effects.padded(f.n)  # entrants are reached from next month's levers
         if self.materialise:
             for row in range(start, f.n):
                 self._sme_agents[row] = SME(self, row)
@@ -291,7 +307,8 @@ class TierModel(mesa.Model):
         self._batch_last_step = any(self.scenario.tiers[x].batch_month != 0 for x in due)
         if not due:
             return
-        f, n, cap, e = self.firms, self.firms.n, self.capacity, self.effects
+        f, n, cap = self.firms, self.firms.n, self.capacity
+        e = self.effects
         market = tiers.market_position(f, self.niches, self.params.firms.market_coverage) if any(x in tiers.NEEDS_MARKET for x in due) else None
         validity = int(round(self.criteria.validity_years * 12))
         rp = self.params.recognition
@@ -338,8 +355,8 @@ class TierModel(mesa.Model):
         """The SME agent of firm ``row`` (created on demand when SMEs are not all materialised)."""
         agent = self._sme_agents.get(int(row))
         if agent is None:
-            if not (0 <= row < self.firms.n) or not self.firms.alive[row]:
-                raise KeyError(f"firm row {row}: not an alive firm (allowed: 0..{self.firms.n - 1}, alive)")
+            if not (0 <= row < self.firms.n) or not self.firms.alive[row] or self.firms.owner[row]:
+                raise KeyError(f"firm row {row}: not an alive SME row (allowed: 0..{self.firms.n - 1}, alive, not a chain owner)")
             agent = self._sme_agents[int(row)] = SME(self, row)
         return agent
 

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 from scipy.stats import beta as beta_dist
 
-from .config import ChainParams, FirmParams, PopulationConfig, RDParams
+from .config import ChainParams, FirmParams, GrowthParams, PopulationConfig, RDParams
 from .firms import FirmArrays
 
 F32 = np.float32
@@ -56,7 +56,7 @@ def sizes(pop: PopulationConfig, scale: float) -> dict[str, int]:
 def draw_niches(k: int, region_share: float, f: FirmParams, rng: np.random.Generator) -> Niches:
     china = rng.beta(f.china_global_share_a, f.china_global_share_b, size=k).astype(F32)
     lead = rng.exponential(f.foreign_leader_share, size=(k, 1)).astype(F32)
-    foreign = np.minimum(lead * np.array([1.0, 0.6, 0.4], dtype=F32), (1 - china)[:, None] / 2).astype(F32)
+    foreign = np.minimum(lead * np.asarray(f.foreign_ladder, dtype=F32), (1 - china)[:, None] / 2).astype(F32)
     if region_share < 1.0:
         # the largest firms of the rest of China: five per niche, shares of the national market
         ext = np.sort(rng.beta(1.0, 6.0, size=(k, 5)).astype(F32), axis=1)[:, ::-1] * F32(1.0 - region_share)
@@ -74,22 +74,25 @@ def zipf_weights(k: int, zipf: float) -> np.ndarray:
 
 
 def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newborn: bool,
-                    f: FirmParams, r: RDParams, n_niches: int, rng: np.random.Generator) -> None:
+                    f: FirmParams, r: RDParams, n_niches: int, rng: np.random.Generator,
+                    g_drift: float = 0.06, g_scale: float = 0.18) -> None:
     """Fill rows ``rows`` of ``firms`` with new firms of ``kind`` ('sme', 'large', 'small').
-    ``newborn`` firms are entrants of month ``t_now`` (age 0, new to their niche)."""
+    ``newborn`` firms are entrants of month ``t_now`` (age 0, new to their niche).
+    ``g_drift``, ``g_scale``: Laplace location and scale (1/yr) of the pre-start growth
+    history (the GrowthParams drift and laplace_scale)."""
     n = rows.stop - rows.start
     if n <= 0:
         return
     if kind == "large":
         rev = f.large_min * rng.random(n) ** (-1.0 / f.pareto_alpha)
-        emp = np.maximum(1000.0, rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n))
+        emp = np.maximum(f.large_min_employees, rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n))
     elif kind == "sme":
         median = f.entrant_median if newborn else f.size_median
-        rev = np.clip(rng.lognormal(np.log(median), f.size_sigma, n), 20.0, 4000.0)
+        rev = _truncated_lognormal(n, median, f.size_sigma, 20.0, 4000.0, rng)  # above-scale: >= 20 M CNY
         emp = rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n)
-        emp = np.where(rev >= f.large_min, np.minimum(emp, 999.0), emp)
+        emp = np.where(rev >= f.large_min, np.minimum(emp, f.large_min_employees - 1), emp)
     else:
-        rev = np.clip(rng.lognormal(np.log(f.small_median), f.small_sigma, n), 1.0, 19.99)
+        rev = _truncated_lognormal(n, f.small_median, f.small_sigma, 1.0, 20.0, rng)
         emp = rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n)
     age_y = np.zeros(n) if newborn else rng.gamma(2.0, f.age_mean / 2.0, n)
     niche_y = np.zeros(n) if newborn else age_y * rng.beta(4.0 * f.niche_years_share, 4.0 * (1 - f.niche_years_share) + 1e-9, n)
@@ -99,8 +102,14 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     u = [_copula(z, f.capability_corr, rng) for _ in range(5)]
     rd_share = {"sme": r.share_with_rd, "large": min(1.0, 2.0 * r.share_with_rd), "small": f.small_rd_share}[kind]
     has_rd = u[0] > 1.0 - rd_share
-    target = np.exp(np.log(r.median_intensity) + r.sigma_intensity * ndtri(np.clip(u[1], 1e-9, 1 - 1e-9)))
-    rd_int = np.where(has_rd, np.minimum(target * rng.lognormal(0, r.noise, n), 0.6), 0.0)
+    # rank within performers and within non-performers, so that the target intensity keeps
+    # its correlation with capability but has the configured lognormal in each group
+    q = np.empty(n)
+    for grp in (has_rd, ~has_rd):
+        idx = np.flatnonzero(grp)
+        q[idx[np.argsort(u[1][idx])]] = (np.arange(idx.size) + 0.5) / max(idx.size, 1)
+    target = np.exp(np.log(r.median_intensity) + r.sigma_intensity * ndtri(q))
+    rd_int = np.where(has_rd, np.minimum(target * rng.lognormal(0, r.noise, n), r.max_intensity), 0.0)
     rd_spend = rd_int * rev
     ip = rng.poisson(r.ip_per_rd * rd_spend * np.minimum(niche_y, 8.0)) if not newborn else np.zeros(n)
     debt = rng.beta(f.debt_a, f.debt_b, n)
@@ -110,10 +119,11 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     firms.birth[rows] = t_now - np.round(age_y * 12).astype(np.int32)
     firms.niche_start[rows] = t_now - np.round(niche_y * 12).astype(np.int32)
     firms.revenue[rows] = rev
-    # no history before the start: assume the recent past grew at ~5%/yr
-    firms.rev_y1[rows] = rev / 1.05
-    firms.rev_y2[rows] = rev / 1.05 ** 2
-    firms.rev_y3[rows] = rev / 1.05 ** 3
+    # no history before the start: the last three year-ends from Laplace annual growth
+    past = rng.laplace(g_drift, g_scale, size=(3, n))
+    firms.rev_y1[rows] = rev * np.exp(-past[0])
+    firms.rev_y2[rows] = firms.rev_y1[rows] * np.exp(-past[1])
+    firms.rev_y3[rows] = firms.rev_y2[rows] * np.exp(-past[2])
     firms.ytd[rows] = 0.0
     firms.employees[rows] = emp
     firms.has_rd[rows] = has_rd
@@ -122,7 +132,7 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     firms.rd_target[rows] = target
     firms.ip[rows] = ip
     quality = ndtr(z)
-    firms.rd_inst[rows] = rng.random(n) < np.where(rd_int >= 0.03, 0.6, np.where(has_rd, 0.15, 0.0))
+    firms.rd_inst[rows] = rng.random(n) < np.where(rd_int >= r.institution_min_intensity, r.institution_share_init[0], np.where(has_rd, r.institution_share_init[1], 0.0))
     firms.brand[rows] = u[2] > 1.0 - f.brand_share
     firms.emerging[rows] = u[3] > 1.0 - f.emerging_share
     firms.main_share[rows] = beta_dist.ppf(u[4], f.main_share_a, f.main_share_b)
@@ -133,6 +143,13 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     firms.chain[rows] = -1
     firms.owner[rows] = False
     firms.library[rows] = False
+
+
+def _truncated_lognormal(n: int, median: float, sigma: float, lo: float, hi: float, rng: np.random.Generator) -> np.ndarray:
+    """Lognormal(median, sigma) truncated to [lo, hi) by inverse CDF (no mass piles at the bounds)."""
+    a, b = ndtr((np.log(lo) - np.log(median)) / sigma), ndtr((np.log(hi) - np.log(median)) / sigma)
+    u = a + (b - a) * rng.random(n)
+    return np.minimum(np.exp(np.log(median) + sigma * ndtri(np.clip(u, 1e-12, 1 - 1e-12))), np.nextafter(hi, lo))
 
 
 def _copula(z: np.ndarray, rho: float, rng: np.random.Generator) -> np.ndarray:
@@ -165,8 +182,13 @@ def assign_chains(firms: FirmArrays, n_chains: int, kinds: np.ndarray, c: ChainP
     return owners
 
 
+def _history_growth(g: GrowthParams | None) -> tuple[float, float]:
+    g = g or GrowthParams()
+    return g.drift, g.laplace_scale
+
+
 def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, c: ChainParams,
-               horizon_months: int, rng: np.random.Generator) -> tuple[FirmArrays, np.ndarray, Niches, int, np.ndarray]:
+               horizon_months: int, rng: np.random.Generator, g: GrowthParams | None = None) -> tuple[FirmArrays, np.ndarray, Niches, int, np.ndarray]:
     """Build the initial population.  Returns (firms, kind code per row, niches,
     number of chains, owner rows).  Capacity is reserved for the expected entrants."""
     counts = sizes(pop, scale)
@@ -182,7 +204,7 @@ def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, 
     start = 0
     for kind in KINDS:
         rows = slice(start, start + counts[kind])
-        draw_attributes(firms, rows, kind, 0, False, f, r, k, rng)
+        draw_attributes(firms, rows, kind, 0, False, f, r, k, rng, *_history_growth(g))
         kinds[rows] = KINDS.index(kind)
         start = rows.stop
     firms.n = n0

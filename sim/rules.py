@@ -53,7 +53,7 @@ def grow(revenue: np.ndarray, ytd: np.ndarray, drift: np.ndarray, vol: np.ndarra
     January does not exceed the annual capacity-expansion limit ``cap``.  Returns
     (new revenue, new year-to-date log growth)."""
     step = drift / F32(12.0) + vol * z
-    step = np.minimum(step, cap - ytd)
+    step = np.minimum(step, np.maximum(cap - ytd, F32(0.0)))  # a lowered cap stops growth, never forces a fall
     return (revenue * np.exp(step)).astype(F32), (ytd + step).astype(F32)
 
 
@@ -78,7 +78,7 @@ def rd_year(has_rd: np.ndarray, rd_int: np.ndarray, rd_target: np.ndarray, const
     prev = np.where(has_rd, rd_int, goal)
     log_i = (F32(r.persistence) * np.log(np.maximum(prev, F32(1e-5)))
              + F32(1.0 - r.persistence) * np.log(np.maximum(goal, F32(1e-5))) + F32(r.noise) * z)
-    intensity = np.where(new_has, np.minimum(np.exp(log_i), F32(0.6)), F32(0.0)).astype(F32)
+    intensity = np.where(new_has, np.minimum(np.exp(log_i), F32(r.max_intensity)), F32(0.0)).astype(F32)
     return new_has, intensity
 
 
@@ -101,8 +101,8 @@ def ip_arrival_prob(rd_int: np.ndarray, revenue: np.ndarray, mult: np.ndarray | 
 
 
 def institution_prob_monthly(rd_int: np.ndarray, r: RDParams) -> np.ndarray:
-    """Monthly chance of founding an R&D institution (firms with intensity >= 3%)."""
-    return np.where(rd_int >= F32(0.03), F32(1.0 - (1.0 - r.institution_prob) ** (1 / 12)), F32(0.0)).astype(F32)
+    """Monthly chance of founding an R&D institution (intensity >= institution_min_intensity)."""
+    return np.where(rd_int >= F32(r.institution_min_intensity), F32(1.0 - (1.0 - r.institution_prob) ** (1 / 12)), F32(0.0)).astype(F32)
 
 
 # ---- exit and entry --------------------------------------------------------------------
@@ -112,7 +112,7 @@ def exit_prob_monthly(age: np.ndarray, revenue: np.ndarray, f: FirmParams, ref_r
     table = np.asarray(list(f.hazard_by_age) + [f.hazard_old], dtype=F32)
     idx = np.clip(age.astype(np.int32), 0, len(table) - 1)
     h = table[idx] * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)
-    h = np.minimum(h, F32(0.9))
+    h = np.minimum(h, F32(f.hazard_max))
     return (F32(1.0) - (F32(1.0) - h) ** F32(1.0 / 12.0)).astype(F32)
 
 

@@ -65,11 +65,18 @@ def market_position(f: FirmArrays, niches: Niches, coverage: float) -> Market:
 
 
 def band_points(x: np.ndarray, bands: list) -> np.ndarray:
-    """Points for ``x`` from [[min value, points], ...] (highest band first): the points of
-    the first band whose minimum ``x`` reaches, 0 below every band."""
-    lows = np.asarray([b[0] for b in bands], dtype=x.dtype)[::-1]   # ascending, compared in x.dtype
-    pts = np.concatenate([[0.0], np.asarray([b[1] for b in bands], dtype=np.float64)[::-1]]).astype(F32)
-    return pts[np.searchsorted(lows, x, side="right")]
+    """Points for ``x`` from bands [[threshold, points], ...] (highest threshold first):
+    the points of the first band that ``x`` reaches (``x >= threshold``; a band written
+    [threshold, points, "exclusive"] needs ``x > threshold``), 0 below every band.
+    Thresholds are compared in ``x``'s dtype."""
+    out = np.zeros(x.shape, dtype=F32)
+    done = np.zeros(x.shape, dtype=bool)
+    for band in bands:
+        thr = np.asarray(band[0], dtype=x.dtype)
+        hit = ~done & ((x > thr) if len(band) > 2 and band[2] == "exclusive" else (x >= thr))
+        out[hit] = band[1]
+        done |= hit
+    return out
 
 
 @dataclass
@@ -85,8 +92,9 @@ class FirmMetrics:
     def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> "FirmMetrics":
         n = f.n
         ny = (t - f.niche_start[:n]).astype(F32) / F32(12.0)
-        g2 = np.sqrt(f.rev_y1[:n] / np.maximum(f.rev_y3[:n], F32(1e-6))) - F32(1.0)
-        return cls(ny, g2.astype(F32), (f.rd_int[:n] * f.revenue[:n]).astype(F32), f.is_sme(fp.large_min))
+        # in float64, rounded to 1e-6, so a firm exactly at a growth gate is not pushed off it by float32
+        g2 = np.round(np.sqrt(f.rev_y1[:n].astype(np.float64) / np.maximum(f.rev_y3[:n], 1e-6)) - 1.0, 6)
+        return cls(ny, g2, (f.rd_int[:n] * f.revenue[:n]).astype(F32), f.is_sme(fp))
 
 
 # ---- criteria -----------------------------------------------------------------------

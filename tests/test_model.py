@@ -67,7 +67,7 @@ def test_different_replicates_and_seeds_differ():
 
 
 def test_serial_equals_parallel():
-    c = cfg("liaocheng", "baseline", "scenario.horizon=2022-12")
+    c = cfg("liaocheng", "baseline")
     reps = [0, 1, 2]
     serial = list(ensemble.iter_replicates(c, reps, n_jobs=1))
     parallel = list(ensemble.iter_replicates(c, reps, n_jobs=2))
@@ -113,7 +113,7 @@ SCENARIOS = [("national", 0.01), ("shandong", 0.05), ("liaocheng", 1.0)]
 @pytest.mark.parametrize("policy", ["baseline", "no_policy"])
 @pytest.mark.parametrize("scenario,scale", SCENARIOS)
 def test_scenario_run_invariants(scenario, scale, policy):
-    c = cfg(scenario, policy, f"scenario.scale={scale}", "scenario.horizon=2022-12")
+    c = cfg(scenario, policy, f"scenario.scale={scale}")
     m = TierModel(config=c, replicate=0)
     validity = int(round(c.criteria.validity_years * 12))
     lg, srdi = TIER_INDEX["little_giant"], TIER_INDEX["srdi"]
@@ -139,7 +139,7 @@ def test_scenario_run_invariants(scenario, scale, policy):
             assert not (new[lg] & ~held[srdi]).any(), f"{m.calendar.date(t)}: little giant without SRDI"
         n_new_lg += int(new[lg].sum())
         # SME-only tiers recognise SMEs only (re-review may keep firms that outgrew the cap)
-        sme = f.is_sme(c.params.firms.large_min)
+        sme = f.is_sme(c.params.firms)
         for k in sme_only:
             assert not (new[k] & ~sme).any(), f"{m.calendar.date(t)}: non-SME recognised as {TIERS[k]}"
         # model records match the arrays
@@ -262,10 +262,6 @@ def test_agents_on_demand():
     assert all(m.firms.alive[a.row] for a in live)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: TierModel.sme(row) creates an SME agent for a chain-owner row (owners already have a "
-    "ChainOwner agent), so the firm gets two agents and SME agents no longer equal alive non-owner "
-    "firms. Fix: in sme(), raise KeyError when self.firms.owner[row] (as select_firms already excludes owners)."))
 def test_sme_refuses_chain_owner_rows():
     m = TierModel(config=cfg(), replicate=0)
     owner_row = int(m.owner_rows[0])

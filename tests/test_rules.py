@@ -64,6 +64,7 @@ def test_standardised_growth_is_laplace_across_sizes_and_ages():
 
 
 def test_volatility_falls_with_size_by_beta():
+    assert 0.15 <= G.size_elasticity <= 0.2          # DOMAIN §6
     age = np.full(3, 100.0, dtype=F32)
     rev = np.array([G.ref_revenue, G.ref_revenue * np.e, G.ref_revenue * 10.0], dtype=F32)
     b = rules.laplace_scale(rev, age, G).astype(np.float64)
@@ -122,12 +123,13 @@ def test_grow_respects_the_annual_cap():
     drift = np.full(n, 0.8, dtype=F32)                   # strong growth: the cap binds for many
     vol = np.full(n, 0.15, dtype=F32)
     rev, ytd = rev0.copy(), np.zeros(n, dtype=F32)
+    reached = np.zeros(n, dtype=bool)
     for _ in range(12):
         rev, ytd = rules.grow(rev, ytd, drift, vol, rng.standard_normal(n, dtype=F32), cap)
         assert np.all(ytd <= cap + F32(1e-6))          # a float32 rounding of the last step at most
         assert np.all(np.log(rev.astype(np.float64) / rev0) <= cap + 1e-5)
-    bound = np.isclose(ytd, cap, atol=1e-6)
-    assert 0.5 < bound.mean() < 1.0                    # the cap binds for most, not all
+        reached |= np.isclose(ytd, cap, atol=1e-6)
+    assert 0.5 < reached.mean() < 1.0                  # the cap binds for most firms at some month, not all
     # a step below the remaining room passes unchanged
     r, y = rules.grow(np.array([100.0], F32), np.array([0.1], F32), np.array([0.12], F32), np.array([0.0], F32),
                       np.array([0.0], F32), F32(0.6))
@@ -138,10 +140,6 @@ def test_grow_respects_the_annual_cap():
     assert y[0] == pytest.approx(0.29, abs=1e-6) and r[0] == pytest.approx(100 * np.exp(-0.3), rel=1e-5)
 
 
-@pytest.mark.xfail(reason="BUG: sim/rules.py grow() clips the step with min(step, cap - ytd); when ytd already exceeds "
-                          "cap (a lever's cap_add is withdrawn mid-year, e.g. a revoked title or a land lever ending), "
-                          "cap - ytd < 0 forces the firm to shrink by the excess instead of merely stopping growth",
-                   raises=AssertionError, strict=True)
 def test_capacity_limit_never_forces_a_decline():
     r, y = rules.grow(np.array([100.0], F32), np.array([0.8], F32), np.array([0.0], F32), np.array([0.0], F32),
                       np.array([0.0], F32), F32(0.6))
@@ -153,7 +151,10 @@ def test_capacity_limit_never_forces_a_decline():
 def test_exit_hazard_compounds_to_the_annual_table():
     fp = FirmParams()
     table = list(fp.hazard_by_age) + [fp.hazard_old]
-    assert table[:7] == pytest.approx([0.016, 0.063, 0.095, 0.09, 0.085, 0.08, 0.08])   # DOMAIN §6, ages 0..6
+    # DOMAIN §6: 1.6% (year 1), 6.3% (2), 9.5% (3, peak), >= 8% to year 7, lower after
+    assert table[:3] == pytest.approx([0.016, 0.063, 0.095])
+    assert len(fp.hazard_by_age) == 7 and min(table[3:7]) >= 0.08 and max(table) == table[2]
+    assert fp.hazard_old < 0.08
     ages = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 30], dtype=F32) + F32(0.5)
     ref = G.ref_revenue
     pm = rules.exit_prob_monthly(ages, np.full(ages.shape, ref, dtype=F32), fp, ref).astype(np.float64)
