@@ -6,6 +6,8 @@ vectorised step and agent-level inspection see the same firm.
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from typing import TYPE_CHECKING
 
 import mesa
@@ -19,8 +21,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import TierModel
 
 
+class _IdCounters(weakref.WeakKeyDictionary):
+    """Per-model unique-id counters that do not keep models alive.  (Mesa 3.3's
+    ``Agent._ids`` is a class-level defaultdict keyed by model: every model ever built
+    stays in memory, ~30 MB per Shandong replicate in an ensemble.)"""
+
+    def __getitem__(self, model):
+        try:
+            return super().__getitem__(model)
+        except KeyError:
+            counter = self[model] = itertools.count(1)
+            return counter
+
+
 class FirmAgent(mesa.Agent):
     """A firm: attribute access goes to row ``row`` of ``model.firms``."""
+
+    _ids = _IdCounters()
 
     def __init__(self, model: "TierModel", row: int) -> None:
         super().__init__(model)

@@ -178,7 +178,7 @@ class TierModel(mesa.Model):
             return
         if self.calendar.month(t) != 1 and f.library[:n].any():
             return
-        market = tiers.market_position(f, self.niches, self.params.firms.market_coverage)
+        market = tiers.market_position(f, self.niches, self.params.firms.market_coverage, ranks=False)
         score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, t, self.params.firms), market, self.criteria)
         score = np.where(sme, score, -np.inf)
         k = int(share * sme.sum())
@@ -309,7 +309,10 @@ class TierModel(mesa.Model):
             return
         f, n, cap = self.firms, self.firms.n, self.capacity
         e = self.effects
-        market = tiers.market_position(f, self.niches, self.params.firms.market_coverage) if any(x in tiers.NEEDS_MARKET for x in due) else None
+        market = None
+        if any(x in tiers.NEEDS_MARKET for x in due):
+            market = tiers.market_position(f, self.niches, self.params.firms.market_coverage,
+                                           ranks=any(x in tiers.NEEDS_RANKS for x in due))
         validity = int(round(self.criteria.validity_years * 12))
         rp = self.params.recognition
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch

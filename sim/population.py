@@ -9,6 +9,7 @@ market shares and ranks.  Every draw comes from the Generator passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import ndtr, ndtri
@@ -157,10 +158,15 @@ def _copula(z: np.ndarray, rho: float, rng: np.random.Generator) -> np.ndarray:
     return ndtr(rho * z + np.sqrt(1.0 - rho * rho) * rng.standard_normal(z.shape[0]))
 
 
+@lru_cache(maxsize=8)
+def _niche_cdf(k: int, zipf: float) -> np.ndarray:
+    cdf = np.cumsum(zipf_weights(k, zipf))
+    return cdf / cdf[-1]
+
+
 def _niche_draw(n: int, k: int, zipf: float, rng: np.random.Generator) -> np.ndarray:
     """Niche ids with Zipf-distributed niche sizes (inverse-CDF on cumulative weights)."""
-    cdf = np.cumsum(zipf_weights(k, zipf))
-    cdf /= cdf[-1]
+    cdf = _niche_cdf(k, zipf)
     return np.minimum(np.searchsorted(cdf, rng.random(n)), k - 1).astype(np.int32)
 
 

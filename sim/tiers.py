@@ -33,14 +33,18 @@ class Market:
     global_rank: np.ndarray   # rank in the world niche market
 
     def take(self, rows: np.ndarray) -> "Market":
+        if self.region_rank.size == 0:  # computed without ranks
+            return Market(self.nat_share[rows], self.region_rank, self.nat_rank, self.global_rank)
         return Market(self.nat_share[rows], self.region_rank[rows], self.nat_rank[rows], self.global_rank[rows])
 
 
-def market_position(f: FirmArrays, niches: Niches, coverage: float) -> Market:
+def market_position(f: FirmArrays, niches: Niches, coverage: float, ranks: bool = True) -> Market:
     """National shares and ranks from revenues.  A niche's national market is the larger
     of its simulated revenue and its expected share of the whole country's revenue
     (simulated total / region share), over the coverage of simulated firms; outside
-    domestic and foreign leaders (``niches``) rank above a firm whose share they exceed."""
+    domestic and foreign leaders (``niches``) rank above a firm whose share they exceed.
+    ``ranks=False`` skips the ranks (sorting), leaving them empty, for tiers that need
+    only shares."""
     n = f.n
     alive, niche, rev = f.alive[:n], f.niche[:n], f.revenue[:n]
     live_rev = np.where(alive, rev, F32(0.0))
@@ -48,6 +52,9 @@ def market_position(f: FirmArrays, niches: Niches, coverage: float) -> Market:
     expected = niches.weight * F32(live_rev.sum(dtype=np.float64) / niches.region_share)
     market = np.maximum(total, expected) / F32(coverage)
     share = np.where(alive, live_rev / np.maximum(market[niche], F32(1e-9)), F32(0.0)).astype(F32)
+    if not ranks:
+        empty = np.zeros(0, dtype=np.int32)
+        return Market(share, empty, empty, empty)
     # rank within niche: sort by (niche, revenue descending) via one int64 key
     rank_rev = np.empty(n, dtype=np.int64)
     rank_rev[np.argsort(-live_rev, kind="stable")] = np.arange(n)
@@ -182,7 +189,8 @@ def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: Cri
     return ok & f.alive[: f.n]
 
 
-NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")
+NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")  # national shares
+NEEDS_RANKS = ("single_champion", "provincial_champion")                           # and ranks
 
 
 # ---- capacity -----------------------------------------------------------------------

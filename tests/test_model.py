@@ -269,3 +269,18 @@ def test_sme_refuses_chain_owner_rows():
     with pytest.raises(KeyError):
         m.sme(owner_row)
     assert len(m.agents_by_type[SME]) == n_before
+
+
+def test_finished_models_are_freed():
+    """Ensembles build many models: none may stay in memory once dropped (Mesa 3.3's
+    Agent._ids keeps every model alive; sim.agents replaces it with weak keys)."""
+    import gc
+    import weakref
+
+    m = TierModel(config=cfg(), replicate=0)
+    for _ in range(3):
+        m.step()
+    ref = weakref.ref(m)
+    del m
+    gc.collect()
+    assert ref() is None
