@@ -59,7 +59,7 @@ class GrowthParams:
     ref_revenue: float = p(100.0, "M CNY/yr", "reference size for size effects; convention", range=(1.0, 1e6))
     cap: float = p(0.6, "max annual log growth (capacity-expansion limit)", "assumed; land & factors lever raises it", range=(0.01, 5.0))
     fin_penalty: float = p(0.04, "1/yr drift lost at full financing constraint", "DOMAIN §6: financing constraint binds growth; assumed", range=(0.0, 1.0))
-    title_bonus: float = p(0.04, "1/yr drift for SRDI-or-higher title holders", "DOMAIN §6 DiD studies (title raises growth); assumed", range=(0.0, 0.5))
+    title_bonus: float = p(0.04, "1/yr drift for SRDI or little-giant title holders", "DOMAIN §6 DiD studies (title raises growth); assumed", range=(0.0, 0.5))
     employee_elasticity: float = p(0.7, "d log employees / d log revenue", "assumed", range=(0.0, 2.0))
 
 
@@ -76,7 +76,7 @@ class RDParams:
     noise: float = p(0.25, "sd of annual log-intensity shock", "assumed", range=(0.0, 3.0))
     fin_penalty: float = p(0.5, "intensity lost at full financing constraint (fraction)", "DOMAIN §6: titles raise R&D by easing financing; assumed", range=(0.0, 1.0))
     bunch_window: float = p(0.3, "relative distance below a 3%/6% gate within which firms bunch", "DOMAIN §6 (Chen et al. AER 2021 notching)", range=(0.0, 1.0))
-    bunch_prob: float = p(0.45, "chance a firm just below a gate moves onto it", "DOMAIN §6: ~45% of the notch response is relabelling", range=(0.0, 1.0))
+    bunch_prob: float = p(0.45, "chance a firm just below a gate it needs moves onto it (per annual R&D decision)", "assumed; DOMAIN §6: firms bunch above R&D notches (Chen et al. 2021: +18.8% reported R&D, ~45% of it relabelling)", range=(0.0, 1.0))
     ip_per_rd: float = p(0.12, "class-I IP per M CNY of R&D", "assumed; little giants hold >50 patents (DOMAIN §6)", range=(0.0, 10.0))
     institution_prob: float = p(0.15, "1/yr chance an R&D firm at or above institution_min_intensity founds an R&D institution", "assumed", range=(0.0, 1.0))
     institution_min_intensity: float = p(0.03, "R&D/revenue above which firms found R&D institutions", "assumed (the SRDI / little-giant 3% gate)", range=(0.0, 1.0))
@@ -120,7 +120,7 @@ class FirmParams:
     hazard_old: float = p(0.035, "1/yr exit hazard from age 7 yr on", "assumed ('lower after' year 7, DOMAIN §6)", range=(0.0, 1.0))
     hazard_max: float = p(0.9, "1/yr, upper bound of the exit hazard", "assumed (small firms' size scaling)", range=(0.0, 1.0))
     hazard_size_elasticity: float = p(0.2, "hazard ∝ (revenue/ref)^-e", "DOMAIN §6: larger firms survive longer; assumed", range=(0.0, 2.0))
-    entry_rate: float = p(0.045, "1/yr entrants per firm of the initial population", "assumed ~ balances exits (population roughly stable 2016-21)", range=(0.0, 1.0))
+    entry_rate: float = p(0.05, "1/yr entrants per firm of the initial population", "assumed ~ balances exits (population roughly stable 2016-21)", range=(0.0, 1.0))
     entrant_median: float = p(25.0, "M CNY/yr, median revenue of an entrant", "assumed (newly above-scale firms)", range=(0.1, 1e4))
 
 
@@ -204,7 +204,6 @@ class SRDICriteria:
     min_rd_intensity: float = p(0.03, "R&D/revenue", "MIIT 2022", range=(0, 1))
     min_revenue: float = p(10.0, "M CNY/yr", "MIIT 2022", range=(0, 1e5))
     pass_score: float = p(60.0, "points of 100 (13-indicator score)", "MIIT 2022", range=(0, 100))
-    max_debt: float = p(0.7, "debt/assets", "MIIT 2022 (bands < 50-70%)", range=(0, 1))
     sme_only: bool = p(True, "flag", "MIIT 2022")
     # the 13-indicator score, reduced to what the model represents (DOMAIN §2):
     main_bands: list = p([[0.9, 10], [0.7, 6], [0.5, 3]], "[min main-business share, points] (specialisation 25)", "MIIT 2022, simplified", bands=True)
@@ -256,7 +255,7 @@ class ProvincialChampionCriteria:
 
 @dataclass
 class LeadingCriteria:
-    rule: str = p("chain_owners", "selection rule", "no published criteria (DOMAIN §2): owners above the revenue bar, or the largest large firms", choices=("chain_owners", "largest"))
+    rule: str = p("owners_first", "selection rule: chain_owners (owners above the revenue bar), largest (large firms above it, by revenue), owners_first (both, owners first, then by revenue)", "no published criteria (DOMAIN §2): in practice chain owners; SD's target (150) exceeds its 112 owners", choices=("chain_owners", "largest", "owners_first"))
     min_revenue: float = p(1000.0, "M CNY/yr", "DOMAIN §2: a peer province's chain-owner bar, 1 bn (emerging) to 5 bn CNY (pillar)", range=(0, 1e7))
 
 

@@ -208,7 +208,12 @@ class TierModel(mesa.Model):
         ub = self.streams["bunch"].random(cap, dtype=F32)[:n]
         lg = self.criteria.little_giant
         f.has_rd[:n] = has
-        f.rd_int[:n] = rules.bunch(intensity, (self.criteria.srdi.min_rd_intensity, lg.rd_gate_high, lg.rd_gate_mid), wants, ub, self.params.rd)
+        # each firm bunches at the gates that apply to it: 3% (SRDI; little giants >= 100 M CNY),
+        # 6% only for little-giant candidates with revenue 50-100 M CNY
+        gates = tuple(sorted({self.criteria.srdi.min_rd_intensity, lg.rd_gate_high}))
+        x = rules.bunch(intensity, gates, wants, ub, self.params.rd)
+        mid = (f.revenue[:n] >= lg.revenue_mid) & (f.revenue[:n] < lg.revenue_high)
+        f.rd_int[:n] = rules.bunch(x, (lg.rd_gate_mid,), wants & mid, ub, self.params.rd)
 
     def _constraint(self) -> np.ndarray:
         f, n = self.firms, self.firms.n
@@ -272,9 +277,9 @@ class TierModel(mesa.Model):
         pop = self.scenario.population
         share_small = pop.n_small_tech / max(1, pop.n_sme + pop.n_small_tech)
         n_small = int(rng.binomial(k, share_small))
-        g = (self.params.growth.drift, self.params.growth.laplace_scale)
-        draw_attributes(f, slice(start, start + k - n_small), "sme", t, True, self.params.firms, self.params.rd, self.niches.k, rng, *g)
-        draw_attributes(f, slice(start + k - n_small, start + k), "small", t, True, self.params.firms, self.params.rd, self.niches.k, rng, *g)
+        p = self.params
+        draw_attributes(f, slice(start, start + k - n_small), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        draw_attributes(f, slice(start + k - n_small, start + k), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
         self.kinds[start:start + k - n_small] = KINDS.index("sme")
         self.kinds[start + k - n_small:start + k] = KINDS.index("small")
         f.n = start + k
@@ -326,7 +331,7 @@ class TierModel(mesa.Model):
             review_ok[rows] = ok[rows]
             if rp.review_drops_sme_cap and tier in ("innovative", "srdi", "little_giant"):
                 review_ok[rows] = tiers.eligible(tier, sub, _no_sme_cap(metrics), sub_market, self.criteria)
-            priority = f.quality[:n] + e.review_boost
+            priority = tiers.selection_priority(tier, f, self.criteria, e.review_boost)
             res = tiers.run_batch(tier, f, ok, t, self.scenario.tiers[tier], year, self.scenario.scale, self.params.recognition,
                                   validity, review_ok, e.apply_mult, e.review_boost, priority, u_apply, u_review, u_select)
             k = TIER_INDEX[tier]

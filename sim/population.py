@@ -76,11 +76,12 @@ def zipf_weights(k: int, zipf: float) -> np.ndarray:
 
 def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newborn: bool,
                     f: FirmParams, r: RDParams, n_niches: int, rng: np.random.Generator,
-                    g_drift: float = 0.06, g_scale: float = 0.18) -> None:
+                    g: GrowthParams | None = None) -> None:
     """Fill rows ``rows`` of ``firms`` with new firms of ``kind`` ('sme', 'large', 'small').
-    ``newborn`` firms are entrants of month ``t_now`` (age 0, new to their niche).
-    ``g_drift``, ``g_scale``: Laplace location and scale (1/yr) of the pre-start growth
-    history (the GrowthParams drift and laplace_scale)."""
+    ``newborn`` firms are entrants of month ``t_now`` (age 0, new to their niche).  The
+    revenue history before a firm is observed is drawn from ``g``'s annual Laplace growth
+    (GrowthParams defaults if None)."""
+    g = g or GrowthParams()
     n = rows.stop - rows.start
     if n <= 0:
         return
@@ -121,7 +122,7 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     firms.niche_start[rows] = t_now - np.round(niche_y * 12).astype(np.int32)
     firms.revenue[rows] = rev
     # no history before the start: the last three year-ends from Laplace annual growth
-    past = rng.laplace(g_drift, g_scale, size=(3, n))
+    past = rng.laplace(g.drift, g.laplace_scale, size=(3, n))
     firms.rev_y1[rows] = rev * np.exp(-past[0])
     firms.rev_y2[rows] = firms.rev_y1[rows] * np.exp(-past[1])
     firms.rev_y3[rows] = firms.rev_y2[rows] * np.exp(-past[2])
@@ -188,11 +189,6 @@ def assign_chains(firms: FirmArrays, n_chains: int, kinds: np.ndarray, c: ChainP
     return owners
 
 
-def _history_growth(g: GrowthParams | None) -> tuple[float, float]:
-    g = g or GrowthParams()
-    return g.drift, g.laplace_scale
-
-
 def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, c: ChainParams,
                horizon_months: int, rng: np.random.Generator, g: GrowthParams | None = None) -> tuple[FirmArrays, np.ndarray, Niches, int, np.ndarray]:
     """Build the initial population.  Returns (firms, kind code per row, niches,
@@ -210,7 +206,7 @@ def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, 
     start = 0
     for kind in KINDS:
         rows = slice(start, start + counts[kind])
-        draw_attributes(firms, rows, kind, 0, False, f, r, k, rng, *_history_growth(g))
+        draw_attributes(firms, rows, kind, 0, False, f, r, k, rng, g)
         kinds[rows] = KINDS.index(kind)
         start = rows.stop
     firms.n = n0

@@ -131,7 +131,7 @@ def srdi_score(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> 
 def srdi_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
     k, n = c.srdi, f.n
     ok = ((m.niche_years >= k.min_niche_years) & (m.rd_spend >= k.min_rd_spend) & (f.rd_int[:n] >= k.min_rd_intensity)
-          & (f.revenue[:n] >= k.min_revenue) & (f.debt[:n] <= k.max_debt) & (srdi_score(f, m, mk, c) >= k.pass_score))
+          & (f.revenue[:n] >= k.min_revenue) & (srdi_score(f, m, mk, c) >= k.pass_score))
     return ok & m.sme if k.sme_only else ok
 
 
@@ -168,8 +168,19 @@ def provincial_champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: C
 
 def leading_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
     k, n = c.leading, f.n
-    pool = f.owner[:n] if k.rule == "chain_owners" else ~m.sme
+    pool = {"chain_owners": f.owner[:n], "largest": ~m.sme, "owners_first": f.owner[:n] | ~m.sme}[k.rule]
     return pool & (f.revenue[:n] >= k.min_revenue)
+
+
+def selection_priority(tier: str, f: FirmArrays, c: CriteriaConfig, boost: np.ndarray) -> np.ndarray:
+    """Who is chosen first when a quota binds (higher first; a uniform draw breaks ties):
+    leading enterprises by the rule (owners first, then revenue), others by latent
+    quality plus the precision-services boost."""
+    n = f.n
+    if tier == "leading":
+        size = np.log1p(f.revenue[:n]).astype(F32)
+        return size + (F32(100.0) * f.owner[:n] if c.leading.rule == "owners_first" else F32(0.0))
+    return f.quality[:n] + boost
 
 
 def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: CriteriaConfig) -> np.ndarray:

@@ -168,8 +168,7 @@ def test_srdi_gates_at_their_thresholds():
         ("rev 50, 3%", setter(rd_int=0.03), True),
         ("rev 50, <3%", setter(rd_int=below(0.03)), False),
         ("rev <10, 20%", setter(revenue=below(10.0), rd_int=0.2), False),
-        ("debt 0.70", setter(debt=0.70), True),
-        ("debt 0.7001", setter(debt=0.7001), False),
+        ("debt 0.95 (SRDI: debt enters the score only)", setter(debt=0.95), True),
         ("large", setter(employees=1000.0, revenue=400.0), False),
         ("dead", setter(alive=False), False),
     ])
@@ -309,11 +308,18 @@ def test_provincial_champion_rank_rules():
 
 def test_leading_rules():
     base = dict(alive=True, revenue=1000.0, employees=5000.0, owner=True)
-    run_variants("leading", base, [
+    run_variants("leading", base, [   # default owners_first: owners and large firms above the bar
         ("owner at 1 bn", setter(), True),
         ("owner below 1 bn", setter(revenue=below(1000.0)), False),
-        ("not an owner", setter(owner=False, revenue=9000.0), False),
+        ("large non-owner", setter(owner=False, revenue=9000.0), True),
+        ("SME non-owner", setter(owner=False, revenue=9000.0, employees=999.0), False),
     ])
+    c = CriteriaConfig()
+    c.leading.rule = "chain_owners"
+    run_variants("leading", base, [
+        ("owner at 1 bn", setter(), True),
+        ("not an owner", setter(owner=False, revenue=9000.0), False),
+    ], c=c)
     c = CriteriaConfig()
     c.leading.rule = "largest"
     run_variants("leading", base, [
@@ -321,6 +327,18 @@ def test_leading_rules():
         ("SME by employees", setter(owner=True, revenue=2000.0, employees=999.0), False),
         ("large below the bar", setter(revenue=999.0), False),
     ], c=c)
+
+
+def test_leading_priority_owners_first_then_revenue():
+    f = make_firms(4)
+    f.revenue[:4] = [2000.0, 9000.0, 1500.0, 5000.0]
+    f.owner[:4] = [True, False, True, False]
+    c = CriteriaConfig()
+    pr = tiers.selection_priority("leading", f, c, np.zeros(4, dtype=F32))
+    assert list(np.argsort(-pr)) == [0, 2, 1, 3]          # owners (by revenue), then the rest by revenue
+    c.leading.rule = "largest"
+    pr = tiers.selection_priority("leading", f, c, np.zeros(4, dtype=F32))
+    assert list(np.argsort(-pr)) == [1, 3, 0, 2]
 
 
 # ---- market position -----------------------------------------------------------------
