@@ -49,6 +49,20 @@ class FirmAgent(mesa.Agent):
             return getattr(firms, name)[self.row].item()
         raise AttributeError(name)
 
+    def month(self) -> None:
+        """The per-agent reference driver: this firm's monthly rules (``TierModel.firm_month``,
+        the same rule functions the vectorised driver runs over all rows) with its own
+        variates, then its exit draw."""
+        m = self.model
+        if not m.firms.alive[self.row]:
+            return
+        idx = np.array([self.row])
+        d = m.draw(1, m.t_now)
+        m.firm_month(idx, m.t_now, d)
+        if m.exits(idx, m.t_now, d["exit"]).size:
+            m._sme_agents.pop(self.row, None)
+            self.remove()
+
     @property
     def titles(self) -> dict[str, str]:
         """Titles held now -> date of the current recognition ('YYYY-MM')."""

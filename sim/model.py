@@ -71,14 +71,15 @@ class TierModel(mesa.Model):
         self.effects = Effects.none(self.firms.n)
         self.rev0 = self.firms.revenue.copy()
         self.emp0 = self.firms.employees.copy()
-        self._new_year_draws(0)
+        self._initial_volatility()
         # agents
         self.owner_open = np.zeros(len(owner_rows), dtype=F32)
         self.owner_rows = owner_rows
         self.owner_chain = self.firms.chain[owner_rows].astype(np.int64)
         for slot, row in enumerate(owner_rows):
             ChainOwner(self, row, self.firms.chain[row], slot)
-        self.materialise = config.agents == "all" or (config.agents == "auto" and self.firms.n <= config.agent_limit)
+        self.materialise = (config.driver == "agent" or config.agents == "all"
+                            or (config.agents == "auto" and self.firms.n <= config.agent_limit))
         self._sme_agents: dict[int, SME] = {}
         if self.materialise:
             for row in np.flatnonzero(~self.firms.owner[: self.firms.n]):
@@ -99,13 +100,25 @@ class TierModel(mesa.Model):
                              "firms_alive": lambda m: int(m.alive_count[m.t_now - 1]),
                              **{f"stock_{tier}": (lambda m, k=k: int(m.stock[m.t_now - 1, k])) for k, tier in enumerate(TIERS)}})
 
+    def _initial_volatility(self) -> None:
+        """The first year's growth volatility (later years: January in firm_month)."""
+        f, n = self.firms, self.firms.n
+        age = ((0 - f.birth[:n]) / 12.0).astype(F32)
+        e = self.streams["vol"].standard_exponential(self.capacity, dtype=F32)[:n]
+        f.vol[:n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[:n], age, self.params.growth), e)
+
     # ------------------------------------------------------------------ the month
     def step(self) -> None:
         t = self.t_now
         self.apply_levers(t)
-        self.agents_by_type[ChainOwner].do("step") if self.owner_rows.size else None
-        self.move_firms(t)
-        self.exit_and_entry(t)
+        if self.owner_rows.size:
+            self.agents_by_type[ChainOwner].do("step")
+        self.chain_effects()
+        if self.config.driver == "agent":  # reference: each firm's rules as its agent's method
+            self.agents.shuffle_do("month")
+        else:
+            self.move_firms(t)
+        self.entry(t)
         self.recognise(t)
         self.record(t)
         self.t_now += 1
@@ -187,84 +200,100 @@ class TierModel(mesa.Model):
             f.library[np.argpartition(-score, k - 1)[:k]] = True
 
     # ------------------------------------------------------------------ firm rules
-    def _new_year_draws(self, t: int) -> None:
-        """January: this year's growth volatility (scale mixture) and the R&D decision."""
-        f, n, cap = self.firms, self.firms.n, self.capacity
-        age = ((t - f.birth[:n]) / 12.0).astype(F32)
-        e = self.streams["vol"].standard_exponential(cap, dtype=F32)[:n]
-        f.vol[:n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[:n], age, self.params.growth), e)
-        f.ytd[:n] = 0.0
+    def draw(self, size: int, t: int) -> dict[str, np.ndarray]:
+        """This month's firm-rule variates, ``size`` per process stream: every firm slot
+        (vector driver) or one firm (agent driver).  January adds the yearly draws."""
+        s = self.streams
+        d = {"growth": s["growth"].standard_normal(size, dtype=F32), "ip": s["ip"].random(size, dtype=F32),
+             "inst": s["inst"].random(size, dtype=F32), "exit": s["exit"].random(size, dtype=F32)}
+        if self.calendar.month(t) == 1:
+            d["vol"] = s["vol"].standard_exponential(size, dtype=F32)
+            d["rd_u"] = s["rd"].random(size, dtype=F32)
+            d["rd_z"] = s["rd"].standard_normal(size, dtype=F32)
+            d["bunch"] = s["bunch"].random(size, dtype=F32)
+        return d
 
-    def _rd_year(self, t: int) -> None:
-        f, n, cap, e = self.firms, self.firms.n, self.capacity, self.effects
-        u = self.streams["rd"].random(cap, dtype=F32)[:n]
-        z = self.streams["rd"].standard_normal(cap, dtype=F32)[:n]
-        constraint = self._constraint()
-        f.rd_prev[:n] = f.rd_int[:n]
-        has, intensity = rules.rd_year(f.has_rd[:n], f.rd_int[:n], f.rd_target[:n], constraint, e.rd_mult,
-                                       e.rd_start_mult, u, z, self.params.rd)
-        sme = f.is_sme(self.params.firms)
-        wants = has & sme & ~f.holds("little_giant")
-        ub = self.streams["bunch"].random(cap, dtype=F32)[:n]
-        lg = self.criteria.little_giant
-        f.has_rd[:n] = has
+    def chain_effects(self) -> None:
+        """Per-firm effects of the chain owners' opening this month (after owners act)."""
+        f, n = self.firms, self.firms.n
+        opening = chains.chain_opening(self.owner_chain, self.owner_open, self.n_chains, self.params.chains.owners_per_chain)
+        self._chain_drift, self._chain_ip, self._chain_relief = chains.supplier_effects(f.chain[:n], opening, f.owner[:n], self.params.chains)
+
+    def constraint(self, idx) -> np.ndarray:
+        """Effective financing constraint of rows ``idx``: levers, chain owners and titles relieve it."""
+        f = self.firms
+        titled = (f.titles[TIER_INDEX["srdi"], idx] != NONE) | (f.titles[TIER_INDEX["little_giant"], idx] != NONE)
+        relief = 1 - (1 - self.effects.fin_relief[idx]) * (1 - self._chain_relief[idx]) * (1 - F32(self.params.firms.title_fin_relief) * titled)
+        return rules.financing_constraint(f.fin_base[idx], relief)
+
+    def firm_month(self, idx, t: int, d: dict[str, np.ndarray]) -> None:
+        """One month of the firm rules for rows ``idx`` (a slice or index array) with the
+        variates ``d`` (aligned with idx): shared by both drivers."""
+        f, e, g, r = self.firms, self.effects, self.params.growth, self.params.rd
+        month = self.calendar.month(t)
+        age = ((t - f.birth[idx]) / 12.0).astype(F32)
+        if month == 1:
+            if t > 0:  # this year's volatility (the initial year's is drawn at construction)
+                f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g), d["vol"])
+                f.ytd[idx] = 0.0
+            self.rd_decision(idx, d)
+        alive = f.alive[idx]
+        titled = ((f.titles[TIER_INDEX["srdi"], idx] != NONE) | (f.titles[TIER_INDEX["little_giant"], idx] != NONE)).astype(F32)
+        drift = rules.growth_drift(f.revenue[idx], age, self.constraint(idx), titled, e.drift_add[idx] + self._chain_drift[idx], g)
+        rev, ytd = rules.grow(f.revenue[idx], f.ytd[idx], drift, f.vol[idx], d["growth"], F32(g.cap) + e.cap_add[idx])
+        f.revenue[idx] = np.where(alive, rev, f.revenue[idx])
+        f.ytd[idx] = ytd
+        f.employees[idx] = rules.employees_for(f.revenue[idx], self.rev0[idx], self.emp0[idx], g)
+        f.ip[idx] += alive & (d["ip"] < rules.ip_arrival_prob(f.rd_int[idx], f.revenue[idx], e.ip_mult[idx] * self._chain_ip[idx], r))
+        f.rd_inst[idx] |= alive & (d["inst"] < rules.institution_prob_monthly(f.rd_int[idx], r))
+        if month == 12:
+            f.rev_y3[idx], f.rev_y2[idx], f.rev_y1[idx] = f.rev_y2[idx], f.rev_y1[idx], f.revenue[idx]
+
+    def rd_decision(self, idx, d: dict[str, np.ndarray]) -> None:
+        """January: R&D yes/no and intensity, then bunching at the gates a firm needs."""
+        f, e, lg = self.firms, self.effects, self.criteria.little_giant
+        f.rd_prev[idx] = f.rd_int[idx]
+        has, intensity = rules.rd_year(f.has_rd[idx], f.rd_int[idx], f.rd_target[idx], self.constraint(idx), e.rd_mult[idx],
+                                       e.rd_start_mult[idx], d["rd_u"], d["rd_z"], self.params.rd)
+        rev = f.revenue[idx]
+        wants = has & sme_mask(f.employees[idx], rev, self.params.firms) & (f.titles[TIER_INDEX["little_giant"], idx] == NONE)
+        f.has_rd[idx] = has
         # each firm bunches at the gates that apply to it: 3% (SRDI; little giants >= 100 M CNY),
         # 6% only for little-giant candidates with revenue 50-100 M CNY
         gates = tuple(sorted({self.criteria.srdi.min_rd_intensity, lg.rd_gate_high}))
-        x = rules.bunch(intensity, gates, wants, ub, self.params.rd)
-        mid = (f.revenue[:n] >= lg.revenue_mid) & (f.revenue[:n] < lg.revenue_high)
-        f.rd_int[:n] = rules.bunch(x, (lg.rd_gate_mid,), wants & mid, ub, self.params.rd)
+        x = rules.bunch(intensity, gates, wants, d["bunch"], self.params.rd)
+        mid = (rev >= lg.revenue_mid) & (rev < lg.revenue_high)
+        f.rd_int[idx] = rules.bunch(x, (lg.rd_gate_mid,), wants & mid, d["bunch"], self.params.rd)
 
-    def _constraint(self) -> np.ndarray:
-        f, n = self.firms, self.firms.n
-        titled = f.holds("srdi") | f.holds("little_giant")
-        relief = 1 - (1 - self.effects.fin_relief) * (1 - self._chain_relief) * (1 - F32(self.params.firms.title_fin_relief) * titled)
-        return rules.financing_constraint(f.fin_base[:n], relief)
-
-    def move_firms(self, t: int) -> None:
-        f, n, cap, e, g = self.firms, self.firms.n, self.capacity, self.effects, self.params.growth
-        opening = chains.chain_opening(self.owner_chain, self.owner_open, self.n_chains, self.params.chains.owners_per_chain)
-        c_drift, c_ip, self._chain_relief = chains.supplier_effects(f.chain[:n], opening, f.owner[:n], self.params.chains)
-        month = self.calendar.month(t)
-        if month == 1 and t > 0:
-            self._new_year_draws(t)
-        if month == 1:
-            self._rd_year(t)
-        alive = f.alive[:n]
-        age = ((t - f.birth[:n]) / 12.0).astype(F32)
-        titled = (f.holds("srdi") | f.holds("little_giant")).astype(F32)
-        drift = rules.growth_drift(f.revenue[:n], age, self._constraint(), titled, e.drift_add + c_drift, g)
-        z = self.streams["growth"].standard_normal(cap, dtype=F32)[:n]
-        rev, ytd = rules.grow(f.revenue[:n], f.ytd[:n], drift, f.vol[:n], z, F32(g.cap) + e.cap_add)
-        f.revenue[:n] = np.where(alive, rev, f.revenue[:n])
-        f.ytd[:n] = ytd
-        f.employees[:n] = rules.employees_for(f.revenue[:n], self.rev0[:n], self.emp0[:n], g)
-        u_ip = self.streams["ip"].random(cap, dtype=F32)[:n]
-        f.ip[:n] += alive & (u_ip < rules.ip_arrival_prob(f.rd_int[:n], f.revenue[:n], e.ip_mult * c_ip, self.params.rd))
-        u_inst = self.streams["inst"].random(cap, dtype=F32)[:n]
-        f.rd_inst[:n] |= alive & (u_inst < rules.institution_prob_monthly(f.rd_int[:n], self.params.rd))
-        if month == 12:
-            f.rev_y3[:n], f.rev_y2[:n], f.rev_y1[:n] = f.rev_y2[:n], f.rev_y1[:n], f.revenue[:n]
-
-    def exit_and_entry(self, t: int) -> None:
-        f, n, cap, fp = self.firms, self.firms.n, self.capacity, self.params.firms
-        age = ((t - f.birth[:n]) / 12.0).astype(F32)
-        u = self.streams["exit"].random(cap, dtype=F32)[:n]
-        dies = f.alive[:n] & (u < rules.exit_prob_monthly(age, f.revenue[:n], fp, self.params.growth.ref_revenue))
-        dies &= ~f.owner[:n]  # chain owners are persistent anchors of their chains
-        rows = np.flatnonzero(dies)
+    def exits(self, idx, t: int, u: np.ndarray) -> np.ndarray:
+        """Rows of ``idx`` that exit this month (age- and size-dependent hazard; chain owners
+        are persistent anchors of their chains).  Their titles end, counted as 'exited'."""
+        f = self.firms
+        age = ((t - f.birth[idx]) / 12.0).astype(F32)
+        dies = f.alive[idx] & ~f.owner[idx] & (u < rules.exit_prob_monthly(age, f.revenue[idx], self.params.firms, self.params.growth.ref_revenue))
+        rows = np.arange(f.n)[idx][dies] if isinstance(idx, slice) else np.asarray(idx)[dies]
         if rows.size:
             held = f.titles[:, rows] != NONE
             self.flows[t, :, 3] += held.sum(axis=1)
             f.titles[:, rows] = NONE
             f.alive[rows] = False
             f.library[rows] = False
-            for row in rows:
-                agent = self._sme_agents.pop(int(row), None)
-                if agent is not None:
-                    agent.remove()
+        return rows
+
+    def move_firms(self, t: int) -> None:
+        """Vectorised driver: the firm rules and exits for all rows at once."""
+        n = self.firms.n
+        d = {k: v[:n] for k, v in self.draw(self.capacity, t).items()}
+        all_rows = slice(0, n)
+        self.firm_month(all_rows, t, d)
+        for row in self.exits(all_rows, t, d["exit"]):
+            agent = self._sme_agents.pop(int(row), None)
+            if agent is not None:
+                agent.remove()
+
+    def entry(self, t: int) -> None:
         rng = self.streams["entry"]
-        k = int(rng.poisson(rules.entrants_expected_monthly(self.n_initial, fp)))
+        k = int(rng.poisson(rules.entrants_expected_monthly(self.n_initial, self.params.firms)))
         if k:
             self._enter(t, k, rng)
 

@@ -81,14 +81,14 @@ class Run:
 def run(config, replicate: int, until: str | None = UNTIL) -> Run:
     m = TierModel(config=config, replicate=replicate)
     cons: list = []
-    orig = m._constraint
+    orig = m.constraint
 
-    def spy():  # the effective financing constraint the firm rules read this month
-        c = orig()
-        cons.append(float(c[m.firms.alive[: m.firms.n]].mean()))
+    def spy(idx):  # the effective financing constraint the firm rules read this month
+        c = orig(idx)
+        cons.append(float(c[m.firms.alive[idx]].mean()))
         return c
 
-    m._constraint = spy
+    m.constraint = spy
     stop = m.calendar.n_steps if until is None else m.calendar.step_of(until) + 1
     ytd = []
     while m.t_now < stop:
