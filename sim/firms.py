@@ -44,6 +44,16 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "niche": (np.int32, 0),
     "owner": (np.bool_, False),         # chain owner
     "library": (np.bool_, False),       # in the cultivation library
+    # rates: the firm's own parts set each January (and at entry), the environment's parts
+    # at each refresh (January, after batches, lever changes; entrants)
+    "base_drift": (np.float32, 0.0),    # annual drift from size and age (January)
+    "ip_rate": (np.float32, 0.0),       # class-I IP per year before multipliers (January)
+    "constraint": (np.float32, 0.0),    # effective financing constraint (0..1)
+    "drift_m": (np.float32, 0.0),       # monthly log-revenue drift
+    "cap": (np.float32, 0.0),           # annual capacity-expansion limit (log growth)
+    "p_ip": (np.float32, 0.0),          # monthly chance of a new class-I IP right
+    "p_inst": (np.float32, 0.0),        # monthly chance of founding an R&D institution
+    "p_exit": (np.float32, 0.0),        # monthly exit probability
 }
 
 
@@ -78,6 +88,14 @@ class FirmArrays:
     niche: np.ndarray
     owner: np.ndarray
     library: np.ndarray
+    base_drift: np.ndarray
+    ip_rate: np.ndarray
+    constraint: np.ndarray
+    drift_m: np.ndarray
+    cap: np.ndarray
+    p_ip: np.ndarray
+    p_inst: np.ndarray
+    p_exit: np.ndarray
     titles: np.ndarray
     n: int = 0  # rows in use (firms ever created)
 

@@ -94,6 +94,7 @@ class TierModel(mesa.Model):
         self._active_key: tuple | None = None
         self._reach: list[np.ndarray] = []
         self._covered = 0  # rows whose lever reach has been determined
+        self._refresh_rows = (0, 0)  # rows whose rates are refreshed this month
         self._batch_last_step = False
         self.datacollector = mesa.DataCollector(
             model_reporters={"date": lambda m: m.calendar.date(m.t_now - 1),
@@ -113,7 +114,7 @@ class TierModel(mesa.Model):
         self.apply_levers(t)
         if self.owner_rows.size:
             self.agents_by_type[ChainOwner].do("step")
-        self.chain_effects()
+        self.chain_opening()
         if self.config.driver == "agent":  # reference: each firm's rules as its agent's method
             self.agents.shuffle_do("month")
         else:
@@ -141,14 +142,17 @@ class TierModel(mesa.Model):
         f, n = self.firms, self.firms.n
         active = [lv for lv in self.levers if lv.active(t)]
         key = tuple(lv.name for lv in active)
+        self._refresh_rows = (0, 0)
         if key != self._active_key or self.calendar.month(t) == 1 or self._batch_last_step:
             self._active_key = key
             self.effects, self._reach = self._lever_effects(t, active, 0, n)
+            self._refresh_rows = (0, n)
         elif n > self._covered:  # last month's entrants: neutral rows until now
             new, new_reach = self._lever_effects(t, active, self._covered, n)
             self.effects.set_rows(self._covered, new)
             for reach, add in zip(self._reach, new_reach):
                 reach[self._covered:n] = add
+            self._refresh_rows = (self._covered, n)
         self._covered = n
         alive = f.alive[:n]
         for lv, reach in zip(active, self._reach):
@@ -213,40 +217,67 @@ class TierModel(mesa.Model):
             d["bunch"] = s["bunch"].random(size, dtype=F32)
         return d
 
-    def chain_effects(self) -> None:
-        """Per-firm effects of the chain owners' opening this month (after owners act)."""
-        f, n = self.firms, self.firms.n
-        opening = chains.chain_opening(self.owner_chain, self.owner_open, self.n_chains, self.params.chains.owners_per_chain)
-        self._chain_drift, self._chain_ip, self._chain_relief = chains.supplier_effects(f.chain[:n], opening, f.owner[:n], self.params.chains)
+    def chain_opening(self) -> None:
+        """Per-chain opening from the owners' decisions this month (after owners act)."""
+        self._opening = chains.chain_opening(self.owner_chain, self.owner_open, self.n_chains, self.params.chains.owners_per_chain)
+
+    def refresh(self, idx, t: int, d: dict[str, np.ndarray] | None, own: bool) -> None:
+        """Set the rates of rows ``idx``.  ``own`` (each January, and for entrants): the
+        parts that depend on the firm alone — this year's volatility and R&D decision
+        (January, from the variates ``d``), drift from size and age, IP per year, the
+        institution and exit probabilities, employees.  Always: the parts its environment
+        sets — the effective financing constraint (levers, chain owners, titles), the
+        monthly drift, the capacity cap and the IP probability.  Environment parts change
+        with titles, levers and chain opening, so they are refreshed each January, after
+        batch months and when levers change; own parts once a year."""
+        f, e, g, r, fp = self.firms, self.effects, self.params.growth, self.params.rd, self.params.firms
+        c_drift, c_ip, c_relief = chains.supplier_effects(f.chain[idx], self._opening, f.owner[idx], self.params.chains)
+        titled = (f.titles[TIER_INDEX["srdi"], idx] != NONE) | (f.titles[TIER_INDEX["little_giant"], idx] != NONE)
+        relief = 1 - (1 - e.fin_relief[idx]) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
+        f.constraint[idx] = rules.financing_constraint(f.fin_base[idx], relief)
+        if own:
+            age = ((t - f.birth[idx]) / 12.0).astype(F32)
+            if d is not None and self.calendar.month(t) == 1:
+                if t > 0:  # this year's volatility (the first year's is drawn at construction)
+                    f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g), d["vol"])
+                    f.ytd[idx] = 0.0
+                self.rd_decision(idx, d)
+            rev = f.revenue[idx]
+            f.base_drift[idx] = rules.base_drift(rev, age, g)
+            f.ip_rate[idx] = rules.ip_rate(f.rd_int[idx], rev, r)
+            f.p_inst[idx] = rules.institution_prob_monthly(f.rd_int[idx], r)
+            # chain owners are persistent anchors of their chains: they do not exit
+            f.p_exit[idx] = np.where(f.owner[idx], F32(0.0), rules.exit_prob_monthly(age, rev, fp, g.ref_revenue))
+            f.employees[idx] = rules.employees_for(rev, self.rev0[idx], self.emp0[idx], g)
+        env = rules.environment_drift(f.constraint[idx], titled.astype(F32), e.drift_add[idx] + c_drift, g)
+        f.drift_m[idx] = (f.base_drift[idx] + env) / F32(12.0)
+        f.cap[idx] = F32(g.cap) + e.cap_add[idx]
+        f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult[idx] * c_ip)
 
     def constraint(self, idx) -> np.ndarray:
-        """Effective financing constraint of rows ``idx``: levers, chain owners and titles relieve it."""
-        f = self.firms
-        titled = (f.titles[TIER_INDEX["srdi"], idx] != NONE) | (f.titles[TIER_INDEX["little_giant"], idx] != NONE)
-        relief = 1 - (1 - self.effects.fin_relief[idx]) * (1 - self._chain_relief[idx]) * (1 - F32(self.params.firms.title_fin_relief) * titled)
-        return rules.financing_constraint(f.fin_base[idx], relief)
+        """Effective financing constraint of rows ``idx`` (as of the last refresh)."""
+        return self.firms.constraint[idx]
 
     def firm_month(self, idx, t: int, d: dict[str, np.ndarray]) -> None:
         """One month of the firm rules for rows ``idx`` (a slice or index array) with the
-        variates ``d`` (aligned with idx): shared by both drivers."""
-        f, e, g, r = self.firms, self.effects, self.params.growth, self.params.rd
-        month = self.calendar.month(t)
-        age = ((t - f.birth[idx]) / 12.0).astype(F32)
-        if month == 1:
-            if t > 0:  # this year's volatility (the initial year's is drawn at construction)
-                f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g), d["vol"])
-                f.ytd[idx] = 0.0
-            self.rd_decision(idx, d)
+        variates ``d`` (aligned with idx): shared by both drivers.  Rows due a refresh get
+        new rates first; then one month of growth, IP and institutions at those rates."""
+        f = self.firms
+        lo, hi = self._refresh_rows
+        own = self.calendar.month(t) == 1
+        if hi > lo:
+            if isinstance(idx, slice):
+                self.refresh(slice(lo, hi), t, {k: v[lo:hi] for k, v in d.items()}, own)
+            elif lo <= idx[0] < hi:
+                self.refresh(idx, t, d, own)
         alive = f.alive[idx]
-        titled = ((f.titles[TIER_INDEX["srdi"], idx] != NONE) | (f.titles[TIER_INDEX["little_giant"], idx] != NONE)).astype(F32)
-        drift = rules.growth_drift(f.revenue[idx], age, self.constraint(idx), titled, e.drift_add[idx] + self._chain_drift[idx], g)
-        rev, ytd = rules.grow(f.revenue[idx], f.ytd[idx], drift, f.vol[idx], d["growth"], F32(g.cap) + e.cap_add[idx])
-        f.revenue[idx] = np.where(alive, rev, f.revenue[idx])
-        f.ytd[idx] = ytd
-        f.employees[idx] = rules.employees_for(f.revenue[idx], self.rev0[idx], self.emp0[idx], g)
-        f.ip[idx] += alive & (d["ip"] < rules.ip_arrival_prob(f.rd_int[idx], f.revenue[idx], e.ip_mult[idx] * self._chain_ip[idx], r))
-        f.rd_inst[idx] |= alive & (d["inst"] < rules.institution_prob_monthly(f.rd_int[idx], r))
-        if month == 12:
+        step = np.minimum(f.drift_m[idx] + f.vol[idx] * d["growth"], np.maximum(f.cap[idx] - f.ytd[idx], F32(0.0)))
+        step = np.where(alive, step, F32(0.0))
+        f.revenue[idx] *= np.exp(step)
+        f.ytd[idx] += step
+        f.ip[idx] += alive & (d["ip"] < f.p_ip[idx])
+        f.rd_inst[idx] |= alive & (d["inst"] < f.p_inst[idx])
+        if self.calendar.month(t) == 12:
             f.rev_y3[idx], f.rev_y2[idx], f.rev_y1[idx] = f.rev_y2[idx], f.rev_y1[idx], f.revenue[idx]
 
     def rd_decision(self, idx, d: dict[str, np.ndarray]) -> None:
@@ -266,11 +297,10 @@ class TierModel(mesa.Model):
         f.rd_int[idx] = rules.bunch(x, (lg.rd_gate_mid,), wants & mid, d["bunch"], self.params.rd)
 
     def exits(self, idx, t: int, u: np.ndarray) -> np.ndarray:
-        """Rows of ``idx`` that exit this month (age- and size-dependent hazard; chain owners
-        are persistent anchors of their chains).  Their titles end, counted as 'exited'."""
+        """Rows of ``idx`` that exit this month (the age- and size-dependent hazard set at the
+        last refresh).  Their titles end, counted as 'exited'."""
         f = self.firms
-        age = ((t - f.birth[idx]) / 12.0).astype(F32)
-        dies = f.alive[idx] & ~f.owner[idx] & (u < rules.exit_prob_monthly(age, f.revenue[idx], self.params.firms, self.params.growth.ref_revenue))
+        dies = f.alive[idx] & (u < f.p_exit[idx])
         rows = np.arange(f.n)[idx][dies] if isinstance(idx, slice) else np.asarray(idx)[dies]
         if rows.size:
             held = f.titles[:, rows] != NONE
@@ -319,6 +349,7 @@ class TierModel(mesa.Model):
         age = np.zeros(k, dtype=F32)
         e = rng.standard_exponential(k, dtype=F32)
         f.vol[start:f.n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[start:f.n], age, self.params.growth), e)
+        self.refresh(slice(start, f.n), t, None, own=True)  # their rates, without lever effects until next month
         if self.materialise:
             for row in range(start, f.n):
                 self._sme_agents[row] = SME(self, row)
@@ -352,7 +383,8 @@ class TierModel(mesa.Model):
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
             u_apply, u_review, u_select = (self.streams[s].random(cap, dtype=F32)[:n] for s in ("apply", "review", "select"))
             applicants, is_due = tiers.candidates(tier, f, t, self.scenario.tiers[tier], rp, validity, e.apply_mult, u_apply)
-            rows = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only
+            rows = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only,
+            rows = rows[tiers.prefilter(tier, f, rows, self.criteria)]  # and only those passing a cheap necessary test
             sub, sub_market = f.take(rows), (market.take(rows) if market is not None else None)
             metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
             ok, review_ok = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
@@ -362,7 +394,8 @@ class TierModel(mesa.Model):
                 review_ok[rows] = tiers.eligible(tier, sub, _no_sme_cap(metrics), sub_market, self.criteria)
             priority = tiers.selection_priority(tier, f, self.criteria, e.review_boost)
             res = tiers.run_batch(tier, f, ok, t, self.scenario.tiers[tier], year, self.scenario.scale, self.params.recognition,
-                                  validity, review_ok, e.apply_mult, e.review_boost, priority, u_apply, u_review, u_select)
+                                  validity, review_ok, e.apply_mult, e.review_boost, priority, u_apply, u_review, u_select,
+                                  cand=(applicants, is_due))
             k = TIER_INDEX[tier]
             self.flows[t, k, 0] += res.recognised
             self.flows[t, k, 1] += res.rereviewed
@@ -374,7 +407,8 @@ class TierModel(mesa.Model):
     # ------------------------------------------------------------------ records
     def record(self, t: int) -> None:
         f, n = self.firms, self.firms.n
-        self.stock[t] = (f.titles[:, :n] != NONE).sum(axis=1)
+        before = self.stock[t - 1] if t > 0 else (f.titles[:, :n] != NONE).sum(axis=1)
+        self.stock[t] = before + self.flows[t, :, 0] - self.flows[t, :, 2] - self.flows[t, :, 3]
         self.alive_count[t] = int(f.alive[:n].sum())
 
     def record_out(self) -> RunRecord:

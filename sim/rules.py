@@ -40,11 +40,21 @@ def monthly_volatility(b: np.ndarray, e: np.ndarray) -> np.ndarray:
 
 def growth_drift(revenue: np.ndarray, age: np.ndarray, constraint: np.ndarray, titled: np.ndarray,
                  extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
-    """Annual drift of log revenue: base + small-firm and young-firm bonuses, less the
-    financing penalty, plus the title bonus and lever/chain extras (all 1/yr)."""
+    """Annual drift of log revenue (1/yr): the firm's own part (:func:`base_drift`) plus the
+    part set by its environment (:func:`environment_drift`)."""
+    return (base_drift(revenue, age, g) + environment_drift(constraint, titled, extra, g)).astype(F32)
+
+
+def base_drift(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.ndarray:
+    """Drift from size and age: base + small-firm and young-firm bonuses (1/yr)."""
     small = np.maximum(F32(0.0), np.log(F32(g.ref_revenue) / np.maximum(revenue, F32(0.01))))
-    return (F32(g.drift) + F32(g.small_bonus) * small + F32(g.young_bonus) * np.exp(-age / F32(g.age_scale))
-            - F32(g.fin_penalty) * constraint + F32(g.title_bonus) * titled + extra).astype(F32)
+    return (F32(g.drift) + F32(g.small_bonus) * small + F32(g.young_bonus) * np.exp(-age / F32(g.age_scale))).astype(F32)
+
+
+def environment_drift(constraint: np.ndarray, titled: np.ndarray, extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
+    """Drift from financing, titles, levers and chain owners: less the financing penalty,
+    plus the title bonus and lever/chain extras (1/yr)."""
+    return (-F32(g.fin_penalty) * constraint + F32(g.title_bonus) * titled + extra).astype(F32)
 
 
 def grow(revenue: np.ndarray, ytd: np.ndarray, drift: np.ndarray, vol: np.ndarray, z: np.ndarray,
@@ -96,8 +106,17 @@ def bunch(intensity: np.ndarray, gates: tuple[float, ...], applies: np.ndarray, 
 def ip_arrival_prob(rd_int: np.ndarray, revenue: np.ndarray, mult: np.ndarray | float, r: RDParams) -> np.ndarray:
     """Monthly probability of one new class-I IP right: 1 - exp(-lambda/12), with
     lambda = ip_per_rd * R&D spend (M CNY/yr) * productivity multiplier."""
-    lam = F32(r.ip_per_rd) * rd_int * revenue * mult
-    return (F32(1.0) - np.exp(-lam / F32(12.0))).astype(F32)
+    return ip_prob(ip_rate(rd_int, revenue, r), mult)
+
+
+def ip_rate(rd_int: np.ndarray, revenue: np.ndarray, r: RDParams) -> np.ndarray:
+    """Class-I IP rights per year before productivity multipliers: ip_per_rd * R&D spend."""
+    return (F32(r.ip_per_rd) * rd_int * revenue).astype(F32)
+
+
+def ip_prob(rate: np.ndarray, mult: np.ndarray | float) -> np.ndarray:
+    """Monthly arrival probability at ``rate`` (1/yr) times the productivity multiplier."""
+    return (F32(1.0) - np.exp(-rate * mult / F32(12.0))).astype(F32)
 
 
 def institution_prob_monthly(rd_int: np.ndarray, r: RDParams) -> np.ndarray:

@@ -200,6 +200,22 @@ def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: Cri
     return ok & f.alive[: f.n]
 
 
+def prefilter(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig) -> np.ndarray:
+    """A cheap necessary condition of ``tier``'s criteria for ``rows`` (so the full
+    criteria are evaluated on fewer firms): a row failing it fails the criteria."""
+    if tier == "srdi":
+        return (f.rd_int[rows] >= F32(c.srdi.min_rd_intensity)) & (f.revenue[rows] >= F32(c.srdi.min_revenue))
+    if tier == "little_giant":
+        ok = f.main_share[rows] >= F32(c.little_giant.min_main_share)
+        return ok & (f.titles[TIER_INDEX["srdi"], rows] != NONE) if c.little_giant.requires_srdi else ok
+    if tier in ("single_champion", "provincial_champion"):
+        k = c.single_champion if tier == "single_champion" else c.provincial_champion
+        return (f.revenue[rows] >= F32(k.min_revenue)) | (f.titles[TIER_INDEX["little_giant"], rows] != NONE)
+    if tier == "leading":
+        return f.revenue[rows] >= F32(c.leading.min_revenue)
+    return np.ones(rows.shape[0], dtype=bool)
+
+
 NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")  # national shares
 NEEDS_RANKS = ("single_champion", "provincial_champion")                           # and ranks
 
@@ -255,15 +271,16 @@ def candidates(tier: str, f: FirmArrays, t: int, sched: TierSchedule, rp: Recogn
 def run_batch(tier: str, f: FirmArrays, ok: np.ndarray, t: int, sched: TierSchedule, year: int, scale: float,
               rp: RecognitionParams, validity_months: int, review_ok: np.ndarray, apply_mult: np.ndarray,
               review_boost: np.ndarray, priority: np.ndarray, u_apply: np.ndarray, u_review: np.ndarray,
-              u_select: np.ndarray) -> BatchResult:
+              u_select: np.ndarray, cand: tuple[np.ndarray, np.ndarray] | None = None) -> BatchResult:
     """One batch of ``tier`` at step ``t``: re-review due holders, then recognise applicants.
 
     ``ok``: meets the criteria now; ``review_ok``: meets the criteria a holder is
     re-reviewed against (both need only be right for the candidates); u_*: uniform
-    variates, one per row (common random numbers)."""
+    variates, one per row (common random numbers); ``cand``: the result of
+    :func:`candidates` if the caller has it already."""
     n, k = f.n, TIER_INDEX[tier]
     rec = f.titles[k, :n]
-    applicants, is_due = candidates(tier, f, t, sched, rp, validity_months, apply_mult, u_apply)
+    applicants, is_due = cand if cand is not None else candidates(tier, f, t, sched, rp, validity_months, apply_mult, u_apply)
     pass_p = F32(rp.rereview_pass[tier])
     pass_p = pass_p + review_boost * (F32(1.0) - pass_p)
     passed = is_due & (review_ok if rp.review_needs_criteria else True) & (u_review < pass_p)
