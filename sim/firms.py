@@ -132,10 +132,10 @@ class FirmArrays:
         kw = {f.name: getattr(self, f.name)[: self.n] for f in fields(self) if f.name not in ("titles", "n")}
         return FirmArrays(**kw, titles=self.titles[:, : self.n], n=self.n)
 
-    def take(self, rows: np.ndarray) -> "FirmArrays":
-        """A copy holding only ``rows`` (for evaluating criteria on a few firms)."""
-        kw = {fl.name: getattr(self, fl.name)[rows] for fl in fields(self) if fl.name not in ("titles", "n")}
-        return FirmArrays(**kw, titles=self.titles[:, rows], n=len(rows))
+    def take(self, rows: np.ndarray) -> "FirmSubset":
+        """The firms ``rows`` only, as a read-only stand-in for FirmArrays whose columns are
+        copied on first use (criteria read a few columns of a few firms)."""
+        return FirmSubset(self, rows)
 
     def holds(self, tier: str) -> np.ndarray:
         """Boolean mask over rows in use: firm currently holds ``tier``."""
@@ -144,6 +144,31 @@ class FirmArrays:
     def is_sme(self, fp: "FirmParams") -> np.ndarray:
         """SME mask over rows in use (see :func:`sme_mask`)."""
         return sme_mask(self.employees[: self.n], self.revenue[: self.n], fp)
+
+
+class FirmSubset:
+    """Rows of a FirmArrays, duck-typed for the criteria: ``n``, every column (copied on
+    first access), ``titles``, ``holds`` and ``is_sme``."""
+
+    def __init__(self, parent: FirmArrays, rows: np.ndarray) -> None:
+        self._parent, self._rows, self.n = parent, rows, int(len(rows))
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name not in SCHEMA:
+            raise AttributeError(name)
+        arr = getattr(self._parent, name)[self._rows]
+        self.__dict__[name] = arr
+        return arr
+
+    @property
+    def titles(self) -> np.ndarray:
+        return self._parent.titles[:, self._rows]
+
+    def holds(self, tier: str) -> np.ndarray:
+        return self._parent.titles[TIER_INDEX[tier], self._rows] != NONE
+
+    def is_sme(self, fp: "FirmParams") -> np.ndarray:
+        return sme_mask(self.employees, self.revenue, fp)
 
 
 def sme_mask(employees: np.ndarray, revenue: np.ndarray, fp: "FirmParams") -> np.ndarray:

@@ -68,7 +68,7 @@ class TierModel(mesa.Model):
         self.n_initial = self.firms.n
         self.capacity = self.firms.capacity
         self.levers = from_policy(self.policy, self.calendar)
-        self.effects = Effects.none(self.firms.n)
+        self.effects = Effects.none(self.capacity)
         self.rev0 = self.firms.revenue.copy()
         self.emp0 = self.firms.employees.copy()
         self._initial_volatility()
@@ -145,7 +145,14 @@ class TierModel(mesa.Model):
         self._refresh_rows = (0, 0)
         if key != self._active_key or self.calendar.month(t) == 1 or self._batch_last_step:
             self._active_key = key
-            self.effects, self._reach = self._lever_effects(t, active, 0, n)
+            rows, reach_rows = self._lever_effects(t, active, 0, n)
+            # per-firm arrays span the capacity: rows not yet reached (entrants) stay neutral
+            self.effects = Effects.none(self.capacity)
+            self.effects.set_rows(0, rows)
+            self.effects.chain_opening, self.effects.library_share = rows.chain_opening, rows.library_share
+            self._reach = [np.zeros(self.capacity, dtype=bool) for _ in reach_rows]
+            for reach, add in zip(self._reach, reach_rows):
+                reach[:n] = add
             self._refresh_rows = (0, n)
         elif n > self._covered:  # last month's entrants: neutral rows until now
             new, new_reach = self._lever_effects(t, active, self._covered, n)
@@ -156,7 +163,7 @@ class TierModel(mesa.Model):
         self._covered = n
         alive = f.alive[:n]
         for lv, reach in zip(active, self._reach):
-            self.cost[lv.name] += lv.intensity * lv.cost * np.count_nonzero(reach & alive) / 12.0 / self.scenario.scale
+            self.cost[lv.name] += lv.intensity * lv.cost * np.count_nonzero(reach[:n] & alive) / 12.0 / self.scenario.scale
 
     def _lever_effects(self, t: int, active: list, lo: int, hi: int) -> tuple[Effects, list[np.ndarray]]:
         """Effects of ``active`` levers on rows lo..hi, and each lever's reach mask.  A
@@ -342,8 +349,7 @@ class TierModel(mesa.Model):
         self.kinds[start:start + k - n_small] = KINDS.index("sme")
         self.kinds[start + k - n_small:start + k] = KINDS.index("small")
         f.n = start + k
-        self.effects = self.effects.padded(f.n)  # entrants are reached from next month's levers
-        self._reach = [np.concatenate([r, np.zeros(k, dtype=bool)]) for r in self._reach]
+        # entrants' effect rows are neutral until next month's levers reach them
         self.rev0[start:f.n] = f.revenue[start:f.n]
         self.emp0[start:f.n] = f.employees[start:f.n]
         age = np.zeros(k, dtype=F32)
@@ -363,6 +369,8 @@ class TierModel(mesa.Model):
         kinds = np.zeros(new_cap, dtype=np.int8)
         kinds[: self.kinds.shape[0]] = self.kinds
         self.kinds = kinds
+        self.effects = self.effects.padded(new_cap)
+        self._reach = [np.concatenate([r, np.zeros(new_cap - r.shape[0], dtype=bool)]) for r in self._reach]
         self.capacity = new_cap
 
     # ------------------------------------------------------------------ recognition
@@ -373,7 +381,7 @@ class TierModel(mesa.Model):
         if not due:
             return
         f, n, cap = self.firms, self.firms.n, self.capacity
-        e = self.effects
+        apply_mult, boost = self.effects.apply_mult[:n], self.effects.review_boost[:n]
         market = None
         if any(x in tiers.NEEDS_MARKET for x in due):
             market = tiers.market_position(f, self.niches, self.params.firms.market_coverage,
@@ -381,8 +389,14 @@ class TierModel(mesa.Model):
         validity = int(round(self.criteria.validity_years * 12))
         rp = self.params.recognition
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
-            u_apply, u_review, u_select = (self.streams[s].random(cap, dtype=F32)[:n] for s in ("apply", "review", "select"))
-            applicants, is_due = tiers.candidates(tier, f, t, self.scenario.tiers[tier], rp, validity, e.apply_mult, u_apply)
+            sched = self.scenario.tiers[tier]
+            # variates for every firm slot; review and selection draws are skipped where the
+            # calendar or the config rules them out (never on the state, so policies stay paired)
+            u_apply = self.streams["apply"].random(cap, dtype=F32)[:n]
+            reviews_possible = year * 12 + month - 1 >= sched.first_year * 12 + validity
+            u_review = self.streams["review"].random(cap, dtype=F32)[:n] if reviews_possible else np.ones(n, dtype=F32)
+            u_select = self.streams["select"].random(cap, dtype=F32)[:n] if sched.capacity.rule != "criteria" else np.zeros(n, dtype=F32)
+            applicants, is_due = tiers.candidates(tier, f, t, self.scenario.tiers[tier], rp, validity, apply_mult, u_apply)
             rows = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only,
             rows = rows[tiers.prefilter(tier, f, rows, self.criteria)]  # and only those passing a cheap necessary test
             sub, sub_market = f.take(rows), (market.take(rows) if market is not None else None)
@@ -392,9 +406,9 @@ class TierModel(mesa.Model):
             review_ok[rows] = ok[rows]
             if rp.review_drops_sme_cap and tier in ("innovative", "srdi", "little_giant"):
                 review_ok[rows] = tiers.eligible(tier, sub, _no_sme_cap(metrics), sub_market, self.criteria)
-            priority = tiers.selection_priority(tier, f, self.criteria, e.review_boost)
+            priority = tiers.selection_priority(tier, f, self.criteria, boost)
             res = tiers.run_batch(tier, f, ok, t, self.scenario.tiers[tier], year, self.scenario.scale, self.params.recognition,
-                                  validity, review_ok, e.apply_mult, e.review_boost, priority, u_apply, u_review, u_select,
+                                  validity, review_ok, apply_mult, boost, priority, u_apply, u_review, u_select,
                                   cand=(applicants, is_due))
             k = TIER_INDEX[tier]
             self.flows[t, k, 0] += res.recognised

@@ -196,7 +196,7 @@ def test_no_effect_after_end_date():
             assert (a.effects.fin_relief > 0).any() and a.effects.chain_opening > 0
         if a.t_now - 1 > end:
             assert same_state(snapshot(a), snapshot(b)), f"lever still acts at {a.calendar.date(a.t_now - 1)}, after its end"
-            neutral = Effects.none(a.firms.n)
+            neutral = Effects.none(a.effects.size)  # effect arrays span the capacity
             for name in EFFECT_FIELDS:
                 np.testing.assert_array_equal(getattr(a.effects, name), getattr(neutral, name), err_msg=name)
             assert a.effects.chain_opening == 0.0 and a.effects.library_share == 0.0
@@ -235,7 +235,8 @@ def test_entrants_get_no_effect_in_their_entry_month():
         n_before = m.firms.n
         m.step()
         n_after = m.firms.n
-        assert m.effects.fin_relief.shape == (n_after,)
+        assert m.effects.fin_relief.shape == (m.capacity,)  # arrays span the capacity, neutral beyond the rows reached
+        assert (m.effects.fin_relief[n_after:] == 0).all()
         if n_after > n_before:
             assert (m.effects.fin_relief[n_before:] == 0).all() and (m.effects.apply_mult[n_before:] == 1).all()
             assert (m.effects.fin_relief[:n_before][m.firms.alive[:n_before]] > 0).any()
@@ -302,7 +303,7 @@ def test_land_only_lifts_the_cap_for_reached_firms():
         m.step()
         n = m.firms.n
         reached = np.concatenate([reached, np.zeros(n - reached.shape[0], dtype=bool)])
-        reached |= m.effects.cap_add > 0
+        reached |= m.effects.cap_add[:n] > 0
         over = m.firms.alive[:n] & (m.firms.ytd[:n] > cap + 1e-5)
         assert not (over & ~reached).any(), f"{m.calendar.date(m.t_now - 1)}: unreached firms grew past the cap"
         n_over += int(over.sum())
