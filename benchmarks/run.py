@@ -242,7 +242,10 @@ def child_floor(spec: dict) -> dict:
                                    f"{probe.capacity:,} here), not rows in use: move_firms draws capacity then slices [:n]")
     del probe
 
-    # --- recognition batch draws per year from the scenario's tier schedules (3 float32 uniforms of capacity per due tier)
+    # --- recognition batches per year from the scenario's tier schedules (batch month, first year,
+    # batch_month 0 = continuous: every month); their draws per stream from the instrumented run
+    rule_streams = {"growth", "ip", "inst", "exit", "vol", "rd", "bunch"}
+    batch_streams = ("apply", "review", "select")
     batch_per_year: dict = {}
     for t in range(T):
         y, m = cal.year(t), cal.month(t)
@@ -252,29 +255,29 @@ def child_floor(spec: dict) -> dict:
             yr["tier_batches"] += len(due)
             for x in due:
                 yr["tiers"][x] = yr["tiers"].get(x, 0) + 1
-    for yr in batch_per_year.values():
-        yr["arrays"] = 3 * yr["tier_batches"]
-        yr["dtype"] = "float32"
-        yr["distribution"] = "random (uniform [0,1))"
-        yr["streams"] = ["apply", "review", "select"]
     schedules = {x: {"enabled": sc.tiers[x].enabled, "first_year": sc.tiers[x].first_year,
-                     "batch_month": sc.tiers[x].batch_month} for x in TIERS if x in sc.tiers}
+                     "batch_month": sc.tiers[x].batch_month, "capacity_rule": sc.tiers[x].capacity.rule}
+                 for x in TIERS if x in sc.tiers}
 
-    # --- cross-check with the instrumented run: count calls per category
-    rule_streams = {"growth", "ip", "inst", "exit", "vol", "rd", "bunch"}
-    batch_streams = {"apply", "review", "select"}
+    # --- every draw of the instrumented run, by category (the ground truth the counts above are checked against)
     audit = {"firm_rules": [0, 0], "batches": [0, 0], "entry": [0, 0], "other": [0, 0]}
-    batch_audit_per_year: dict = {}
+    batch_seen: dict = {}
     for t, calls in enumerate(per_step):
-        for stream, _meth, _a, _k, size, _dt in calls:
+        for stream, meth, _a, _k, size, dt in calls:
             cat = ("firm_rules" if stream in rule_streams else "batches" if stream in batch_streams
                    else "entry" if stream == "entry" else "other")
             audit[cat][0] += 1
             audit[cat][1] += size
             if cat == "batches":
-                batch_audit_per_year[str(cal.year(t))] = batch_audit_per_year.get(str(cal.year(t)), 0) + 1
-    batch_ok = all(batch_audit_per_year.get(y, 0) == v["arrays"] for y, v in batch_per_year.items()) and \
-        sum(batch_audit_per_year.values()) == sum(v["arrays"] for v in batch_per_year.values())
+                yr = batch_seen.setdefault(str(cal.year(t)), {})
+                key = f"{stream}:{meth}:{dt}"
+                yr[key] = yr.get(key, 0) + 1
+    for y, yr in batch_per_year.items():
+        seen = batch_seen.get(y, {})
+        yr["arrays_by_stream"] = seen  # "stream:distribution:dtype" -> arrays drawn that year (each of capacity size)
+        yr["arrays"] = sum(seen.values())
+        yr["apply_arrays_equal_tier_batches"] = sum(v for k, v in seen.items() if k.startswith("apply:")) == yr["tier_batches"]
+    batch_ok = set(batch_seen) <= set(batch_per_year) and all(v["apply_arrays_equal_tier_batches"] for v in batch_per_year.values())
     jan = [t for t in range(T) if cal.month(t) == 1]
     expect_rule_calls = len(jan) * draws_per_step["january"]["n_arrays"] + (T - len(jan)) * draws_per_step["non_january"]["n_arrays"]
     entry_methods: dict = {}
@@ -343,7 +346,7 @@ def child_floor(spec: dict) -> dict:
             **{k: {"calls": v[0], "variates": v[1]} for k, v in audit.items()},
             "firm_rule_calls_expected_from_model_draw": expect_rule_calls,
             "firm_rule_calls_match": audit["firm_rules"][0] == expect_rule_calls and audit["other"][0] == 0,
-            "batch_arrays_match_schedule": batch_ok,
+            "batch_draws_only_in_due_months_one_apply_array_per_batch": batch_ok,
             "entry_by_method": {k: {"calls": v[0], "variates": v[1]} for k, v in sorted(entry_methods.items())},
         },
         "state_arrays": [*SCHEMA, "titles"],
@@ -372,12 +375,19 @@ def run_child(spec_json: str) -> None:
 
 
 # ============================================================================ parent
+class ChildFailed(RuntimeError):
+    pass
+
+
 def spawn(spec: dict) -> dict:
     p = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--one", json.dumps(spec)], cwd=ROOT,
-                       stdout=subprocess.PIPE, text=True)
+                       capture_output=True, text=True)
+    if p.stderr:
+        sys.stderr.write(p.stderr)
     lines = [ln for ln in p.stdout.splitlines() if ln.startswith(MARK)]
     if p.returncode != 0 or not lines:
-        raise RuntimeError(f"child failed (rc={p.returncode}) for {spec}")
+        tail = " | ".join(p.stderr.strip().splitlines()[-3:])
+        raise ChildFailed(f"child failed (rc={p.returncode}) for {json.dumps(spec)}: {tail}")
     return json.loads(lines[-1][len(MARK):])
 
 
@@ -499,7 +509,9 @@ def bench_floor(args, m: dict, cache: dict) -> dict:
         "state_arrays": res["state_arrays"], "state_bytes_per_row": res["state_bytes_per_row"],
         "draws_per_step": res["draws_per_step"],
         "batch_draws_per_year": res["batch_draws_per_year"],
-        "batch_draws_size": "each array has model.capacity float32 variates (sliced to rows in use after drawing)",
+        "batch_draws_note": ("per due tier-batch (scenario.tiers): one 'apply' uniform array; 'review' and 'select' arrays "
+                             "only where model.recognise draws them (counts from the instrumented run); each array has "
+                             "model.capacity float32 variates, sliced to rows in use after drawing"),
         "tier_schedules": res["tier_schedules"],
         "draws_audit_120_steps": res["draws_audit_120_steps"],
         "agent_steps_basis": "firm-months of the instrumented run (alive at month end) / floor time: the rate at the floor",
@@ -554,18 +566,26 @@ def main() -> None:
         f"load {m['loadavg_at_start']}, commit {str(m['git_commit'])[:10]}{' +dirty' if m['git_dirty'] else ''})")
     cache: dict = {}
     t0 = time.perf_counter()
+    failed = 0
     for name in selected:
-        if name == "national_full":
-            out = bench_national(args, m, cache)
-        elif name.startswith("driver_comparison"):
-            out = bench_compare(name, args, m)
-        elif name == "floor_national":
-            out = bench_floor(args, m, cache)
-        else:
-            out = bench_ensemble(args, m)
+        try:
+            if name == "national_full":
+                out = bench_national(args, m, cache)
+            elif name.startswith("driver_comparison"):
+                out = bench_compare(name, args, m)
+            elif name == "floor_national":
+                out = bench_floor(args, m, cache)
+            else:
+                out = bench_ensemble(args, m)
+        except ChildFailed as e:  # report and go on: one broken benchmark should not hide the others
+            failed += 1
+            log(f"{name}: FAILED: {e}")
+            out = {"name": name, "error": str(e), "meta": m}
         out["meta"] = {**out["meta"], "loadavg_at_emit": [round(x, 2) for x in os.getloadavg()]}
         print(json.dumps(out), flush=True)
-    log(f"done in {time.perf_counter() - t0:.0f} s")
+    log(f"done in {time.perf_counter() - t0:.0f} s" + (f", {failed} benchmark(s) failed" if failed else ""))
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ from .config import LEVERS, LeverEffects, PolicyConfig
 F32 = np.float32
 
 
+# segments a lever can target are unions of these firm properties; a firm's code packs them
+SEGMENT_BITS = ("alive", "sme", "library", "titled", "chain")
+SEGMENT_CODES = np.arange(2 ** len(SEGMENT_BITS), dtype=np.uint8)
+
 PER_FIRM = ("fin_relief", "ip_mult", "cap_add", "drift_add", "rd_mult", "rd_start_mult", "apply_mult", "review_boost")
 
 
@@ -51,6 +55,11 @@ class Effects:
     def concat(self, other: "Effects") -> "Effects":
         """Effects over this object's rows followed by ``other``'s (scalars from self)."""
         kw = {name: np.concatenate([getattr(self, name), getattr(other, name)]) for name in PER_FIRM}
+        return Effects(**kw, chain_opening=self.chain_opening, library_share=self.library_share)
+
+    def take(self, index: np.ndarray) -> "Effects":
+        """Per-firm effects picked by ``index`` (e.g. segment codes into a lookup table)."""
+        kw = {name: getattr(self, name)[index] for name in PER_FIRM}
         return Effects(**kw, chain_opening=self.chain_opening, library_share=self.library_share)
 
     def set_rows(self, lo: int, other: "Effects") -> None:

@@ -23,7 +23,7 @@ from .agents import SME, ChainOwner
 from .calendar import Calendar
 from .config import LEVERS, TIERS, RunConfig
 from .firms import NONE, TIER_INDEX, FirmArrays, sme_mask
-from .levers import Effects, from_policy, segment_mask
+from .levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
 from .population import KINDS, draw_attributes, synthesise
 
 F32 = np.float32
@@ -93,6 +93,8 @@ class TierModel(mesa.Model):
         self.cost = {name: 0.0 for name in LEVERS}
         self._active_key: tuple | None = None
         self._reach: list[np.ndarray] = []
+        self._table = Effects.none(len(SEGMENT_CODES))
+        self._codes = np.zeros(self.capacity, dtype=np.uint8)  # segment code per firm row
         self._covered = 0  # rows whose lever reach has been determined
         self._refresh_rows = (0, 0)  # rows whose rates are refreshed this month
         self._batch_last_step = False
@@ -137,61 +139,57 @@ class TierModel(mesa.Model):
     def apply_levers(self, t: int) -> None:
         """Effects of the active levers on the firms they reach.  Effects are rebuilt when
         the set of active levers changes, each January (library reselection, size class)
-        and after batch months (titles); in other months only the entrants' rows are added.
-        Costs accrue monthly on the reached firms still alive."""
+        and after batch months (titles); in other months only last month's entrants are
+        added.  Costs accrue monthly on the reached firms still alive."""
         f, n = self.firms, self.firms.n
         active = [lv for lv in self.levers if lv.active(t)]
         key = tuple(lv.name for lv in active)
         self._refresh_rows = (0, 0)
         if key != self._active_key or self.calendar.month(t) == 1 or self._batch_last_step:
             self._active_key = key
-            rows, reach_rows = self._lever_effects(t, active, 0, n)
-            # per-firm arrays span the capacity: rows not yet reached (entrants) stay neutral
-            self.effects = Effects.none(self.capacity)
-            self.effects.set_rows(0, rows)
-            self.effects.chain_opening, self.effects.library_share = rows.chain_opening, rows.library_share
-            self._reach = [np.zeros(self.capacity, dtype=bool) for _ in reach_rows]
-            for reach, add in zip(self._reach, reach_rows):
-                reach[:n] = add
+            self._lever_table(t, active)
+            self._lever_rows(0, n)
             self._refresh_rows = (0, n)
         elif n > self._covered:  # last month's entrants: neutral rows until now
-            new, new_reach = self._lever_effects(t, active, self._covered, n)
-            self.effects.set_rows(self._covered, new)
-            for reach, add in zip(self._reach, new_reach):
-                reach[self._covered:n] = add
+            self._lever_rows(self._covered, n)
             self._refresh_rows = (self._covered, n)
         self._covered = n
-        alive = f.alive[:n]
-        for lv, reach in zip(active, self._reach):
-            self.cost[lv.name] += lv.intensity * lv.cost * np.count_nonzero(reach[:n] & alive) / 12.0 / self.scenario.scale
+        if active:
+            per_code = np.bincount(self._codes[:n][f.alive[:n]], minlength=len(SEGMENT_CODES))
+            for lv, reach in zip(active, self._reach):
+                self.cost[lv.name] += lv.intensity * lv.cost * float(per_code @ reach) / 12.0 / self.scenario.scale
 
-    def _lever_effects(self, t: int, active: list, lo: int, hi: int) -> tuple[Effects, list[np.ndarray]]:
-        """Effects of ``active`` levers on rows lo..hi, and each lever's reach mask.  A
-        rebuild over all rows (lo = 0) also reselects the cultivation library."""
-        f = self.firms
-        e = Effects.none(hi - lo)
-        if not active:
-            if lo == 0:
-                f.library[:hi] = False
-            return e, []
-        rows = slice(lo, hi)
+    def _lever_table(self, t: int, active: list) -> None:
+        """Apply the active levers once per segment combination (alive, SME, library,
+        titled, chain member: 32 codes) into a lookup table; reselect the library."""
+        f, n = self.firms, self.firms.n
+        self._table = Effects.none(len(SEGMENT_CODES))
+        self._reach = []
+        bits = {name: ((SEGMENT_CODES >> i) & 1).astype(bool) for i, name in enumerate(SEGMENT_BITS)}
+        for lv in active:  # the library lever first: it defines the segment others reach
+            if lv.name == "library":
+                lv.apply(self._table, bits["alive"], self.params.levers)
+        alive = f.alive[:n]
+        self.select_library(t, self._table.library_share, sme_mask(f.employees[:n], f.revenue[:n], self.params.firms) & alive)
+        for lv in active:
+            reach = segment_mask(lv.target, bits["sme"], bits["library"], bits["titled"], bits["chain"], bits["alive"])
+            if lv.name != "library":
+                lv.apply(self._table, reach, self.params.levers)
+            self._reach.append(reach.astype(np.float64))
+        self.effects = Effects.none(self.capacity)
+        self.effects.chain_opening, self.effects.library_share = self._table.chain_opening, self._table.library_share
+
+    def _lever_rows(self, lo: int, hi: int) -> None:
+        """Per-firm effects of rows lo..hi from their segment codes and the lever table."""
+        f, rows = self.firms, slice(lo, hi)
         alive = f.alive[rows]
-        sme = sme_mask(f.employees[rows], f.revenue[rows], self.params.firms) & alive
         titled = np.zeros(hi - lo, dtype=bool)
         for tier in TITLED:
             titled |= f.titles[TIER_INDEX[tier], rows] != NONE
-        for lv in active:  # the library lever first: it defines the segment others reach
-            if lv.name == "library":
-                lv.apply(e, alive, self.params.levers)
-        if lo == 0:
-            self.select_library(t, e.library_share, sme)
-        reach_all = []
-        for lv in active:
-            reach = segment_mask(lv.target, sme, f.library[rows], titled, f.chain[rows] >= 0, alive)
-            if lv.name != "library":
-                lv.apply(e, reach, self.params.levers)
-            reach_all.append(reach)
-        return e, reach_all
+        code = (alive.astype(np.uint8) | (sme_mask(f.employees[rows], f.revenue[rows], self.params.firms) << 1)
+                | (f.library[rows] << 2) | (titled << 3) | ((f.chain[rows] >= 0) << 4)).astype(np.uint8)
+        self._codes[rows] = code
+        self.effects.set_rows(lo, self._table.take(code))
 
     def select_library(self, t: int, share: float, sme: np.ndarray) -> None:
         """Each January (and when the library opens) pick the top ``share`` of SMEs by
@@ -370,7 +368,7 @@ class TierModel(mesa.Model):
         kinds[: self.kinds.shape[0]] = self.kinds
         self.kinds = kinds
         self.effects = self.effects.padded(new_cap)
-        self._reach = [np.concatenate([r, np.zeros(new_cap - r.shape[0], dtype=bool)]) for r in self._reach]
+        self._codes = np.concatenate([self._codes, np.zeros(new_cap - self._codes.shape[0], dtype=np.uint8)])
         self.capacity = new_cap
 
     # ------------------------------------------------------------------ recognition
