@@ -544,7 +544,7 @@ def main() -> None:
     ap.add_argument("--agent-runs", type=int, default=3, help="runs of the per-agent driver (default 3)")
     ap.add_argument("--compare-steps", type=int, default=12, help="months stepped in the driver comparison (default 12, from 2016-01)")
     ap.add_argument("--quick", action="store_true", help="smoke run: --runs 2 --agent-runs 1, skip the 100k comparison")
-    ap.add_argument("--ensemble", action="store_true", help="also run the 200-replicate national forecast (several minutes)")
+    ap.add_argument("--ensemble", action="store_true", help="also run the 200-replicate national forecast (long: ~16 min at the speed of 2026-11-22)")
     ap.add_argument("--ensemble-replicates", type=int, default=200, metavar="N",
                     help="replicates of the ensemble benchmark (default 200, the issue's figure; smaller for a smoke test)")
     ap.add_argument("--only", choices=BENCHES, action="append", help="run only this benchmark (repeatable)")
