@@ -96,7 +96,7 @@ class ChainOwner(FirmAgent):
 
     def step(self) -> None:
         m = self.model
-        self.opening = owner_opening(m.params.chains.base_opening, m.effects.chain_opening, bool(m.firms.alive[self.row]))
+        self.opening = owner_opening(m.params.chains.base_opening, m._table.chain_opening, bool(m.firms.alive[self.row]))
         m.owner_open[self.slot] = self.opening
 
     @property

@@ -68,7 +68,6 @@ class TierModel(mesa.Model):
         self.n_initial = self.firms.n
         self.capacity = self.firms.capacity
         self.levers = from_policy(self.policy, self.calendar)
-        self.effects = Effects.none(self.capacity)
         self.rev0 = self.firms.revenue.copy()
         self.emp0 = self.firms.employees.copy()
         self._initial_volatility()
@@ -159,6 +158,13 @@ class TierModel(mesa.Model):
             for lv, reach in zip(active, self._reach):
                 self.cost[lv.name] += lv.intensity * lv.cost * float(per_code @ reach) / 12.0 / self.scenario.scale
 
+    @property
+    def effects(self) -> Effects:
+        """This month's lever effects per firm row (all slots; rows the levers have not
+        reached are neutral), looked up from the segment table — for inspection; the
+        rules look up only the effects they use."""
+        return self._table.take(self._codes)
+
     def _lever_table(self, t: int, active: list) -> None:
         """Apply the active levers once per segment combination (alive, SME, library,
         titled, chain member: 32 codes) into a lookup table; reselect the library."""
@@ -176,8 +182,6 @@ class TierModel(mesa.Model):
             if lv.name != "library":
                 lv.apply(self._table, reach, self.params.levers)
             self._reach.append(reach.astype(np.float64))
-        self.effects = Effects.none(self.capacity)
-        self.effects.chain_opening, self.effects.library_share = self._table.chain_opening, self._table.library_share
 
     def _lever_rows(self, lo: int, hi: int) -> None:
         """Per-firm effects of rows lo..hi from their segment codes and the lever table."""
@@ -189,7 +193,6 @@ class TierModel(mesa.Model):
         code = (alive.astype(np.uint8) | (sme_mask(f.employees[rows], f.revenue[rows], self.params.firms) << 1)
                 | (f.library[rows] << 2) | (titled << 3) | ((f.chain[rows] >= 0) << 4)).astype(np.uint8)
         self._codes[rows] = code
-        self.effects.set_rows(lo, self._table.take(code))
 
     def select_library(self, t: int, share: float, sme: np.ndarray) -> None:
         """Each January (and when the library opens) pick the top ``share`` of SMEs by
@@ -235,10 +238,11 @@ class TierModel(mesa.Model):
         monthly drift, the capacity cap and the IP probability.  Environment parts change
         with titles, levers and chain opening, so they are refreshed each January, after
         batch months and when levers change; own parts once a year."""
-        f, e, g, r, fp = self.firms, self.effects, self.params.growth, self.params.rd, self.params.firms
+        f, g, r, fp = self.firms, self.params.growth, self.params.rd, self.params.firms
+        e, code = self._table, self._codes[idx]  # lever effects per segment code: e.X[code]
         c_drift, c_ip, c_relief = chains.supplier_effects(f.chain[idx], self._opening, f.owner[idx], self.params.chains)
         titled = (f.titles[TIER_INDEX["srdi"], idx] != NONE) | (f.titles[TIER_INDEX["little_giant"], idx] != NONE)
-        relief = 1 - (1 - e.fin_relief[idx]) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
+        relief = 1 - (1 - e.fin_relief[code]) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
         f.constraint[idx] = rules.financing_constraint(f.fin_base[idx], relief)
         if own:
             age = ((t - f.birth[idx]) / 12.0).astype(F32)
@@ -254,10 +258,10 @@ class TierModel(mesa.Model):
             # chain owners are persistent anchors of their chains: they do not exit
             f.p_exit[idx] = np.where(f.owner[idx], F32(0.0), rules.exit_prob_monthly(age, rev, fp, g.ref_revenue))
             f.employees[idx] = rules.employees_for(rev, self.rev0[idx], self.emp0[idx], g)
-        env = rules.environment_drift(f.constraint[idx], titled.astype(F32), e.drift_add[idx] + c_drift, g)
+        env = rules.environment_drift(f.constraint[idx], titled.astype(F32), e.drift_add[code] + c_drift, g)
         f.drift_m[idx] = (f.base_drift[idx] + env) / F32(12.0)
-        f.cap[idx] = F32(g.cap) + e.cap_add[idx]
-        f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult[idx] * c_ip)
+        f.cap[idx] = F32(g.cap) + e.cap_add[code]
+        f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult[code] * c_ip)
 
     def constraint(self, idx) -> np.ndarray:
         """Effective financing constraint of rows ``idx`` (as of the last refresh)."""
@@ -287,10 +291,11 @@ class TierModel(mesa.Model):
 
     def rd_decision(self, idx, d: dict[str, np.ndarray]) -> None:
         """January: R&D yes/no and intensity, then bunching at the gates a firm needs."""
-        f, e, lg = self.firms, self.effects, self.criteria.little_giant
+        f, e, lg = self.firms, self._table, self.criteria.little_giant
+        code = self._codes[idx]
         f.rd_prev[idx] = f.rd_int[idx]
-        has, intensity = rules.rd_year(f.has_rd[idx], f.rd_int[idx], f.rd_target[idx], self.constraint(idx), e.rd_mult[idx],
-                                       e.rd_start_mult[idx], d["rd_u"], d["rd_z"], self.params.rd)
+        has, intensity = rules.rd_year(f.has_rd[idx], f.rd_int[idx], f.rd_target[idx], self.constraint(idx), e.rd_mult[code],
+                                       e.rd_start_mult[code], d["rd_u"], d["rd_z"], self.params.rd)
         rev = f.revenue[idx]
         wants = has & sme_mask(f.employees[idx], rev, self.params.firms) & (f.titles[TIER_INDEX["little_giant"], idx] == NONE)
         f.has_rd[idx] = has
@@ -367,7 +372,6 @@ class TierModel(mesa.Model):
         kinds = np.zeros(new_cap, dtype=np.int8)
         kinds[: self.kinds.shape[0]] = self.kinds
         self.kinds = kinds
-        self.effects = self.effects.padded(new_cap)
         self._codes = np.concatenate([self._codes, np.zeros(new_cap - self._codes.shape[0], dtype=np.uint8)])
         self.capacity = new_cap
 
@@ -379,11 +383,12 @@ class TierModel(mesa.Model):
         if not due:
             return
         f, n, cap = self.firms, self.firms.n, self.capacity
-        apply_mult, boost = self.effects.apply_mult[:n], self.effects.review_boost[:n]
+        code = self._codes[:n]
+        apply_mult, boost = self._table.apply_mult[code], self._table.review_boost[code]
         market = None
         if any(x in tiers.NEEDS_MARKET for x in due):
-            market = tiers.market_position(f, self.niches, self.params.firms.market_coverage,
-                                           ranks=any(x in tiers.NEEDS_RANKS for x in due))
+            market = tiers.market_position(f, self.niches, self.params.firms.market_coverage,  # ranks completed per tier below
+                                           ranks=any(x in tiers.NEEDS_RANKS for x in due), rank_rows=np.zeros(0, dtype=np.int64))
         validity = int(round(self.criteria.validity_years * 12))
         rp = self.params.recognition
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
@@ -397,6 +402,8 @@ class TierModel(mesa.Model):
             applicants, is_due = tiers.candidates(tier, f, t, self.scenario.tiers[tier], rp, validity, apply_mult, u_apply)
             rows = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only,
             rows = rows[tiers.prefilter(tier, f, rows, self.criteria)]  # and only those passing a cheap necessary test
+            if tier in tiers.NEEDS_RANKS:
+                tiers.complete_ranks(market, f, self.niches, rows)
             sub, sub_market = f.take(rows), (market.take(rows) if market is not None else None)
             metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
             ok, review_ok = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)

@@ -38,13 +38,15 @@ class Market:
         return Market(self.nat_share[rows], self.region_rank[rows], self.nat_rank[rows], self.global_rank[rows])
 
 
-def market_position(f: FirmArrays, niches: Niches, coverage: float, ranks: bool = True) -> Market:
+def market_position(f: FirmArrays, niches: Niches, coverage: float, ranks: bool = True,
+                    rank_rows: np.ndarray | None = None) -> Market:
     """National shares and ranks from revenues.  A niche's national market is the larger
     of its simulated revenue and its expected share of the whole country's revenue
     (simulated total / region share), over the coverage of simulated firms; outside
     domestic and foreign leaders (``niches``) rank above a firm whose share they exceed.
     ``ranks=False`` skips the ranks (sorting), leaving them empty, for tiers that need
-    only shares."""
+    only shares.  National and world ranks are completed for ``rank_rows`` (all rows if
+    None; see :func:`complete_ranks`); elsewhere they hold the regional rank."""
     n = f.n
     alive, niche, rev = f.alive[:n], f.niche[:n], f.revenue[:n]
     live_rev = np.where(alive, rev, F32(0.0))
@@ -55,20 +57,31 @@ def market_position(f: FirmArrays, niches: Niches, coverage: float, ranks: bool 
     if not ranks:
         empty = np.zeros(0, dtype=np.int32)
         return Market(share, empty, empty, empty)
-    # rank within niche: sort by (niche, revenue descending) via one int64 key
-    rank_rev = np.empty(n, dtype=np.int64)
-    rank_rev[np.argsort(-live_rev, kind="stable")] = np.arange(n)
-    order = np.argsort((niche.astype(np.int64) << 32) | rank_rev)
+    # rank within niche: one sort on (niche, revenue descending) packed into a float64 key
+    top = float(live_rev.max()) * 1.01 + 1.0
+    order = np.argsort(niche.astype(np.float64) + (1.0 - live_rev.astype(np.float64) / top))
     sorted_niche = niche[order]
-    first = np.searchsorted(sorted_niche, sorted_niche, side="left")
+    pos = np.arange(n)
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = sorted_niche[1:] != sorted_niche[:-1]
+    first = np.maximum.accumulate(np.where(starts, pos, 0))  # position where each row's niche starts
     region_rank = np.empty(n, dtype=np.int32)
-    region_rank[order] = (np.arange(n) - first + 1).astype(np.int32)
-    nat_rank = region_rank
+    region_rank[order] = (pos - first + 1).astype(np.int32)
+    mk = Market(share, region_rank, region_rank.copy(), region_rank.copy())
+    complete_ranks(mk, f, niches, np.arange(n) if rank_rows is None else rank_rows)
+    return mk
+
+
+def complete_ranks(mk: Market, f: FirmArrays, niches: Niches, rows: np.ndarray) -> None:
+    """National rank = regional rank + out-of-region domestic leaders with a larger share;
+    world rank = national rank + foreign leaders with a larger world share (for ``rows``,
+    in place; idempotent)."""
+    nk, sh = f.niche[rows], mk.nat_share[rows]
+    nat = mk.region_rank[rows]
     if niches.region_share < 1.0:
-        nat_rank = (region_rank + (niches.ext_top[niche] > share[:, None]).sum(axis=1)).astype(np.int32)
-    gshare = share * niches.china_share[niche]
-    foreign_above = (niches.foreign_top[niche] > gshare[:, None]).sum(axis=1)
-    return Market(share, region_rank, nat_rank, (nat_rank + foreign_above).astype(np.int32))
+        nat = nat + (niches.ext_top[nk] > sh[:, None]).sum(axis=1).astype(np.int32)
+    mk.nat_rank[rows] = nat
+    mk.global_rank[rows] = nat + (niches.foreign_top[nk] > (sh * niches.china_share[nk])[:, None]).sum(axis=1).astype(np.int32)
 
 
 def band_points(x: np.ndarray, bands: list) -> np.ndarray:
