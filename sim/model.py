@@ -95,8 +95,9 @@ class TierModel(mesa.Model):
         self._table = Effects.none(len(SEGMENT_CODES))
         self._codes = np.zeros(self.capacity, dtype=np.uint8)  # segment code per firm row
         self._covered = 0  # rows whose lever reach has been determined
-        self._refresh_rows = (0, 0)  # rows whose rates are refreshed this month
-        self._batch_last_step = False
+        self._refresh = None  # rows whose rates are refreshed this month (slice or index array)
+        self._refresh_flag = np.zeros(self.capacity, dtype=bool)  # the same, for the agent driver
+        self._title_changed: list[np.ndarray] = []  # rows whose titles changed in this month's batches
         self.datacollector = mesa.DataCollector(
             model_reporters={"date": lambda m: m.calendar.date(m.t_now - 1),
                              "firms_alive": lambda m: int(m.alive_count[m.t_now - 1]),
@@ -136,25 +137,33 @@ class TierModel(mesa.Model):
 
     # ------------------------------------------------------------------ levers
     def apply_levers(self, t: int) -> None:
-        """Effects of the active levers on the firms they reach.  Effects are rebuilt when
-        the set of active levers changes, each January (library reselection, size class)
-        and after batch months (titles); in other months only last month's entrants are
-        added.  Costs accrue monthly on the reached firms still alive."""
+        """Effects of the active levers on the firms they reach.  The lever table is rebuilt
+        and every firm refreshed when the set of active levers changes and each January
+        (library reselection, size class); in other months only last month's entrants and
+        the firms whose titles changed in last month's batches.  Costs accrue monthly on
+        the reached firms still alive."""
         f, n = self.firms, self.firms.n
         active = [lv for lv in self.levers if lv.active(t)]
         key = tuple(lv.name for lv in active)
-        self._refresh_rows = (0, 0)
-        if key != self._active_key or self.calendar.month(t) == 1 or self._batch_last_step:
+        self._refresh = None
+        if key != self._active_key or self.calendar.month(t) == 1:
             self._active_key = key
             self._lever_table(t, active)
-            self._lever_rows(0, n)
-            self._refresh_rows = (0, n)
-        elif n > self._covered:  # last month's entrants: neutral rows until now
-            self._lever_rows(self._covered, n)
-            self._refresh_rows = (self._covered, n)
+            self._refresh = slice(0, n)
+        else:  # only last month's entrants and the firms whose titles changed in last month's batches
+            parts = [np.arange(self._covered, n)] if n > self._covered else []
+            parts += self._title_changed
+            if parts:
+                self._refresh = np.unique(np.concatenate(parts))
+        self._title_changed = []
+        if self._refresh is not None:
+            self._lever_rows(self._refresh)
+            if self.config.driver == "agent":
+                self._refresh_flag[:] = False
+                self._refresh_flag[self._refresh] = True
         self._covered = n
         if active:
-            per_code = np.bincount(self._codes[:n][f.alive[:n]], minlength=len(SEGMENT_CODES))
+            per_code = np.bincount(self._codes[:n], minlength=len(SEGMENT_CODES))  # exited firms have code 0
             for lv, reach in zip(active, self._reach):
                 self.cost[lv.name] += lv.intensity * lv.cost * float(per_code @ reach) / 12.0 / self.scenario.scale
 
@@ -183,11 +192,12 @@ class TierModel(mesa.Model):
                 lv.apply(self._table, reach, self.params.levers)
             self._reach.append(reach.astype(np.float64))
 
-    def _lever_rows(self, lo: int, hi: int) -> None:
-        """Per-firm effects of rows lo..hi from their segment codes and the lever table."""
-        f, rows = self.firms, slice(lo, hi)
+    def _lever_rows(self, rows) -> None:
+        """The segment codes (alive, SME, library, titled, chain member) of ``rows`` (a slice
+        or index array), which pick their lever effects from the table."""
+        f = self.firms
         alive = f.alive[rows]
-        titled = np.zeros(hi - lo, dtype=bool)
+        titled = np.zeros(alive.shape[0], dtype=bool)
         for tier in TITLED:
             titled |= f.titles[TIER_INDEX[tier], rows] != NONE
         code = (alive.astype(np.uint8) | (sme_mask(f.employees[rows], f.revenue[rows], self.params.firms) << 1)
@@ -262,6 +272,9 @@ class TierModel(mesa.Model):
         f.drift_m[idx] = (f.base_drift[idx] + env) / F32(12.0)
         f.cap[idx] = F32(g.cap) + e.cap_add[code]
         f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult[code] * c_ip)
+        dead = ~f.alive[idx]
+        if dead.any():
+            _stop(f, np.arange(f.n)[idx][dead] if isinstance(idx, slice) else np.asarray(idx)[dead])
 
     def constraint(self, idx) -> np.ndarray:
         """Effective financing constraint of rows ``idx`` (as of the last refresh)."""
@@ -272,20 +285,18 @@ class TierModel(mesa.Model):
         variates ``d`` (aligned with idx): shared by both drivers.  Rows due a refresh get
         new rates first; then one month of growth, IP and institutions at those rates."""
         f = self.firms
-        lo, hi = self._refresh_rows
-        own = self.calendar.month(t) == 1
-        if hi > lo:
-            if isinstance(idx, slice):
-                self.refresh(slice(lo, hi), t, {k: v[lo:hi] for k, v in d.items()}, own)
-            elif lo <= idx[0] < hi:
+        r, own = self._refresh, self.calendar.month(t) == 1
+        if r is not None:
+            if isinstance(idx, slice):  # vectorised driver: all rows
+                self.refresh(r, t, {k: v[r] for k, v in d.items()}, own)
+            elif self._refresh_flag[idx[0]]:  # agent driver: this firm
                 self.refresh(idx, t, d, own)
-        alive = f.alive[idx]
+        # exited firms have zero rates and volatility (see exits/refresh), so no alive mask here
         step = np.minimum(f.drift_m[idx] + f.vol[idx] * d["growth"], np.maximum(f.cap[idx] - f.ytd[idx], F32(0.0)))
-        step = np.where(alive, step, F32(0.0))
         f.revenue[idx] *= np.exp(step)
         f.ytd[idx] += step
-        f.ip[idx] += alive & (d["ip"] < f.p_ip[idx])
-        f.rd_inst[idx] |= alive & (d["inst"] < f.p_inst[idx])
+        f.ip[idx] += d["ip"] < f.p_ip[idx]
+        f.rd_inst[idx] |= d["inst"] < f.p_inst[idx]
         if self.calendar.month(t) == 12:
             f.rev_y3[idx], f.rev_y2[idx], f.rev_y1[idx] = f.rev_y2[idx], f.rev_y1[idx], f.revenue[idx]
 
@@ -310,7 +321,7 @@ class TierModel(mesa.Model):
         """Rows of ``idx`` that exit this month (the age- and size-dependent hazard set at the
         last refresh).  Their titles end, counted as 'exited'."""
         f = self.firms
-        dies = f.alive[idx] & (u < f.p_exit[idx])
+        dies = u < f.p_exit[idx]  # zero for exited firms and chain owners
         rows = np.arange(f.n)[idx][dies] if isinstance(idx, slice) else np.asarray(idx)[dies]
         if rows.size:
             held = f.titles[:, rows] != NONE
@@ -318,6 +329,8 @@ class TierModel(mesa.Model):
             f.titles[:, rows] = NONE
             f.alive[rows] = False
             f.library[rows] = False
+            _stop(f, rows)
+            self._codes[rows] = 0  # no lever reaches an exited firm
         return rows
 
     def move_firms(self, t: int) -> None:
@@ -373,13 +386,13 @@ class TierModel(mesa.Model):
         kinds[: self.kinds.shape[0]] = self.kinds
         self.kinds = kinds
         self._codes = np.concatenate([self._codes, np.zeros(new_cap - self._codes.shape[0], dtype=np.uint8)])
+        self._refresh_flag = np.zeros(new_cap, dtype=bool)
         self.capacity = new_cap
 
     # ------------------------------------------------------------------ recognition
     def recognise(self, t: int) -> None:
         year, month = self.calendar.year(t), self.calendar.month(t)
         due = [tier for tier in TIERS if tier in self.scenario.tiers and tiers.due(tier, self.scenario.tiers[tier], year, month)]
-        self._batch_last_step = any(self.scenario.tiers[x].batch_month != 0 for x in due)
         if not due:
             return
         f, n, cap = self.firms, self.firms.n, self.capacity
@@ -400,8 +413,9 @@ class TierModel(mesa.Model):
             u_review = self.streams["review"].random(cap, dtype=F32)[:n] if reviews_possible else np.ones(n, dtype=F32)
             u_select = self.streams["select"].random(cap, dtype=F32)[:n] if sched.capacity.rule != "criteria" else np.zeros(n, dtype=F32)
             applicants, is_due = tiers.candidates(tier, f, t, self.scenario.tiers[tier], rp, validity, apply_mult, u_apply)
-            rows = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only,
-            rows = rows[tiers.prefilter(tier, f, rows, self.criteria)]  # and only those passing a cheap necessary test
+            cand = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only,
+            rows = cand[tiers.prefilter(tier, f, cand, self.criteria)]  # and only those passing a cheap necessary test
+            before = f.titles[TIER_INDEX[tier], cand]
             if tier in tiers.NEEDS_RANKS:
                 tiers.complete_ranks(market, f, self.niches, rows)
             sub, sub_market = f.take(rows), (market.take(rows) if market is not None else None)
@@ -416,6 +430,8 @@ class TierModel(mesa.Model):
                                   validity, review_ok, apply_mult, boost, priority, u_apply, u_review, u_select,
                                   cand=(applicants, is_due))
             k = TIER_INDEX[tier]
+            if tier in TITLED:  # title sets changed: these firms' rates and lever reach change
+                self._title_changed.append(cand[(f.titles[k, cand] != NONE) != (before != NONE)])
             self.flows[t, k, 0] += res.recognised
             self.flows[t, k, 1] += res.rereviewed
             self.flows[t, k, 2] += res.revoked
@@ -456,6 +472,12 @@ class TierModel(mesa.Model):
         if limit is not None:
             rows = rows[:limit]
         return mesa.agent.AgentSet([self.sme(int(r)) for r in rows], random=self.random)
+
+
+def _stop(f: FirmArrays, rows: np.ndarray) -> None:
+    """Exited firms: no growth, arrivals or exit (their rows keep their last state)."""
+    for name in ("vol", "drift_m", "p_ip", "p_inst", "p_exit"):
+        getattr(f, name)[rows] = 0.0
 
 
 def _no_sme_cap(m: tiers.FirmMetrics) -> tiers.FirmMetrics:
