@@ -397,11 +397,12 @@ class TierModel(mesa.Model):
             return
         f, n, cap = self.firms, self.firms.n, self.capacity
         code = self._codes[:n]
-        apply_mult, boost = self._table.apply_mult[code], self._table.review_boost[code]
-        market = None
+        boost = self._table.review_boost[code]
+        markets = region_rank = None
         if any(x in tiers.NEEDS_MARKET for x in due):
-            market = tiers.market_position(f, self.niches, self.params.firms.market_coverage,  # ranks completed per tier below
-                                           ranks=any(x in tiers.NEEDS_RANKS for x in due), rank_rows=np.zeros(0, dtype=np.int64))
+            markets = tiers.niche_markets(f, self.niches, self.params.firms.market_coverage)
+        if any(x in tiers.NEEDS_RANKS for x in due):
+            region_rank = tiers.region_ranks(f)
         validity = int(round(self.criteria.validity_years * 12))
         rp = self.params.recognition
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
@@ -412,13 +413,15 @@ class TierModel(mesa.Model):
             reviews_possible = year * 12 + month - 1 >= sched.first_year * 12 + validity
             u_review = self.streams["review"].random(cap, dtype=F32)[:n] if reviews_possible else np.ones(n, dtype=F32)
             u_select = self.streams["select"].random(cap, dtype=F32)[:n] if sched.capacity.rule != "criteria" else np.zeros(n, dtype=F32)
-            applicants, is_due = tiers.candidates(tier, f, t, self.scenario.tiers[tier], rp, validity, apply_mult, u_apply)
+            p_apply = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)[code]  # per segment, then per firm
+            applicants, is_due = tiers.candidates(tier, f, t, validity, p_apply, u_apply)
             cand = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only,
             rows = cand[tiers.prefilter(tier, f, cand, self.criteria)]  # and only those passing a cheap necessary test
             before = f.titles[TIER_INDEX[tier], cand]
-            if tier in tiers.NEEDS_RANKS:
-                tiers.complete_ranks(market, f, self.niches, rows)
-            sub, sub_market = f.take(rows), (market.take(rows) if market is not None else None)
+            sub_market = None
+            if tier in tiers.NEEDS_MARKET:
+                sub_market = tiers.market_for(f, self.niches, markets, rows, region_rank if tier in tiers.NEEDS_RANKS else None)
+            sub = f.take(rows)
             metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
             ok, review_ok = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
             ok[rows] = tiers.eligible(tier, sub, metrics, sub_market, self.criteria)
@@ -427,7 +430,7 @@ class TierModel(mesa.Model):
                 review_ok[rows] = tiers.eligible(tier, sub, _no_sme_cap(metrics), sub_market, self.criteria)
             priority = tiers.selection_priority(tier, f, self.criteria, boost)
             res = tiers.run_batch(tier, f, ok, t, self.scenario.tiers[tier], year, self.scenario.scale, self.params.recognition,
-                                  validity, review_ok, apply_mult, boost, priority, u_apply, u_review, u_select,
+                                  validity, review_ok, None, boost, priority, u_apply, u_review, u_select,
                                   cand=(applicants, is_due))
             k = TIER_INDEX[tier]
             if tier in TITLED:  # title sets changed: these firms' rates and lever reach change

@@ -25,63 +25,64 @@ FLOW_KINDS = ("recognised", "rereviewed", "revoked", "exited")
 
 @dataclass
 class Market:
-    """Market position of every row in use, computed at a batch (annual, cheap)."""
+    """Market position of a set of rows (all rows in use, or a batch's candidates):
+    ranks are empty when only shares were asked for."""
 
     nat_share: np.ndarray     # national niche market share
     region_rank: np.ndarray   # rank among simulated firms in the niche (1 = largest)
     nat_rank: np.ndarray      # rank in the national niche market
     global_rank: np.ndarray   # rank in the world niche market
 
-    def take(self, rows: np.ndarray) -> "Market":
-        if self.region_rank.size == 0:  # computed without ranks
-            return Market(self.nat_share[rows], self.region_rank, self.nat_rank, self.global_rank)
-        return Market(self.nat_share[rows], self.region_rank[rows], self.nat_rank[rows], self.global_rank[rows])
 
-
-def market_position(f: FirmArrays, niches: Niches, coverage: float, ranks: bool = True,
-                    rank_rows: np.ndarray | None = None) -> Market:
-    """National shares and ranks from revenues.  A niche's national market is the larger
-    of its simulated revenue and its expected share of the whole country's revenue
-    (simulated total / region share), over the coverage of simulated firms; outside
-    domestic and foreign leaders (``niches``) rank above a firm whose share they exceed.
-    ``ranks=False`` skips the ranks (sorting), leaving them empty, for tiers that need
-    only shares.  National and world ranks are completed for ``rank_rows`` (all rows if
-    None; see :func:`complete_ranks`); elsewhere they hold the regional rank."""
+def niche_markets(f: FirmArrays, niches: Niches, coverage: float) -> np.ndarray:
+    """Each niche's national market (M CNY/yr): the larger of its simulated revenue and its
+    expected share of the whole country's revenue (simulated total / region share), over
+    the coverage of simulated firms."""
     n = f.n
-    alive, niche, rev = f.alive[:n], f.niche[:n], f.revenue[:n]
-    live_rev = np.where(alive, rev, F32(0.0))
-    total = np.bincount(niche, weights=live_rev, minlength=niches.k).astype(F32)
+    live_rev = np.where(f.alive[:n], f.revenue[:n], F32(0.0))
+    total = np.bincount(f.niche[:n], weights=live_rev, minlength=niches.k).astype(F32)
     expected = niches.weight * F32(live_rev.sum(dtype=np.float64) / niches.region_share)
-    market = np.maximum(total, expected) / F32(coverage)
-    share = np.where(alive, live_rev / np.maximum(market[niche], F32(1e-9)), F32(0.0)).astype(F32)
-    if not ranks:
-        empty = np.zeros(0, dtype=np.int32)
-        return Market(share, empty, empty, empty)
-    # rank within niche: one sort on (niche, revenue descending) packed into a float64 key
-    top = float(live_rev.max()) * 1.01 + 1.0
-    order = np.argsort(niche.astype(np.float64) + (1.0 - live_rev.astype(np.float64) / top))
+    return np.maximum(total, expected) / F32(coverage)
+
+
+def region_ranks(f: FirmArrays) -> np.ndarray:
+    """Rank of every row among the simulated firms of its niche by revenue (1 = largest;
+    exited firms count as revenue 0): one sort on (niche, revenue descending)."""
+    n, niche = f.n, f.niche[: f.n]
+    live_rev = np.where(f.alive[:n], f.revenue[:n], F32(0.0)).astype(np.float64)
+    order = np.argsort(niche.astype(np.float64) + (1.0 - live_rev / (live_rev.max() * 1.01 + 1.0)))
     sorted_niche = niche[order]
     pos = np.arange(n)
     starts = np.ones(n, dtype=bool)
     starts[1:] = sorted_niche[1:] != sorted_niche[:-1]
     first = np.maximum.accumulate(np.where(starts, pos, 0))  # position where each row's niche starts
-    region_rank = np.empty(n, dtype=np.int32)
-    region_rank[order] = (pos - first + 1).astype(np.int32)
-    mk = Market(share, region_rank, region_rank.copy(), region_rank.copy())
-    complete_ranks(mk, f, niches, np.arange(n) if rank_rows is None else rank_rows)
-    return mk
+    rank = np.empty(n, dtype=np.int32)
+    rank[order] = (pos - first + 1).astype(np.int32)
+    return rank
 
 
-def complete_ranks(mk: Market, f: FirmArrays, niches: Niches, rows: np.ndarray) -> None:
-    """National rank = regional rank + out-of-region domestic leaders with a larger share;
-    world rank = national rank + foreign leaders with a larger world share (for ``rows``,
-    in place; idempotent)."""
-    nk, sh = f.niche[rows], mk.nat_share[rows]
-    nat = mk.region_rank[rows]
+def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndarray,
+               region_rank: np.ndarray | None = None) -> Market:
+    """Market position of ``rows``: national share; with ``region_rank`` (all rows) also
+    the national rank (out-of-region domestic leaders with a larger share rank above)
+    and the world rank (foreign leaders with a larger world share rank above)."""
+    nk = f.niche[rows]
+    share = np.where(f.alive[rows], f.revenue[rows] / np.maximum(markets[nk], F32(1e-9)), F32(0.0)).astype(F32)
+    if region_rank is None:
+        empty = np.zeros(0, dtype=np.int32)
+        return Market(share, empty, empty, empty)
+    reg = region_rank[rows]
+    nat = reg
     if niches.region_share < 1.0:
-        nat = nat + (niches.ext_top[nk] > sh[:, None]).sum(axis=1).astype(np.int32)
-    mk.nat_rank[rows] = nat
-    mk.global_rank[rows] = nat + (niches.foreign_top[nk] > (sh * niches.china_share[nk])[:, None]).sum(axis=1).astype(np.int32)
+        nat = reg + (niches.ext_top[nk] > share[:, None]).sum(axis=1).astype(np.int32)
+    world = nat + (niches.foreign_top[nk] > (share * niches.china_share[nk])[:, None]).sum(axis=1).astype(np.int32)
+    return Market(share, reg, nat.astype(np.int32), world.astype(np.int32))
+
+
+def market_position(f: FirmArrays, niches: Niches, coverage: float, ranks: bool = True) -> Market:
+    """Market position of every row in use (shares, and ranks unless ``ranks=False``)."""
+    rows = np.arange(f.n)
+    return market_for(f, niches, niche_markets(f, niches, coverage), rows, region_ranks(f) if ranks else None)
 
 
 def band_points(x: np.ndarray, bands: list) -> np.ndarray:
@@ -267,22 +268,28 @@ class BatchResult:
     revoked: int
 
 
-def candidates(tier: str, f: FirmArrays, t: int, sched: TierSchedule, rp: RecognitionParams, validity_months: int,
-               apply_mult: np.ndarray, u_apply: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Who takes part in a batch: (applicants, holders due for re-review).  Eligible
-    non-holders apply with the tier's propensity (monthly rate for continuous tiers)."""
+def apply_probability(tier: str, sched: TierSchedule, rp: RecognitionParams, apply_mult: np.ndarray) -> np.ndarray:
+    """Chance that an eligible non-holder applies in a batch: the tier's propensity times
+    the services multiplier, converted to a monthly chance for continuous tiers."""
+    p = np.minimum(F32(rp.apply_prob[tier]) * apply_mult, F32(1.0))
+    if sched.batch_month == 0:
+        p = F32(1.0) - (F32(1.0) - p) ** F32(1.0 / 12.0)
+    return p.astype(F32)
+
+
+def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_apply: np.ndarray,
+               u_apply: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Who takes part in a batch: (applicants, holders due for re-review).  Non-holders
+    apply with probability ``p_apply`` (per row; see :func:`apply_probability`)."""
     n = f.n
     rec = f.titles[TIER_INDEX[tier], :n]
     held = rec != NONE
     is_due = held & (t - rec >= validity_months)
-    p_apply = F32(rp.apply_prob[tier]) * apply_mult
-    if sched.batch_month == 0:
-        p_apply = F32(1.0) - (F32(1.0) - np.minimum(p_apply, F32(1.0))) ** F32(1.0 / 12.0)
     return ~held & f.alive[:n] & (u_apply < p_apply), is_due
 
 
 def run_batch(tier: str, f: FirmArrays, ok: np.ndarray, t: int, sched: TierSchedule, year: int, scale: float,
-              rp: RecognitionParams, validity_months: int, review_ok: np.ndarray, apply_mult: np.ndarray,
+              rp: RecognitionParams, validity_months: int, review_ok: np.ndarray, apply_mult: np.ndarray | None,
               review_boost: np.ndarray, priority: np.ndarray, u_apply: np.ndarray, u_review: np.ndarray,
               u_select: np.ndarray, cand: tuple[np.ndarray, np.ndarray] | None = None) -> BatchResult:
     """One batch of ``tier`` at step ``t``: re-review due holders, then recognise applicants.
@@ -293,7 +300,9 @@ def run_batch(tier: str, f: FirmArrays, ok: np.ndarray, t: int, sched: TierSched
     :func:`candidates` if the caller has it already."""
     n, k = f.n, TIER_INDEX[tier]
     rec = f.titles[k, :n]
-    applicants, is_due = cand if cand is not None else candidates(tier, f, t, sched, rp, validity_months, apply_mult, u_apply)
+    if cand is None:
+        cand = candidates(tier, f, t, validity_months, apply_probability(tier, sched, rp, apply_mult), u_apply)
+    applicants, is_due = cand
     pass_p = F32(rp.rereview_pass[tier])
     pass_p = pass_p + review_boost * (F32(1.0) - pass_p)
     passed = is_due & (review_ok if rp.review_needs_criteria else True) & (u_review < pass_p)
