@@ -292,7 +292,7 @@ class TierModel(mesa.Model):
             elif self._refresh_flag[idx[0]]:  # agent driver: this firm
                 self.refresh(idx, t, d, own)
         # exited firms have zero rates and volatility (see exits/refresh), so no alive mask here
-        step = np.minimum(f.drift_m[idx] + f.vol[idx] * d["growth"], np.maximum(f.cap[idx] - f.ytd[idx], F32(0.0)))
+        step = rules.growth_step(f.drift_m[idx], f.vol[idx], d["growth"], f.cap[idx], f.ytd[idx])
         f.revenue[idx] *= np.exp(step)
         f.ytd[idx] += step
         f.ip[idx] += d["ip"] < f.p_ip[idx]

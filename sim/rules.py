@@ -59,12 +59,18 @@ def environment_drift(constraint: np.ndarray, titled: np.ndarray, extra: np.ndar
 
 def grow(revenue: np.ndarray, ytd: np.ndarray, drift: np.ndarray, vol: np.ndarray, z: np.ndarray,
          cap: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-    """One month of growth: log step drift/12 + vol*z, limited so that growth since
-    January does not exceed the annual capacity-expansion limit ``cap``.  Returns
+    """One month of growth at annual drift ``drift`` (see :func:`growth_step`).  Returns
     (new revenue, new year-to-date log growth)."""
-    step = drift / F32(12.0) + vol * z
-    step = np.minimum(step, np.maximum(cap - ytd, F32(0.0)))  # a lowered cap stops growth, never forces a fall
+    step = growth_step(drift / F32(12.0), vol, z, cap, ytd)
     return (revenue * np.exp(step)).astype(F32), (ytd + step).astype(F32)
+
+
+def growth_step(drift_m: np.ndarray, vol: np.ndarray, z: np.ndarray, cap: np.ndarray | float,
+                ytd: np.ndarray) -> np.ndarray:
+    """One month's log growth: drift_m + vol*z, limited so that growth since January does
+    not exceed the annual capacity-expansion limit ``cap`` (a lowered cap stops growth,
+    never forces a fall)."""
+    return np.minimum(drift_m + vol * z, np.maximum(cap - ytd, F32(0.0)))
 
 
 def employees_for(revenue: np.ndarray, rev0: np.ndarray, emp0: np.ndarray, g: GrowthParams) -> np.ndarray:
