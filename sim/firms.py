@@ -7,7 +7,7 @@ R&D intensity as R&D / revenue, times as model steps (months since the scenario 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -109,9 +109,6 @@ class FirmArrays:
     def capacity(self) -> int:
         return self.alive.shape[0]
 
-    def columns(self) -> list[str]:
-        return list(SCHEMA)
-
     def reserve(self, extra: int) -> None:
         """Make room for ``extra`` more rows (amortised doubling)."""
         need = self.n + extra
@@ -126,11 +123,6 @@ class FirmArrays:
         titles = np.full((len(TIERS), new_cap), NONE, dtype=np.int32)
         titles[:, : self.titles.shape[1]] = self.titles
         self.titles = titles
-
-    def view(self) -> "FirmArrays":
-        """Arrays trimmed to the rows in use (views, not copies)."""
-        kw = {f.name: getattr(self, f.name)[: self.n] for f in fields(self) if f.name not in ("titles", "n")}
-        return FirmArrays(**kw, titles=self.titles[:, : self.n], n=self.n)
 
     def take(self, rows: np.ndarray) -> "FirmSubset":
         """The firms ``rows`` only, as a read-only stand-in for FirmArrays whose columns are

@@ -52,24 +52,10 @@ class Effects:
     def size(self) -> int:
         return self.fin_relief.shape[0]
 
-    def concat(self, other: "Effects") -> "Effects":
-        """Effects over this object's rows followed by ``other``'s (scalars from self)."""
-        kw = {name: np.concatenate([getattr(self, name), getattr(other, name)]) for name in PER_FIRM}
-        return Effects(**kw, chain_opening=self.chain_opening, library_share=self.library_share)
-
     def take(self, index: np.ndarray) -> "Effects":
         """Per-firm effects picked by ``index`` (e.g. segment codes into a lookup table)."""
         kw = {name: getattr(self, name)[index] for name in PER_FIRM}
         return Effects(**kw, chain_opening=self.chain_opening, library_share=self.library_share)
-
-    def set_rows(self, lo: int, other: "Effects") -> None:
-        """Overwrite rows lo.. with ``other``'s per-firm effects (in place)."""
-        for name in PER_FIRM:
-            getattr(self, name)[lo:lo + other.size] = getattr(other, name)
-
-    def padded(self, n: int) -> "Effects":
-        """The same effects over ``n`` rows; rows added since (entrants) get no effect."""
-        return self if self.size == n else self.concat(Effects.none(n - self.size))
 
 
 @dataclass

@@ -142,7 +142,7 @@ class TierModel(mesa.Model):
         (library reselection, size class); in other months only last month's entrants and
         the firms whose titles changed in last month's batches.  Costs accrue monthly on
         the reached firms still alive."""
-        f, n = self.firms, self.firms.n
+        n = self.firms.n
         active = [lv for lv in self.levers if lv.active(t)]
         key = tuple(lv.name for lv in active)
         self._refresh = None

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import get_type_hints
 
 import pytest
-from hydra.errors import HydraException
 
 from sim.compose import choices, compose
 from sim.config import (LEVERS, TIERS, ConfigError, LeverConfig, RunConfig, describe, validate)

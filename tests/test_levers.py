@@ -209,26 +209,6 @@ def test_no_effect_after_end_date():
     assert not same_state(snapshot(a), snapshot(ref))
 
 
-# ----------------------------------------------------------------------------- Effects.padded
-def test_effects_padded_keeps_existing_rows_and_gives_entrants_none():
-    rng = np.random.default_rng(0)
-    e = Effects.none(5)
-    for name in EFFECT_FIELDS:
-        setattr(e, name, rng.random(5).astype(np.float32) + 0.5)
-    e.chain_opening, e.library_share = 1.5, 0.3
-    p = e.padded(8)
-    neutral = Effects.none(3)
-    for name in EFFECT_FIELDS:
-        arr = getattr(p, name)
-        assert arr.shape == (8,)
-        np.testing.assert_array_equal(arr[:5], getattr(e, name), err_msg=name)
-        np.testing.assert_array_equal(arr[5:], getattr(neutral, name), err_msg=name)
-    assert (p.chain_opening, p.library_share) == (1.5, 0.3)
-    same = e.padded(5)
-    for name in EFFECT_FIELDS:
-        np.testing.assert_array_equal(getattr(same, name), getattr(e, name))
-
-
 def test_entrants_get_no_effect_in_their_entry_month():
     m = TierModel(config=cfg(*lever("financing"), *lever("services")), replicate=0)
     for _ in range(24):

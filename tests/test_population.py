@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import tiers
 from sim.compose import compose
 from sim.firms import FirmArrays
 from sim.population import KINDS, draw_attributes, sizes, synthesise

@@ -21,7 +21,7 @@ from sim.results import (
     write_parquet,
 )
 
-from synthetic import TIERS, make_traj
+from synthetic import make_traj
 
 
 # --------------------------------------------------------------------------- forecast_table

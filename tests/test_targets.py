@@ -9,7 +9,7 @@ from scipy.stats import binomtest
 
 from sim.targets import COLUMNS, format_reachability, reachability_table
 
-from synthetic import TIERS, make_traj
+from synthetic import make_traj
 LG_SC = ["little_giant", "single_champion"]
 
 
