@@ -6,7 +6,7 @@ struct-of-arrays (``FirmArrays``); SMEs and chain owners are Mesa agents onto it
 
 Randomness: one ``SeedSequence(seed, spawn_key=(replicate,))`` per replicate (the
 replicate-th child of ``SeedSequence(seed).spawn``); each process (growth, exit,
-applications, ...) draws from its own child stream, one variate per firm slot per step,
+applications, ...) draws from its own child stream, one variate per firm row per step,
 so a policy that changes one process leaves the other processes' draws unchanged
 (common random numbers).  Mesa's own RNG is seeded from the same sequence.
 """
@@ -107,7 +107,7 @@ class TierModel(mesa.Model):
         """The first year's growth volatility (later years: January in firm_month)."""
         f, n = self.firms, self.firms.n
         age = ((0 - f.birth[:n]) / 12.0).astype(F32)
-        e = self.streams["vol"].standard_exponential(self.capacity, dtype=F32)[:n]
+        e = self.streams["vol"].standard_exponential(n, dtype=F32)
         f.vol[:n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[:n], age, self.params.growth), e)
 
     # ------------------------------------------------------------------ the month
@@ -223,8 +223,9 @@ class TierModel(mesa.Model):
 
     # ------------------------------------------------------------------ firm rules
     def draw(self, size: int, t: int) -> dict[str, np.ndarray]:
-        """This month's firm-rule variates, ``size`` per process stream: every firm slot
-        (vector driver) or one firm (agent driver).  January adds the yearly draws."""
+        """This month's firm-rule variates, ``size`` per process stream: every firm row in use
+        (vector driver; the number of rows does not depend on the policy, since entry counts
+        do not) or one firm (agent driver).  January adds the yearly draws."""
         s = self.streams
         d = {"growth": s["growth"].standard_normal(size, dtype=F32), "ip": s["ip"].random(size, dtype=F32),
              "inst": s["inst"].random(size, dtype=F32), "exit": s["exit"].random(size, dtype=F32)}
@@ -336,7 +337,7 @@ class TierModel(mesa.Model):
     def move_firms(self, t: int) -> None:
         """Vectorised driver: the firm rules and exits for all rows at once."""
         n = self.firms.n
-        d = {k: v[:n] for k, v in self.draw(self.capacity, t).items()}
+        d = self.draw(n, t)
         all_rows = slice(0, n)
         self.firm_month(all_rows, t, d)
         for row in self.exits(all_rows, t, d["exit"]):
@@ -395,7 +396,7 @@ class TierModel(mesa.Model):
         due = [tier for tier in TIERS if tier in self.scenario.tiers and tiers.due(tier, self.scenario.tiers[tier], year, month)]
         if not due:
             return
-        f, n, cap = self.firms, self.firms.n, self.capacity
+        f, n = self.firms, self.firms.n
         code = self._codes[:n]
         boost = self._table.review_boost[code]
         markets = region_rank = None
@@ -407,12 +408,12 @@ class TierModel(mesa.Model):
         rp = self.params.recognition
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
             sched = self.scenario.tiers[tier]
-            # variates for every firm slot; review and selection draws are skipped where the
+            # variates for every firm row; review and selection draws are skipped where the
             # calendar or the config rules them out (never on the state, so policies stay paired)
-            u_apply = self.streams["apply"].random(cap, dtype=F32)[:n]
+            u_apply = self.streams["apply"].random(n, dtype=F32)
             reviews_possible = year * 12 + month - 1 >= sched.first_year * 12 + validity
-            u_review = self.streams["review"].random(cap, dtype=F32)[:n] if reviews_possible else np.ones(n, dtype=F32)
-            u_select = self.streams["select"].random(cap, dtype=F32)[:n] if sched.capacity.rule != "criteria" else np.zeros(n, dtype=F32)
+            u_review = self.streams["review"].random(n, dtype=F32) if reviews_possible else np.ones(n, dtype=F32)
+            u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" else np.zeros(n, dtype=F32)
             p_apply = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)[code]  # per segment, then per firm
             applicants, is_due = tiers.candidates(tier, f, t, validity, p_apply, u_apply)
             cand = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only,
