@@ -414,8 +414,8 @@ class TierModel(mesa.Model):
             reviews_possible = year * 12 + month - 1 >= sched.first_year * 12 + validity
             u_review = self.streams["review"].random(n, dtype=F32) if reviews_possible else np.ones(n, dtype=F32)
             u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" else np.zeros(n, dtype=F32)
-            p_apply = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)[code]  # per segment, then per firm
-            applicants, is_due = tiers.candidates(tier, f, t, validity, p_apply, u_apply)
+            p_table = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)  # per segment code
+            applicants, is_due = tiers.candidates(tier, f, t, validity, p_table, code, u_apply, reviews_possible)
             cand = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only,
             rows = cand[tiers.prefilter(tier, f, cand, self.criteria)]  # and only those passing a cheap necessary test
             before = f.titles[TIER_INDEX[tier], cand]

@@ -277,15 +277,20 @@ def apply_probability(tier: str, sched: TierSchedule, rp: RecognitionParams, app
     return p.astype(F32)
 
 
-def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_apply: np.ndarray,
-               u_apply: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Who takes part in a batch: (applicants, holders due for re-review).  Non-holders
-    apply with probability ``p_apply`` (per row; see :func:`apply_probability`)."""
+def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: np.ndarray, code: np.ndarray,
+               u_apply: np.ndarray, reviews: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Who takes part in a batch: (applicants, holders due for re-review), as masks over
+    rows.  A non-holder applies when its draw is below its apply probability
+    ``p_table[code]`` (per segment code; see :func:`apply_probability`).  ``reviews=False``
+    when no title can be due yet (the calendar says so)."""
     n = f.n
     rec = f.titles[TIER_INDEX[tier], :n]
-    held = rec != NONE
-    is_due = held & (t - rec >= validity_months)
-    return ~held & f.alive[:n] & (u_apply < p_apply), is_due
+    hit = np.flatnonzero(u_apply < p_table.max())  # the few below the highest probability, then exactly
+    hit = hit[(u_apply[hit] < p_table[code[hit]]) & f.alive[hit] & (rec[hit] == NONE)]
+    applicants = np.zeros(n, dtype=bool)
+    applicants[hit] = True
+    is_due = (rec != NONE) & (t - rec >= validity_months) if reviews else np.zeros(n, dtype=bool)
+    return applicants, is_due
 
 
 def run_batch(tier: str, f: FirmArrays, ok: np.ndarray, t: int, sched: TierSchedule, year: int, scale: float,
@@ -300,8 +305,8 @@ def run_batch(tier: str, f: FirmArrays, ok: np.ndarray, t: int, sched: TierSched
     :func:`candidates` if the caller has it already."""
     n, k = f.n, TIER_INDEX[tier]
     rec = f.titles[k, :n]
-    if cand is None:
-        cand = candidates(tier, f, t, validity_months, apply_probability(tier, sched, rp, apply_mult), u_apply)
+    if cand is None:  # per-row probabilities: the "code" of row i is i
+        cand = candidates(tier, f, t, validity_months, apply_probability(tier, sched, rp, apply_mult), np.arange(n), u_apply)
     applicants, is_due = cand
     pass_p = F32(rp.rereview_pass[tier])
     pass_p = pass_p + review_boost * (F32(1.0) - pass_p)
