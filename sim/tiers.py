@@ -285,10 +285,14 @@ def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: 
     when no title can be due yet (the calendar says so)."""
     n = f.n
     rec = f.titles[TIER_INDEX[tier], :n]
-    hit = np.flatnonzero(u_apply < p_table.max())  # the few below the highest probability, then exactly
-    hit = hit[(u_apply[hit] < p_table[code[hit]]) & f.alive[hit] & (rec[hit] == NONE)]
-    applicants = np.zeros(n, dtype=bool)
-    applicants[hit] = True
+    p_max = float(p_table.max())
+    if p_max < 0.1:  # monthly applications are rare: test the few draws below the highest probability
+        hit = np.flatnonzero(u_apply < p_max)
+        hit = hit[(u_apply[hit] < p_table[code[hit]]) & f.alive[hit] & (rec[hit] == NONE)]
+        applicants = np.zeros(n, dtype=bool)
+        applicants[hit] = True
+    else:
+        applicants = (u_apply < p_table[code]) & f.alive[:n] & (rec == NONE)
     is_due = (rec != NONE) & (t - rec >= validity_months) if reviews else np.zeros(n, dtype=bool)
     return applicants, is_due
 
