@@ -20,8 +20,8 @@ one JSON line, the parent takes medians.  Plain Python: no pytest, no timing ass
 
 The floor (``floor_national``): for each of the 120 months of the default run, draw exactly
 the variates the model's firm rules draw that month -- by calling the model's own
-``model.draw(capacity, t)``, so count, distributions and dtypes are the model's by
-construction (4 arrays of ``capacity`` float32 in a month, 8 in January) -- plus one
+``model.draw(size, t)`` at the size the model drew, so count, distributions and dtypes are the model's by
+construction (4 float32 arrays of the rows in use in a month, 8 in January) -- plus one
 read-and-write pass over every firm state array (each column of ``sim.firms.SCHEMA`` and
 ``titles``) over the rows in use that month.  The rows in use and the capacity per month
 are those of an instrumented run of the same replicate.  A second, wider floor replays
@@ -230,7 +230,7 @@ def child_floor(spec: dict) -> dict:
     draws_per_step = {}
     for label, t in (("non_january", 1), ("january", 0)):
         box2["sink"] = []
-        d = probe.draw(probe.capacity, t)
+        d = probe.draw(probe.firms.n, t)
         calls = box2["sink"]
         assert len(calls) == len(d), (len(calls), list(d))  # one generator call per key, in key order
         draws_per_step[label] = {
@@ -238,8 +238,8 @@ def child_floor(spec: dict) -> dict:
                        for (key, v), c in zip(d.items(), calls)},
             "n_arrays": len(d), "variates": int(sum(v.size for v in d.values())),
         }
-    draws_per_step["size_note"] = ("size = model.capacity (allocated rows, "
-                                   f"{probe.capacity:,} here), not rows in use: move_firms draws capacity then slices [:n]")
+    draws_per_step["size_note"] = ("size = rows in use at the start (firms ever created; "
+                                   f"{probe.firms.n:,} here); move_firms draws one variate per row in use each month")
     del probe
 
     # --- recognition batches per year from the scenario's tier schedules (batch month, first year,
@@ -274,7 +274,7 @@ def child_floor(spec: dict) -> dict:
                 yr[key] = yr.get(key, 0) + 1
     for y, yr in batch_per_year.items():
         seen = batch_seen.get(y, {})
-        yr["arrays_by_stream"] = seen  # "stream:distribution:dtype" -> arrays drawn that year (each of capacity size)
+        yr["arrays_by_stream"] = seen  # "stream:distribution:dtype" -> arrays drawn that year (one variate per row in use)
         yr["arrays"] = sum(seen.values())
         yr["apply_arrays_equal_tier_batches"] = sum(v for k, v in seen.items() if k.startswith("apply:")) == yr["tier_batches"]
     batch_ok = set(batch_seen) <= set(batch_per_year) and all(v["apply_arrays_equal_tier_batches"] for v in batch_per_year.values())
@@ -296,15 +296,18 @@ def child_floor(spec: dict) -> dict:
         arrays = _state_arrays(model.firms)
     streams = {k: g for k, g in model.streams.items()}
 
+    # the firm-rule draw size each month, as the model drew it (rows in use when the firm rules ran)
+    rule_size = [next(size for stream, _m, _a, _k, size, _dt in calls if stream == "growth") for calls in per_step]
+
     def floor_narrow():
         for t in range(T):
-            d = model.draw(capacity[t], t)
+            d = model.draw(rule_size[t], t)
             del d
             _state_pass(arrays, rows_in_use[t])
 
     def draws_only():
         for t in range(T):
-            d = model.draw(capacity[t], t)
+            d = model.draw(rule_size[t], t)
             del d
 
     def state_only():
@@ -492,8 +495,8 @@ def bench_floor(args, m: dict, cache: dict) -> dict:
         "model_step_s": rnd(model_step),
         "ratio_to_floor": rnd(ratio, 2),
         "target_ratio": 2, "meets_target": bool(ratio <= 2),
-        "floor_includes": ("per month t of the 120: model.draw(capacity_t, t) -- the firm-rule variates, 4 float32 arrays of "
-                           "capacity (8 in January) -- plus one read+write pass over every SCHEMA column and titles over the "
+        "floor_includes": ("per month t of the 120: model.draw(size_t, t) -- the firm-rule variates, 4 float32 arrays of "
+                           "size_t (8 in January), size_t = the size the model drew that month (rows in use) -- plus one read+write pass over every SCHEMA column and titles over the "
                            "rows in use at month t (np.multiply(a, 1, out=a) for numbers, np.logical_or(a, False, out=a) for "
                            "bools); rows in use and capacity per month from an instrumented run of the same replicate"),
         "floor_excludes": ("recognition-batch draws (batch_draws_per_year) and entry draws (draws_audit_120_steps.entry); "
@@ -511,7 +514,7 @@ def bench_floor(args, m: dict, cache: dict) -> dict:
         "batch_draws_per_year": res["batch_draws_per_year"],
         "batch_draws_note": ("per due tier-batch (scenario.tiers): one 'apply' uniform array; 'review' and 'select' arrays "
                              "only where model.recognise draws them (counts from the instrumented run); each array has "
-                             "model.capacity float32 variates, sliced to rows in use after drawing"),
+                             "one float32 variate per row in use"),
         "tier_schedules": res["tier_schedules"],
         "draws_audit_120_steps": res["draws_audit_120_steps"],
         "agent_steps_basis": "firm-months of the instrumented run (alive at month end) / floor time: the rate at the floor",
