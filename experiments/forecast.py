@@ -46,7 +46,7 @@ def main() -> None:
     try:
         sys.argv[1:] = [a if a.startswith("-") else check_overrides([a])[0] for a in sys.argv[1:]]
         if not {"-m", "--multirun"} & set(sys.argv[1:]):
-            compose(overrides=[a for a in sys.argv[1:] if not a.startswith(("-", "hydra"))])
+            compose(overrides=[a for a in sys.argv[1:] if "=" in a and not a.startswith(("-", "hydra"))])
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

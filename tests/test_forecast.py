@@ -150,3 +150,12 @@ def test_hydra_cli_end_to_end(tmp_path):
     traj = pd.read_parquet(run_dir / "trajectories.parquet")
     assert sorted(traj["replicate"].unique()) == [0, 1]
     assert list(run_dir.glob("fan_*.svg")) and list(run_dir.glob("fan_*.png"))
+
+
+def test_cli_shows_the_composed_config_without_running(tmp_path):
+    """`--cfg job` (README) prints the composed config and runs nothing."""
+    out = subprocess.run([sys.executable, "-m", "experiments.forecast", "--cfg", "job", "scenario=national",
+                          f"hydra.run.dir={tmp_path / 'run'}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "name: national" in out.stdout and "financing:" in out.stdout
+    assert not (tmp_path / "run").exists()
