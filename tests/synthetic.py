@@ -1,9 +1,11 @@
-"""Synthetic tables shared by the result/target tests."""
+"""Helpers shared by the tests: synthetic result tables, firm-state snapshots."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from sim.firms import SCHEMA
 
 TIERS = ["srdi", "little_giant", "single_champion"]
 
@@ -24,3 +26,11 @@ def make_traj(n_rep: int = 10, n_months: int = 24, start: str = "2021-01", windo
             "cumulative_new": np.where(m >= window_open, rec * (m - window_open + 1), 0),
         }))
     return pd.concat(frames, ignore_index=True)
+
+
+def snapshot(m) -> dict[str, np.ndarray]:
+    """Copies of every firm array of model ``m`` over rows in use (plus titles)."""
+    f, n = m.firms, m.firms.n
+    out = {name: getattr(f, name)[:n].copy() for name in SCHEMA}
+    out["titles"] = f.titles[:, :n].copy()
+    return out

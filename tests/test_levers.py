@@ -22,9 +22,9 @@ from sim import tiers
 from sim.agents import ChainOwner
 from sim.compose import compose
 from sim.config import LEVERS, LeverEffects
-from sim.firms import SCHEMA
 from sim.levers import Effects
 from sim.model import TierModel
+from synthetic import snapshot
 
 SCENARIO = "liaocheng"
 K_SE = 2.0          # tolerance: paired mean difference must exceed K_SE standard errors
@@ -48,14 +48,6 @@ def lever(name: str, intensity: float = 2.0, start: str = "2016-01", end: str | 
 def cfg(*overrides: str, policy: str = "no_policy"):
     """Composed config, cached (Hydra compose is ~0.3 s)."""
     return compose(SCENARIO, policy, list(overrides))
-
-
-def snapshot(m: TierModel) -> dict[str, np.ndarray]:
-    """Copies of every firm array over rows in use (plus titles)."""
-    f, n = m.firms, m.firms.n
-    out = {name: getattr(f, name)[:n].copy() for name in SCHEMA}
-    out["titles"] = f.titles[:, :n].copy()
-    return out
 
 
 def same_state(a: dict, b: dict) -> bool:

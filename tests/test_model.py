@@ -17,20 +17,14 @@ from sim import ensemble
 from sim.agents import SME, ChainOwner
 from sim.compose import compose
 from sim.config import TIERS
-from sim.firms import NONE, SCHEMA, TIER_INDEX
+from sim.firms import NONE, TIER_INDEX
 from sim.model import STREAMS, TierModel
+from synthetic import snapshot
 
 
 @lru_cache(maxsize=None)
 def cfg(scenario: str = "liaocheng", policy: str = "baseline", *overrides: str):
     return compose(scenario, policy, list(overrides))
-
-
-def snapshot(m: TierModel) -> dict[str, np.ndarray]:
-    f, n = m.firms, m.firms.n
-    out = {name: getattr(f, name)[:n].copy() for name in SCHEMA}
-    out["titles"] = f.titles[:, :n].copy()
-    return out
 
 
 def assert_same_record(a, b) -> None:
