@@ -398,50 +398,60 @@ class TierModel(mesa.Model):
             return
         f, n = self.firms, self.firms.n
         code = self._codes[:n]
-        boost = self._table.review_boost[code]
-        markets = region_rank = None
+        markets = None
         if any(x in tiers.NEEDS_MARKET for x in due):
             markets = tiers.niche_markets(f, self.niches, self.params.firms.market_coverage)
-        if any(x in tiers.NEEDS_RANKS for x in due):
-            region_rank = tiers.region_ranks(f)
         validity = int(round(self.criteria.validity_years * 12))
-        rp = self.params.recognition
+        rp, boost = self.params.recognition, self._table.review_boost
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
             sched = self.scenario.tiers[tier]
             # variates for every firm row; review and selection draws are skipped where the
             # calendar or the config rules them out (never on the state, so policies stay paired)
             u_apply = self.streams["apply"].random(n, dtype=F32)
             reviews_possible = year * 12 + month - 1 >= sched.first_year * 12 + validity
-            u_review = self.streams["review"].random(n, dtype=F32) if reviews_possible else np.ones(n, dtype=F32)
-            u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" else np.zeros(n, dtype=F32)
+            u_review = self.streams["review"].random(n, dtype=F32) if reviews_possible else None
+            u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" else None
             p_table = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)  # per segment code
             applicants, is_due = tiers.candidates(tier, f, t, validity, p_table, code, u_apply, reviews_possible)
-            cand = np.flatnonzero(applicants | is_due)  # criteria are evaluated for candidates only,
-            rows = cand[tiers.prefilter(tier, f, cand, self.criteria)]  # and only those passing a cheap necessary test
-            before = f.titles[TIER_INDEX[tier], cand]
-            sub_market = None
-            if tier in tiers.NEEDS_MARKET:
-                sub_market = tiers.market_for(f, self.niches, markets, rows, region_rank if tier in tiers.NEEDS_RANKS else None)
-            sub = f.take(rows)
-            metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
-            ok, review_ok = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-            ok[rows] = tiers.eligible(tier, sub, metrics, sub_market, self.criteria)
-            review_ok[rows] = ok[rows]
-            if rp.review_drops_sme_cap and tier in ("innovative", "srdi", "little_giant"):
-                review_ok[rows] = tiers.eligible(tier, sub, _no_sme_cap(metrics), sub_market, self.criteria)
-            priority = tiers.selection_priority(tier, f, self.criteria, boost)
-            res = tiers.run_batch(tier, f, ok, t, self.scenario.tiers[tier], year, self.scenario.scale, self.params.recognition,
-                                  validity, review_ok, None, boost, priority, u_apply, u_review, u_select,
-                                  cand=(applicants, is_due))
+            # criteria are evaluated for candidates only, and only those passing a cheap necessary test
+            ok, review_ok = self._criteria(tier, t, applicants, is_due, markets, rp.review_drops_sme_cap)
+            res = tiers.run_batch(tier, f, t, sched, year, self.scenario.scale, rp, applicants, is_due, ok, review_ok,
+                                  boost[code[is_due]], lambda rows: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
+                                  u_review, u_select)
             k = TIER_INDEX[tier]
             if tier in TITLED:  # title sets changed: these firms' rates and lever reach change
-                self._title_changed.append(cand[(f.titles[k, cand] != NONE) != (before != NONE)])
+                self._title_changed += [res.chosen_rows, res.revoked_rows]
             self.flows[t, k, 0] += res.recognised
             self.flows[t, k, 1] += res.rereviewed
             self.flows[t, k, 2] += res.revoked
-            if self.scenario.tiers[tier].batch_month != 0:
+            if sched.batch_month != 0:
                 self.batches.append({"date": self.calendar.date(t), "tier": tier, "applicants": res.applicants, "eligible": res.eligible,
                                      "capacity": res.capacity, "recognised": res.recognised})
+
+    def _criteria(self, tier: str, t: int, applicants: np.ndarray, due: np.ndarray, markets: np.ndarray | None,
+                  drop_sme_cap: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Does each applicant meet ``tier``'s criteria now, and each due holder the criteria
+        it is re-reviewed against (with ``drop_sme_cap``: without the SME size cap, for the
+        SME tiers)?  Masks aligned with ``applicants`` and ``due``."""
+        f = self.firms
+        pa, pd = tiers.prefilter(tier, f, applicants, self.criteria), tiers.prefilter(tier, f, due, self.criteria)
+        rows = np.concatenate([applicants[pa], due[pd]])
+        n_app = int(pa.sum())
+        sub_market = None
+        if tier in tiers.NEEDS_MARKET:
+            ranks = tiers.region_ranks(f, rows) if tier in tiers.NEEDS_RANKS else None
+            sub_market = tiers.market_for(f, self.niches, markets, rows, ranks)
+        sub = f.take(rows)
+        metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
+        el = tiers.eligible(tier, sub, metrics, sub_market, self.criteria)
+        if drop_sme_cap and tier in ("innovative", "srdi", "little_giant"):
+            el_review = tiers.eligible(tier, sub, _no_sme_cap(metrics), sub_market, self.criteria)
+        else:
+            el_review = el
+        ok, review_ok = np.zeros(applicants.size, dtype=bool), np.zeros(due.size, dtype=bool)
+        ok[pa] = el[:n_app]
+        review_ok[pd] = el_review[n_app:]
+        return ok, review_ok
 
     # ------------------------------------------------------------------ records
     def record(self, t: int) -> None:

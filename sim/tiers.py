@@ -9,6 +9,7 @@ capacity rule (quota, selection rate, or criteria only) bounds who is recognised
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,25 +46,28 @@ def niche_markets(f: FirmArrays, niches: Niches, coverage: float) -> np.ndarray:
     return np.maximum(total, expected) / F32(coverage)
 
 
-def region_ranks(f: FirmArrays) -> np.ndarray:
-    """Rank of every row among the simulated firms of its niche by revenue (1 = largest;
-    exited firms count as revenue 0): one sort on (niche, revenue descending)."""
+def region_ranks(f: FirmArrays, rows: np.ndarray | None = None) -> np.ndarray:
+    """Rank of ``rows`` (default: every row in use) among the simulated firms of their niche
+    by revenue: 1 + the number of firms in the niche with a larger revenue (exited firms
+    count as revenue 0; equal revenues share a rank).  Only the firms that can outrank one
+    of ``rows`` (revenue above the smallest of theirs) are sorted."""
     n, niche = f.n, f.niche[: f.n]
-    live_rev = np.where(f.alive[:n], f.revenue[:n], F32(0.0)).astype(np.float64)
-    order = np.argsort(niche.astype(np.float64) + (1.0 - live_rev / (live_rev.max() * 1.01 + 1.0)))
-    sorted_niche = niche[order]
-    pos = np.arange(n)
-    starts = np.ones(n, dtype=bool)
-    starts[1:] = sorted_niche[1:] != sorted_niche[:-1]
-    first = np.maximum.accumulate(np.where(starts, pos, 0))  # position where each row's niche starts
-    rank = np.empty(n, dtype=np.int32)
-    rank[order] = (pos - first + 1).astype(np.int32)
-    return rank
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int32)
+    live_rev = np.where(f.alive[:n], f.revenue[:n], F32(0.0)).astype(F32)
+    rivals = np.flatnonzero(live_rev > live_rev[rows].min())
+
+    def key(r: np.ndarray) -> np.ndarray:  # niche ascending, revenue descending (bits of a float32 >= 0 order as its value)
+        return (niche[r].astype(np.int64) << 32) | (0xFFFFFFFF - live_rev[r].view(np.uint32).astype(np.int64))
+    sorted_keys = np.sort(key(rivals))
+    first_of_niche = np.searchsorted(sorted_keys, niche[rows].astype(np.int64) << 32, side="left")
+    return (np.searchsorted(sorted_keys, key(rows), side="left") - first_of_niche + 1).astype(np.int32)
 
 
 def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndarray,
                region_rank: np.ndarray | None = None) -> Market:
-    """Market position of ``rows``: national share; with ``region_rank`` (all rows) also
+    """Market position of ``rows``: national share; with ``region_rank`` (of ``rows``) also
     the national rank (out-of-region domestic leaders with a larger share rank above)
     and the world rank (foreign leaders with a larger world share rank above)."""
     nk = f.niche[rows]
@@ -71,7 +75,7 @@ def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndar
     if region_rank is None:
         empty = np.zeros(0, dtype=np.int32)
         return Market(share, empty, empty, empty)
-    reg = region_rank[rows]
+    reg = region_rank
     nat = reg
     if niches.region_share < 1.0:
         nat = reg + (niches.ext_top[nk] > share[:, None]).sum(axis=1).astype(np.int32)
@@ -82,7 +86,7 @@ def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndar
 def market_position(f: FirmArrays, niches: Niches, coverage: float, ranks: bool = True) -> Market:
     """Market position of every row in use (shares, and ranks unless ``ranks=False``)."""
     rows = np.arange(f.n)
-    return market_for(f, niches, niche_markets(f, niches, coverage), rows, region_ranks(f) if ranks else None)
+    return market_for(f, niches, niche_markets(f, niches, coverage), rows, region_ranks(f, rows) if ranks else None)
 
 
 def band_points(x: np.ndarray, bands: list) -> np.ndarray:
@@ -186,15 +190,14 @@ def leading_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.nda
     return pool & (f.revenue[:n] >= k.min_revenue)
 
 
-def selection_priority(tier: str, f: FirmArrays, c: CriteriaConfig, boost: np.ndarray) -> np.ndarray:
-    """Who is chosen first when a quota binds (higher first; a uniform draw breaks ties):
-    leading enterprises by the rule (owners first, then revenue), others by latent
-    quality plus the precision-services boost."""
-    n = f.n
+def selection_priority(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, boost: np.ndarray) -> np.ndarray:
+    """Who among ``rows`` is chosen first when a quota binds (higher first; a uniform draw
+    breaks ties): leading enterprises by the rule (owners first, then revenue), others by
+    latent quality plus the precision-services boost (``boost``, aligned with ``rows``)."""
     if tier == "leading":
-        size = np.log1p(f.revenue[:n]).astype(F32)
-        return size + (F32(100.0) * f.owner[:n] if c.leading.rule == "owners_first" else F32(0.0))
-    return f.quality[:n] + boost
+        size = np.log1p(f.revenue[rows]).astype(F32)
+        return size + (F32(100.0) * f.owner[rows] if c.leading.rule == "owners_first" else F32(0.0))
+    return f.quality[rows] + boost
 
 
 def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: CriteriaConfig) -> np.ndarray:
@@ -266,6 +269,8 @@ class BatchResult:
     recognised: int
     rereviewed: int
     revoked: int
+    chosen_rows: np.ndarray    # rows recognised in this batch
+    revoked_rows: np.ndarray   # rows whose title was revoked at re-review
 
 
 def apply_probability(tier: str, sched: TierSchedule, rp: RecognitionParams, apply_mult: np.ndarray) -> np.ndarray:
@@ -279,57 +284,53 @@ def apply_probability(tier: str, sched: TierSchedule, rp: RecognitionParams, app
 
 def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: np.ndarray, code: np.ndarray,
                u_apply: np.ndarray, reviews: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Who takes part in a batch: (applicants, holders due for re-review), as masks over
-    rows.  A non-holder applies when its draw is below its apply probability
+    """Who takes part in a batch: (applicants, holders due for re-review), as ascending row
+    indices.  A non-holder applies when its draw is below its apply probability
     ``p_table[code]`` (per segment code; see :func:`apply_probability`).  ``reviews=False``
     when no title can be due yet (the calendar says so)."""
     n = f.n
     rec = f.titles[TIER_INDEX[tier], :n]
     p_max = float(p_table.max())
-    if p_max < 0.1:  # monthly applications are rare: test the few draws below the highest probability
+    if p_max < 0.1:  # applications are rare: test the few draws below the highest probability
         hit = np.flatnonzero(u_apply < p_max)
-        hit = hit[(u_apply[hit] < p_table[code[hit]]) & f.alive[hit] & (rec[hit] == NONE)]
-        applicants = np.zeros(n, dtype=bool)
-        applicants[hit] = True
+        applicants = hit[(u_apply[hit] < p_table[code[hit]]) & f.alive[hit] & (rec[hit] == NONE)]
     else:
-        applicants = (u_apply < p_table[code]) & f.alive[:n] & (rec == NONE)
-    is_due = (rec != NONE) & (t - rec >= validity_months) if reviews else np.zeros(n, dtype=bool)
-    return applicants, is_due
+        applicants = np.flatnonzero((u_apply < p_table[code]) & f.alive[:n] & (rec == NONE))
+    due = np.flatnonzero((rec <= t - validity_months) & (rec != NONE)) if reviews else np.zeros(0, dtype=np.intp)
+    return applicants, due
 
 
-def run_batch(tier: str, f: FirmArrays, ok: np.ndarray, t: int, sched: TierSchedule, year: int, scale: float,
-              rp: RecognitionParams, validity_months: int, review_ok: np.ndarray, apply_mult: np.ndarray | None,
-              review_boost: np.ndarray, priority: np.ndarray, u_apply: np.ndarray, u_review: np.ndarray,
-              u_select: np.ndarray, cand: tuple[np.ndarray, np.ndarray] | None = None) -> BatchResult:
-    """One batch of ``tier`` at step ``t``: re-review due holders, then recognise applicants.
+def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, scale: float, rp: RecognitionParams,
+              applicants: np.ndarray, due: np.ndarray, ok: np.ndarray, review_ok: np.ndarray, review_boost: np.ndarray,
+              priority: Callable[[np.ndarray], np.ndarray], u_review: np.ndarray, u_select: np.ndarray) -> BatchResult:
+    """One batch of ``tier`` at step ``t``: re-review the ``due`` holders, then recognise
+    among the ``applicants`` (row indices from :func:`candidates`).
 
-    ``ok``: meets the criteria now; ``review_ok``: meets the criteria a holder is
-    re-reviewed against (both need only be right for the candidates); u_*: uniform
-    variates, one per row (common random numbers); ``cand``: the result of
-    :func:`candidates` if the caller has it already."""
-    n, k = f.n, TIER_INDEX[tier]
-    rec = f.titles[k, :n]
-    if cand is None:  # per-row probabilities: the "code" of row i is i
-        cand = candidates(tier, f, t, validity_months, apply_probability(tier, sched, rp, apply_mult), np.arange(n), u_apply)
-    applicants, is_due = cand
+    ``ok``: applicants meeting the criteria now (aligned with ``applicants``);
+    ``review_ok``, ``review_boost``: due holders meeting the criteria they are re-reviewed
+    against, and their services boost to the pass rate (aligned with ``due``);
+    ``priority(rows)``: selection priority when a quota binds; u_*: uniform variates, one
+    per firm row (common random numbers)."""
+    rec = f.titles[TIER_INDEX[tier]]
     pass_p = F32(rp.rereview_pass[tier])
     pass_p = pass_p + review_boost * (F32(1.0) - pass_p)
-    passed = is_due & (review_ok if rp.review_needs_criteria else True) & (u_review < pass_p)
-    revoked = is_due & ~passed
+    keep = np.zeros(0, dtype=bool)
+    if due.size:
+        keep = (review_ok if rp.review_needs_criteria else True) & (u_review[due] < pass_p)
+    passed, revoked = due[keep], due[~keep]
     rec[passed] = t
     rec[revoked] = NONE
-    elig = applicants & ok
-    n_elig = int(elig.sum())
+    elig = applicants[ok]
+    n_elig = int(elig.size)
     cap = capacity(sched.capacity, year, scale)
     if sched.capacity.rule == "selection_rate":
-        chosen = elig & (u_select < F32(sched.capacity.selection_rate))
+        chosen = elig[u_select[elig] < F32(sched.capacity.selection_rate)]
     elif n_elig > cap:
-        idx = np.flatnonzero(elig)
-        n_take = int(np.floor(cap + u_select[idx[0]]))  # random rounding of a scaled quota
-        best = np.argpartition(-(priority[idx] + u_select[idx]), min(n_take, len(idx) - 1))[:n_take] if n_take > 0 else []
-        chosen = np.zeros(n, dtype=bool)
-        chosen[idx[best]] = True
+        n_take = int(np.floor(cap + u_select[elig[0]]))  # random rounding of a scaled quota
+        score = priority(elig) + u_select[elig]
+        chosen = elig[np.argpartition(-score, min(n_take, n_elig - 1))[:n_take]] if n_take > 0 else elig[:0]
     else:
         chosen = elig
     rec[chosen] = t
-    return BatchResult(int(applicants.sum()), n_elig, float(cap), int(chosen.sum()), int(passed.sum()), int(revoked.sum()))
+    return BatchResult(int(applicants.size), n_elig, float(cap), int(chosen.size), int(passed.size), int(revoked.size),
+                       chosen, revoked)

@@ -334,14 +334,30 @@ def test_leading_priority_owners_first_then_revenue():
     f.revenue[:4] = [2000.0, 9000.0, 1500.0, 5000.0]
     f.owner[:4] = [True, False, True, False]
     c = CriteriaConfig()
-    pr = tiers.selection_priority("leading", f, c, np.zeros(4, dtype=F32))
+    rows = np.arange(4)
+    pr = tiers.selection_priority("leading", f, rows, c, np.zeros(4, dtype=F32))
     assert list(np.argsort(-pr)) == [0, 2, 1, 3]          # owners (by revenue), then the rest by revenue
     c.leading.rule = "largest"
-    pr = tiers.selection_priority("leading", f, c, np.zeros(4, dtype=F32))
+    pr = tiers.selection_priority("leading", f, rows, c, np.zeros(4, dtype=F32))
     assert list(np.argsort(-pr)) == [1, 3, 0, 2]
+    assert list(tiers.selection_priority("leading", f, np.array([3, 1]), c, np.zeros(2, dtype=F32)) > 9.0) == [False, True]  # log1p(5000) < 9 < log1p(9000)
 
 
 # ---- market position -----------------------------------------------------------------
+
+def test_region_ranks_of_a_subset_equal_the_full_ranks_and_ties_share():
+    rng = np.random.default_rng(5)
+    f = make_firms(400)
+    f.niche[:400] = rng.integers(0, 30, 400)
+    f.revenue[:400] = rng.choice(np.array([5.0, 20.0, 80.0, 400.0, 900.0], dtype=F32), 400)  # many ties
+    f.alive[:400] = rng.random(400) < 0.9
+    full = tiers.region_ranks(f)
+    live = np.where(f.alive[:400], f.revenue[:400], 0.0)
+    want = [1 + np.sum((f.niche[:400] == f.niche[i]) & (live > live[i])) for i in range(400)]
+    assert list(full) == want                       # 1 + firms of the niche with a larger revenue
+    rows = np.flatnonzero(live >= 80.0)[::3]
+    assert list(tiers.region_ranks(f, rows)) == list(full[rows])
+
 
 def test_market_position_by_hand():
     # niche 0: revenues 50, 30, 20; niche 1: 40, 10 and a dead firm with revenue 100
@@ -422,8 +438,12 @@ class Batch:
         self.u_select = np.full(n, 0.5, dtype=F32)
 
     def __call__(self, t, year=2020, scale=1.0, tier="little_giant"):
-        return tiers.run_batch(tier, self.f, self.ok, t, self.sched, year, scale, self.rp, 36, self.review_ok,
-                               self.apply_mult, self.review_boost, self.priority, self.u_apply, self.u_review, self.u_select)
+        """The model's path: candidates (per-row apply probabilities: row i has code i), then the batch."""
+        n = self.f.n
+        p_row = tiers.apply_probability(tier, self.sched, self.rp, self.apply_mult)
+        app, due = tiers.candidates(tier, self.f, t, 36, p_row, np.arange(n), self.u_apply)
+        return tiers.run_batch(tier, self.f, t, self.sched, year, scale, self.rp, app, due, self.ok[app], self.review_ok[due],
+                               self.review_boost[due], lambda rows: self.priority[rows], self.u_review, self.u_select)
 
     @property
     def rec(self):
