@@ -29,8 +29,11 @@ def supplier_effects(chain: np.ndarray, opening_by_chain: np.ndarray, is_owner: 
                      c: ChainParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Effects on chain suppliers (owners excluded): (growth drift added 1/yr,
     IP-rate multiplier, financing-constraint relief fraction)."""
-    o = np.where(is_owner, F32(0.0), opening_by_chain[chain])  # chain -1 picks the trailing 0
-    drift = F32(c.growth_per_opening) * o
-    ip_mult = F32(1.0) + F32(c.ip_per_opening) * o
-    relief = np.minimum(F32(c.fin_per_opening) * o, F32(1.0))
-    return drift.astype(F32), ip_mult.astype(F32), relief.astype(F32)
+    o = opening_by_chain[chain]  # chain -1 picks the trailing 0
+    o[is_owner] = F32(0.0)
+    ip_mult = o * F32(c.ip_per_opening)
+    ip_mult += F32(1.0)
+    relief = o * F32(c.fin_per_opening)
+    np.minimum(relief, F32(1.0), out=relief)
+    o *= F32(c.growth_per_opening)
+    return o, ip_mult, relief

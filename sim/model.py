@@ -94,6 +94,8 @@ class TierModel(mesa.Model):
         self._reach: list[np.ndarray] = []
         self._table = Effects.none(len(SEGMENT_CODES))
         self._codes = np.zeros(self.capacity, dtype=np.uint8)  # segment code per firm row
+        self._per_code = np.zeros(len(SEGMENT_CODES), dtype=np.int64)  # rows in use per code, kept with _codes
+        self._per_code[0] = self.firms.n
         self._covered = 0  # rows whose lever reach has been determined
         self._refresh = None  # rows whose rates are refreshed this month (slice or index array)
         self._refresh_flag = np.zeros(self.capacity, dtype=bool)  # the same, for the agent driver
@@ -163,9 +165,8 @@ class TierModel(mesa.Model):
                 self._refresh_flag[self._refresh] = True
         self._covered = n
         if active:
-            per_code = np.bincount(self._codes[:n], minlength=len(SEGMENT_CODES))  # exited firms have code 0
-            for lv, reach in zip(active, self._reach):
-                self.cost[lv.name] += lv.intensity * lv.cost * float(per_code @ reach) / 12.0 / self.scenario.scale
+            for lv, reach in zip(active, self._reach):  # exited firms have code 0
+                self.cost[lv.name] += lv.intensity * lv.cost * float(self._per_code @ reach) / 12.0 / self.scenario.scale
 
     @property
     def effects(self) -> Effects:
@@ -202,7 +203,18 @@ class TierModel(mesa.Model):
             titled |= f.titles[TIER_INDEX[tier], rows] != NONE
         code = (alive.astype(np.uint8) | (sme_mask(f.employees[rows], f.revenue[rows], self.params.firms) << 1)
                 | (f.library[rows] << 2) | (titled << 3) | ((f.chain[rows] >= 0) << 4)).astype(np.uint8)
+        self._set_codes(rows, code)
+
+    def _set_codes(self, rows, code: np.ndarray | int) -> None:
+        """Set the segment codes of ``rows`` and keep the per-code row counts."""
+        m = len(SEGMENT_CODES)
+        if isinstance(rows, slice) and rows == slice(0, self.firms.n):
+            self._codes[rows] = code
+            self._per_code[:] = np.bincount(self._codes[rows], minlength=m)
+            return
+        self._per_code -= np.bincount(self._codes[rows], minlength=m)
         self._codes[rows] = code
+        self._per_code += np.bincount(self._codes[rows], minlength=m)
 
     def select_library(self, t: int, share: float, sme: np.ndarray) -> None:
         """Each January (and when the library opens) pick the top ``share`` of SMEs by
@@ -293,9 +305,9 @@ class TierModel(mesa.Model):
             elif self._refresh_flag[idx[0]]:  # agent driver: this firm
                 self.refresh(idx, t, d, own)
         # exited firms have zero rates and volatility (see exits/refresh), so no alive mask here
-        step = rules.growth_step(f.drift_m[idx], f.vol[idx], d["growth"], f.cap[idx], f.ytd[idx])
-        f.revenue[idx] *= np.exp(step)
+        step = rules.growth_step(f.drift_m[idx], f.vol[idx], d["growth"], f.cap[idx], f.ytd[idx], out=d["growth"])
         f.ytd[idx] += step
+        f.revenue[idx] *= np.exp(step, out=step)
         f.ip[idx] += d["ip"] < f.p_ip[idx]
         f.rd_inst[idx] |= d["inst"] < f.p_inst[idx]
         if self.calendar.month(t) == 12:
@@ -331,7 +343,7 @@ class TierModel(mesa.Model):
             f.alive[rows] = False
             f.library[rows] = False
             _stop(f, rows)
-            self._codes[rows] = 0  # no lever reaches an exited firm
+            self._set_codes(rows, 0)  # no lever reaches an exited firm
         return rows
 
     def move_firms(self, t: int) -> None:
@@ -366,6 +378,7 @@ class TierModel(mesa.Model):
         self.kinds[start:start + k - n_small] = KINDS.index("sme")
         self.kinds[start + k - n_small:start + k] = KINDS.index("small")
         f.n = start + k
+        self._per_code[0] += k  # entrants' code is 0 until next month's levers reach them
         # entrants' effect rows are neutral until next month's levers reach them
         self.rev0[start:f.n] = f.revenue[start:f.n]
         self.emp0[start:f.n] = f.employees[start:f.n]

@@ -66,11 +66,15 @@ def grow(revenue: np.ndarray, ytd: np.ndarray, drift: np.ndarray, vol: np.ndarra
 
 
 def growth_step(drift_m: np.ndarray, vol: np.ndarray, z: np.ndarray, cap: np.ndarray | float,
-                ytd: np.ndarray) -> np.ndarray:
+                ytd: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """One month's log growth: drift_m + vol*z, limited so that growth since January does
     not exceed the annual capacity-expansion limit ``cap`` (a lowered cap stops growth,
-    never forces a fall)."""
-    return np.minimum(drift_m + vol * z, np.maximum(cap - ytd, F32(0.0)))
+    never forces a fall).  ``out``: a float32 buffer for the result (may be ``z``)."""
+    step = np.multiply(vol, z, out=out)
+    step += drift_m
+    room = np.subtract(cap, ytd, dtype=step.dtype)
+    np.maximum(room, F32(0.0), out=room)
+    return np.minimum(step, room, out=step)
 
 
 def employees_for(revenue: np.ndarray, rev0: np.ndarray, emp0: np.ndarray, g: GrowthParams) -> np.ndarray:
@@ -90,11 +94,16 @@ def rd_year(has_rd: np.ndarray, rd_int: np.ndarray, rd_target: np.ndarray, const
     starts = ~has_rd & (u_switch < F32(r.start_prob) * start_mult)
     stops = has_rd & (u_switch < F32(r.stop_prob))
     new_has = (has_rd | starts) & ~stops
-    goal = rd_target * target_mult * (F32(1.0) - F32(r.fin_penalty) * constraint)
-    prev = np.where(has_rd, rd_int, goal)
+    w = np.flatnonzero(new_has)  # only performers have an intensity
+
+    def at(x: np.ndarray | float) -> np.ndarray | float:
+        return x[w] if np.ndim(x) else x
+    goal = rd_target[w] * at(target_mult) * (F32(1.0) - F32(r.fin_penalty) * constraint[w])
+    prev = np.where(has_rd[w], rd_int[w], goal)
     log_i = (F32(r.persistence) * np.log(np.maximum(prev, F32(1e-5)))
-             + F32(1.0 - r.persistence) * np.log(np.maximum(goal, F32(1e-5))) + F32(r.noise) * z)
-    intensity = np.where(new_has, np.minimum(np.exp(log_i), F32(r.max_intensity)), F32(0.0)).astype(F32)
+             + F32(1.0 - r.persistence) * np.log(np.maximum(goal, F32(1e-5))) + F32(r.noise) * z[w])
+    intensity = np.zeros(new_has.shape, dtype=F32)
+    intensity[w] = np.minimum(np.exp(log_i), F32(r.max_intensity))
     return new_has, intensity
 
 

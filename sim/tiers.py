@@ -50,13 +50,15 @@ def region_ranks(f: FirmArrays, rows: np.ndarray | None = None) -> np.ndarray:
     """Rank of ``rows`` (default: every row in use) among the simulated firms of their niche
     by revenue: 1 + the number of firms in the niche with a larger revenue (exited firms
     count as revenue 0; equal revenues share a rank).  Only the firms that can outrank one
-    of ``rows`` (revenue above the smallest of theirs) are sorted."""
+    of ``rows`` (in their niches, revenue above the smallest of theirs) are sorted."""
     n, niche = f.n, f.niche[: f.n]
     rows = np.arange(n) if rows is None else np.asarray(rows)
     if rows.size == 0:
         return np.zeros(0, dtype=np.int32)
     live_rev = np.where(f.alive[:n], f.revenue[:n], F32(0.0)).astype(F32)
-    rivals = np.flatnonzero(live_rev > live_rev[rows].min())
+    wanted = np.zeros(int(niche.max()) + 1, dtype=bool)
+    wanted[niche[rows]] = True
+    rivals = np.flatnonzero((live_rev > live_rev[rows].min()) & wanted[niche])
 
     def key(r: np.ndarray) -> np.ndarray:  # niche ascending, revenue descending (bits of a float32 >= 0 order as its value)
         return (niche[r].astype(np.int64) << 32) | (0xFFFFFFFF - live_rev[r].view(np.uint32).astype(np.int64))
@@ -95,12 +97,9 @@ def band_points(x: np.ndarray, bands: list) -> np.ndarray:
     [threshold, points, "exclusive"] needs ``x > threshold``), 0 below every band.
     Thresholds are compared in ``x``'s dtype."""
     out = np.zeros(x.shape, dtype=F32)
-    done = np.zeros(x.shape, dtype=bool)
-    for band in bands:
+    for band in reversed(bands):  # the first band in the list that x reaches writes last
         thr = np.asarray(band[0], dtype=x.dtype)
-        hit = ~done & ((x > thr) if len(band) > 2 and band[2] == "exclusive" else (x >= thr))
-        out[hit] = band[1]
-        done |= hit
+        np.copyto(out, F32(band[1]), where=(x > thr) if len(band) > 2 and band[2] == "exclusive" else (x >= thr))
     return out
 
 
