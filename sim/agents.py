@@ -34,6 +34,40 @@ class _IdCounters(weakref.WeakKeyDictionary):
             return counter
 
 
+def add_many(model: "TierModel", cls: type["FirmAgent"], rows) -> dict[int, "FirmAgent"]:
+    """Create and register agents of ``cls`` for firm ``rows`` in bulk: the per-agent work of
+    ``mesa.Agent.__init__`` and ``Model.register_agent`` (Mesa 3.3: id, the model's agent
+    dict, the type's AgentSet, the AgentSet of all agents), without the per-agent
+    function calls and debug-log formatting, which dominate at 10^4-10^5 agents.
+    Returns {row: agent}."""
+    counter, new = cls._ids[model], object.__new__
+    made = {}
+    for row in rows:
+        a = new(cls)
+        a.model, a.unique_id, a.pos, a.row = model, next(counter), None, int(row)
+        made[a.row] = a
+    agents = list(made.values())
+    if not agents:
+        return made
+    model._agents.update(dict.fromkeys(agents))
+    by_type = model._agents_by_type.get(cls)
+    if by_type is None:
+        model._agents_by_type[cls] = mesa.agent.AgentSet(agents, random=model.random)
+    else:
+        by_type._agents.update(dict.fromkeys(agents))
+    model._all_agents._agents.update(dict.fromkeys(agents))
+    return made
+
+
+def remove_many(model: "TierModel", agents: list["FirmAgent"]) -> None:
+    """Deregister ``agents`` in bulk (what ``Agent.remove`` does per agent)."""
+    all_agents, by_type = model._all_agents._agents, model._agents_by_type
+    for a in agents:
+        del model._agents[a]
+        del by_type[type(a)]._agents[a]
+        del all_agents[a]
+
+
 class FirmAgent(mesa.Agent):
     """A firm: attribute access goes to row ``row`` of ``model.firms``."""
 

@@ -13,13 +13,14 @@ so a policy that changes one process leaves the other processes' draws unchanged
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
 
 from . import chains, rules, tiers
-from .agents import SME, ChainOwner
+from .agents import SME, ChainOwner, add_many, remove_many
 from .calendar import Calendar
 from .config import LEVERS, TIERS, RunConfig
 from .firms import NONE, TIER_INDEX, FirmArrays, sme_mask
@@ -81,8 +82,7 @@ class TierModel(mesa.Model):
                             or (config.agents == "auto" and self.firms.n <= config.agent_limit))
         self._sme_agents: dict[int, SME] = {}
         if self.materialise:
-            for row in np.flatnonzero(~self.firms.owner[: self.firms.n]):
-                self._sme_agents[int(row)] = SME(self, row)
+            self._sme_agents.update(add_many(self, SME, np.flatnonzero(~self.firms.owner[: self.firms.n]).tolist()))
         # records
         T, K = self.calendar.n_steps, len(TIERS)
         self.stock = np.zeros((T, K), dtype=np.int64)
@@ -352,10 +352,8 @@ class TierModel(mesa.Model):
         d = self.draw(n, t)
         all_rows = slice(0, n)
         self.firm_month(all_rows, t, d)
-        for row in self.exits(all_rows, t, d["exit"]):
-            agent = self._sme_agents.pop(int(row), None)
-            if agent is not None:
-                agent.remove()
+        gone = [a for a in map(self._sme_agents.pop, self.exits(all_rows, t, d["exit"]).tolist(), itertools.repeat(None)) if a is not None]
+        remove_many(self, gone)
 
     def entry(self, t: int) -> None:
         rng = self.streams["entry"]
@@ -387,8 +385,7 @@ class TierModel(mesa.Model):
         f.vol[start:f.n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[start:f.n], age, self.params.growth), e)
         self.refresh(slice(start, f.n), t, None, own=True)  # their rates, without lever effects until next month
         if self.materialise:
-            for row in range(start, f.n):
-                self._sme_agents[row] = SME(self, row)
+            self._sme_agents.update(add_many(self, SME, range(start, f.n)))
 
     def _grow_side_arrays(self, new_cap: int) -> None:
         for name in ("rev0", "emp0"):

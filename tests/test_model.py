@@ -215,6 +215,15 @@ def test_chain_owners_and_materialised_smes():
         expect = set(np.flatnonzero(f.alive[: f.n] & ~f.owner[: f.n]).tolist())
         assert len(smes) == len(expect) and rows == expect
     assert exited_rows and not exited_rows & rows, "exited firms keep their agents"
+    # bulk registration keeps Mesa's registries consistent: ids unique, every registry agrees
+    every = list(m.agents)
+    assert len({a.unique_id for a in every}) == len(every) == len(smes) + len(owners)
+    assert set(m._agents) == set(every) == set(smes) | set(owners)
+    one = next(iter(smes))
+    one.remove()  # Mesa's own per-agent path still works on a bulk-created agent
+    assert one not in set(m.agents) and one not in set(m.agents_by_type[SME]) and len(m.agents) == len(every) - 1
+    # the per-code counts kept alongside the lever codes equal a fresh count
+    np.testing.assert_array_equal(m._per_code, np.bincount(m._codes[: f.n], minlength=m._per_code.size))
     a = next(iter(m.agents_by_type[SME]))
     assert a.revenue == pytest.approx(float(f.revenue[a.row]))
     assert a.titles == {tier: m.calendar.date(int(f.titles[k, a.row])) for k, tier in enumerate(TIERS) if f.titles[k, a.row] != NONE}
