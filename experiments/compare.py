@@ -11,14 +11,13 @@ The same from Python: ``sim.compare.compare(sim.compare.compose_arms(...), out_d
 
 from __future__ import annotations
 
-import contextlib
 import sys
 
 import hydra
-import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from experiments._schema import compose_entry, key_of as _key, outside_hydra, register, split
 from sim.cli import check_overrides
 from sim.compare import OPTION_KEYS, CompareRun, check_options, compare, compose_arms, format_effects
 from sim.compose import choices, config_dir
@@ -27,28 +26,10 @@ from sim.config import ConfigError, validate
 CONFIG_NAME = "compare"
 
 
-def register() -> None:
-    """The schema of config.yaml (``run_schema``) for this entry point: RunConfig plus the
-    compare keys, so that Hydra accepts and type-checks ``policies=[...]``."""
-    from hydra.core.config_store import ConfigStore
-
-    ConfigStore.instance().store(name="run_schema", node=CompareRun)
-
-
-def _key(ov: str) -> str:
-    return ov.split("=", 1)[0].lstrip("+~")
-
-
 def arm_overrides(overrides: list[str]) -> list[str]:
     """The overrides that configure each policy's run: all but the compare keys and Hydra's."""
     return [ov for ov in overrides if "=" in ov and not ov.startswith("-") and _key(ov).split(".")[0] not in OPTION_KEYS
             and not _key(ov).startswith("hydra")]
-
-
-def split(container: dict) -> tuple[dict, dict]:
-    """(compare options, run configuration) of a composed compare config."""
-    opts = {k: container.pop(k) for k in OPTION_KEYS if k in container}
-    return opts, container
 
 
 def normalise(argv: list[str]) -> list[str]:
@@ -70,40 +51,19 @@ def normalise(argv: list[str]) -> list[str]:
 def precheck(overrides: list[str]) -> None:
     """Validate the compare keys and compose every policy's config before Hydra creates any
     output directory."""
-    opts = {"policies": CompareRun().policies, "confidence": CompareRun().confidence}
-    with open(config_dir() / f"{CONFIG_NAME}.yaml", encoding="utf-8") as fh:
-        opts.update({k: v for k, v in (yaml.safe_load(fh) or {}).items() if k in OPTION_KEYS})
-    for ov in overrides:
-        if "=" in ov and _key(ov) in OPTION_KEYS:
-            opts[_key(ov)] = yaml.safe_load(ov.split("=", 1)[1])
+    opts, _ = split(compose_entry(CONFIG_NAME, CompareRun, overrides), OPTION_KEYS)
     checked = check_options(opts, choices("policy"))
     compose_arms(None, checked.policies, arm_overrides(overrides))
-
-
-@contextlib.contextmanager
-def _outside_hydra():
-    """Let ``sim.compose`` use Hydra's compose API inside a running Hydra app: set the
-    app's global state aside and put it back afterwards."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    saved = GlobalHydra.instance().hydra
-    GlobalHydra.instance().clear()
-    try:
-        yield
-    finally:
-        GlobalHydra.instance().clear()
-        if saved is not None:
-            GlobalHydra.instance().initialize(saved)
 
 
 @hydra.main(config_path=str(config_dir()), config_name=CONFIG_NAME, version_base=None)
 def _main(cfg: DictConfig) -> None:
     try:
-        opts, rest = split(OmegaConf.to_container(cfg, resolve=True))
+        opts, rest = split(OmegaConf.to_container(cfg, resolve=True), OPTION_KEYS)
         checked = check_options(opts, choices("policy"))
         validate(rest)
         out, task = HydraConfig.get().runtime.output_dir, list(HydraConfig.get().overrides.task)
-        with _outside_hydra():
+        with outside_hydra():
             arms = compose_arms(None, checked.policies, arm_overrides(task))
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -123,7 +83,7 @@ def main() -> None:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    register()
+    register(CompareRun)
     _main()
 
 

@@ -78,6 +78,8 @@ def tornado(sobol: pd.DataFrame, out_base: str | Path, outputs: list[str] | None
     """Horizontal bars per factor, sorted by the total index: total (light) and first-order
     (dark) Sobol indices, whiskers their bootstrap intervals; one panel per output."""
     outs = outputs or list(dict.fromkeys(sobol["output"]))
+    constant = [o for o in outs if sobol.loc[sobol["output"] == o, "estimate"].isna().all()]
+    outs = [o for o in outs if o not in constant] or outs[:1]
     fig = Figure(figsize=(4.2 * len(outs), 1.4 + 0.42 * sobol["factor"].nunique()))
     axes = np.atleast_1d(fig.subplots(1, len(outs), squeeze=False)[0])
     for ax, out in zip(axes, outs):
@@ -102,7 +104,8 @@ def tornado(sobol: pd.DataFrame, out_base: str | Path, outputs: list[str] | None
         ax.tick_params(labelsize=8)
     axes[0].legend(fontsize=8, loc="lower right")
     n = int(sobol["n_base"].iloc[0]) if "n_base" in sobol and len(sobol) else 0
-    fig.suptitle(title or f"Sobol indices with 95% bootstrap intervals (N = {n} base samples)", fontsize=10)
+    note = f"; constant, not shown: {', '.join(constant)}" if constant else ""
+    fig.suptitle(title or f"Sobol indices with 95% bootstrap intervals (N = {n} base samples{note})", fontsize=10)
     return _save(fig, out_base)
 
 
