@@ -31,7 +31,6 @@ def _save(fig: Figure, out_base: str | Path) -> list[Path]:
     base = Path(out_base)
     base.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.set_layout_engine("constrained")
     paths = []
     for fmt in ("png", "svg"):
         path = base.with_name(f"{base.name}.{fmt}")
@@ -47,7 +46,7 @@ def effects_chart(table: pd.DataFrame, out_base: str | Path, title: str = "") ->
     each row its own scale) and in P(reached); one marker per policy with its interval."""
     targets = list(dict.fromkeys(table["target"]))
     policies = list(dict.fromkeys(table["policy"]))
-    fig = Figure(figsize=(9.0, 0.9 + (0.35 + 0.3 * len(policies)) * len(targets)))
+    fig = Figure(figsize=(9.0, 0.9 + (0.35 + 0.3 * len(policies)) * len(targets)), layout="constrained")
     axes = fig.subplots(len(targets), 2, squeeze=False)
     y = np.arange(len(policies))[::-1].astype(float)
     for i, t in enumerate(targets):
@@ -80,7 +79,7 @@ def tornado(sobol: pd.DataFrame, out_base: str | Path, outputs: list[str] | None
     outs = outputs or list(dict.fromkeys(sobol["output"]))
     constant = [o for o in outs if sobol.loc[sobol["output"] == o, "estimate"].isna().all()]
     outs = [o for o in outs if o not in constant] or outs[:1]
-    fig = Figure(figsize=(4.2 * len(outs), 1.4 + 0.42 * sobol["factor"].nunique()))
+    fig = Figure(figsize=(4.2 * len(outs), 1.4 + 0.42 * sobol["factor"].nunique()), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(outs), squeeze=False)[0])
     for ax, out in zip(axes, outs):
         sub = sobol[sobol["output"] == out]
@@ -127,7 +126,7 @@ def heatmap(table: pd.DataFrame, x: str, y: str, target: str, out_base: str | Pa
     """P(reached) (or the mean count) of ``target`` over the grid of two swept parameters,
     with the value written in each cell."""
     grid = heatmap_table(table, x, y, target, value)
-    fig = Figure(figsize=(1.6 + 0.8 * grid.shape[1], 1.4 + 0.55 * grid.shape[0]))
+    fig = Figure(figsize=(1.6 + 0.8 * grid.shape[1], 1.4 + 0.55 * grid.shape[0]), layout="constrained")
     ax = fig.subplots()
     kw = {"vmin": 0.0, "vmax": 1.0} if value == "p" else {}
     im = ax.imshow(grid.to_numpy(float), cmap="viridis", aspect="auto", **kw)
@@ -143,5 +142,7 @@ def heatmap(table: pd.DataFrame, x: str, y: str, target: str, out_base: str | Pa
     ax.set_ylabel(y, fontsize=9)
     t = target.split("__", 1)[-1]
     fig.colorbar(im, ax=ax, label="P(reached)" if value == "p" else "mean count at deadline")
-    ax.set_title(title or (f"P(reached): {t}" if value == "p" else f"count at deadline: {t}"), fontsize=10)
+    n = int(table.groupby([y, x]).size().min())
+    what = f"P(reached): {t}" if value == "p" else f"mean count at deadline: {t}"
+    ax.set_title(title or f"{what} (>= {n} replicates a cell)", fontsize=10)
     return _save(fig, out_base)
