@@ -13,6 +13,7 @@ paths are returned.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -103,8 +104,9 @@ def tornado(sobol: pd.DataFrame, out_base: str | Path, outputs: list[str] | None
         ax.tick_params(labelsize=8)
     axes[0].legend(fontsize=8, loc="lower right")
     n = int(sobol["n_base"].iloc[0]) if "n_base" in sobol and len(sobol) else 0
-    note = f"; constant, not shown: {', '.join(constant)}" if constant else ""
-    fig.suptitle(title or f"Sobol indices with 95% bootstrap intervals (N = {n} base samples{note})", fontsize=10)
+    note = f"\nconstant, not shown: {', '.join(constant)}" if constant else ""
+    text = title or f"Sobol indices with 95% bootstrap intervals (N = {n} base samples){note}"
+    fig.suptitle("\n".join(textwrap.fill(line, 45 * len(outs)) for line in text.split("\n")), fontsize=10)
     return _save(fig, out_base)
 
 

@@ -235,7 +235,7 @@ def format_effects(eff: pd.DataFrame) -> str:
         head = ["target", "diff count [95% CI]", "diff P(reached) [95% CI]", "P base -> policy", "var ratio"]
         rows = [[r.target, f"{r.diff_count:+,.1f} [{r.ci_low:+,.1f}, {r.ci_high:+,.1f}]",
                  f"{r.diff_p:+.2f} [{r.p_ci_low:+.2f}, {r.p_ci_high:+.2f}]", f"{r.p_baseline:.2f} -> {r.p_policy:.2f}",
-                 f"{r.variance_ratio:.1f}"] for r in block.itertuples()]
+                 "n/a (both constant)" if np.isnan(r.variance_ratio) else f"{r.variance_ratio:.1f}"] for r in block.itertuples()]
         widths = [max(len(c) for c in col) for col in zip(head, *rows)]
         for cells in [head, *rows]:
             lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))))

@@ -119,8 +119,13 @@ def _leaf(cfg: Any, path: str) -> tuple[Any, str, type]:
 
 
 def apply(cfg: RunConfig, values: dict[str, float]) -> RunConfig:
-    """A copy of ``cfg`` with the dotted keys set (no other change)."""
-    out = copy.deepcopy(cfg)
+    """A copy of ``cfg`` with the dotted keys set (no other change).  Only the top-level
+    sections the keys touch (policy, params, ...) are copied; the rest is shared with ``cfg``
+    (configs are not mutated once validated)."""
+    out = copy.copy(cfg)
+    for top in {path.split(".")[0] for path in values}:
+        if dataclasses.is_dataclass(getattr(cfg, top, None)):
+            setattr(out, top, copy.deepcopy(getattr(cfg, top)))
     for path, v in values.items():
         parent, key, _ = _leaf(out, path)
         if isinstance(parent, dict):
