@@ -221,7 +221,7 @@ def compare(arms: dict[str, RunConfig], out_dir, reference: str | None = None, c
         "n_replicates": first.n_replicates, "scale": first.scenario.scale, "confidence": confidence,
         "timings_s": {"runs": round(t_run, 3), "total": round(time.perf_counter() - t0, 3)},
         "runs": len(arms) * first.n_replicates, "figures": figures, "versions": _versions(), "git_commit": _git_commit(),
-        "overrides_per_arm": {k: {"policy": dataclasses.asdict(c.policy)} for k, c in arms.items()},
+        "policy_per_arm": {k: dataclasses.asdict(c.policy) for k, c in arms.items()},
     }, out / "summary.json")
     return eff
 
