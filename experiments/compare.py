@@ -1,0 +1,91 @@
+"""Paired policy effects on common random numbers.
+
+    python -m experiments.compare scenario=shandong 'policies=[baseline,financing_plus]' n_replicates=100
+
+Every policy runs the same replicates of the same seed; the first policy is the reference.
+Writes compare.csv, outcomes.parquet, effects.png/.svg and summary.json into the Hydra run
+directory (results/compare/<scenario>/<timestamp>/) and prints the effects table.  Other
+overrides (seed, scenario.scale, params.*, policy.<lever>.*) apply to every policy.
+The same from Python: ``sim.compare.compare(sim.compare.compose_arms(...), out_dir)``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from experiments._schema import compose_entry, key_of as _key, outside_hydra, register, split
+from sim.cli import check_overrides
+from sim.compare import OPTION_KEYS, CompareRun, check_options, compare, compose_arms, format_effects
+from sim.compose import choices, config_dir
+from sim.config import ConfigError, validate
+
+CONFIG_NAME = "compare"
+
+
+def arm_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that configure each policy's run: all but the compare keys and Hydra's."""
+    return [ov for ov in overrides if "=" in ov and not ov.startswith("-") and _key(ov).split(".")[0] not in OPTION_KEYS
+            and not _key(ov).startswith("hydra")]
+
+
+def normalise(argv: list[str]) -> list[str]:
+    """``policies=a,b`` -> ``policies=[a,b]`` (a list, not a Hydra sweep); check every override
+    (one-line errors); a ``policy=`` group choice is refused (use ``policies``)."""
+    out = []
+    for a in argv:
+        if not a.startswith("-") and "=" in a:
+            key, value = a.split("=", 1)
+            if _key(a) == "policies" and not value.startswith("["):
+                a = f"{key}=[{value}]"
+            if _key(a) == "policy":
+                raise ConfigError(f"policy: {value!r} is not allowed here (allowed: policies=[a,b,...] with a, b in {', '.join(choices('policy'))})")
+            a = check_overrides([a], extra_keys=OPTION_KEYS)[0]
+        out.append(a)
+    return out
+
+
+def precheck(overrides: list[str]) -> None:
+    """Validate the compare keys and compose every policy's config before Hydra creates any
+    output directory."""
+    opts, _ = split(compose_entry(CONFIG_NAME, CompareRun, overrides), OPTION_KEYS)
+    checked = check_options(opts, choices("policy"))
+    compose_arms(None, checked.policies, arm_overrides(overrides))
+
+
+@hydra.main(config_path=str(config_dir()), config_name=CONFIG_NAME, version_base=None)
+def _main(cfg: DictConfig) -> None:
+    try:
+        opts, rest = split(OmegaConf.to_container(cfg, resolve=True), OPTION_KEYS)
+        checked = check_options(opts, choices("policy"))
+        validate(rest)
+        out, task = HydraConfig.get().runtime.output_dir, list(HydraConfig.get().overrides.task)
+        with outside_hydra():
+            arms = compose_arms(None, checked.policies, arm_overrides(task))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    eff = compare(arms, out, reference=checked.policies[0], confidence=checked.confidence, plots=rest.get("plots", True))
+    print(format_effects(eff))
+    print(f"results: {out}")
+    for name in ("compare.csv", "effects.png"):
+        print(f"wrote: {out}/{name}")
+
+
+def main() -> None:
+    try:
+        sys.argv[1:] = normalise(sys.argv[1:])
+        if not {"-m", "--multirun"} & set(sys.argv[1:]):
+            precheck([a for a in sys.argv[1:] if "=" in a and not a.startswith("-")])
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    register(CompareRun)
+    _main()
+
+
+if __name__ == "__main__":
+    main()

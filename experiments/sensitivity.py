@@ -1,0 +1,104 @@
+"""Global sensitivity: Sobol indices of the deadline outcomes to the levers or to parameters.
+
+    python -m experiments.sensitivity scenario=shandong sensitivity=levers n_base=512
+    python -m experiments.sensitivity scenario=shandong sensitivity=params n_base=512 replicates_per_point=4
+
+Factors and ranges: configs/sensitivity/<name>.yaml.  Runs (d + 2)·n_base·replicates_per_point
+model runs through the sweep engine and writes design.parquet, points.parquet, sobol.csv,
+tornado.png/.svg and summary.json into the Hydra run directory
+(results/sensitivity/<scenario>/<analysis>/<timestamp>/).  The same from Python:
+``sim.sensitivity.run_sobol(config, spec, options, out_dir)``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from experiments._schema import compose_entry, key_of, register, split
+from sim.cli import check_overrides
+from sim.compose import choices, config_dir
+from sim.config import ConfigError, RunConfig, validate
+from sim.sensitivity import OPTION_KEYS, SobolRun, check_factors, check_options, run_sobol
+
+CONFIG_NAME = "sobol"
+
+
+def normalise(argv: list[str]) -> list[str]:
+    """Check every override (one-line errors) before Hydra sees it."""
+    out = []
+    for a in argv:
+        if not a.startswith("-") and "=" in a:
+            key, value = key_of(a), a.split("=", 1)[1]
+            if key == "sensitivity" and value not in choices("sensitivity"):
+                raise ConfigError(f"sensitivity: {value!r} is not allowed (allowed: {', '.join(choices('sensitivity'))})")
+            if key == "policies":
+                raise ConfigError("policies: unknown key (allowed here: policy=<name>; use experiments.compare to compare policies)")
+            a = check_overrides([a], extra_keys=OPTION_KEYS)[0]
+        out.append(a)
+    return out
+
+
+def checked(container: dict) -> tuple[RunConfig, dict, object]:
+    """(base run config, sensitivity spec, options) of a composed sobol config, validated."""
+    opts, rest = split(container, OPTION_KEYS)
+    base = validate(rest)
+    options = check_options(opts, [t.name for t in base.scenario.targets])
+    check_factors(base, opts.get("sensitivity", {}))
+    return base, opts.get("sensitivity", {}), options
+
+
+@hydra.main(config_path=str(config_dir()), config_name=CONFIG_NAME, version_base=None)
+def _main(cfg: DictConfig) -> None:
+    try:
+        base, spec, opts = checked(OmegaConf.to_container(cfg, resolve=True))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    out = HydraConfig.get().runtime.output_dir
+    d = len(spec["factors"])
+    runs = (d + 2) * opts.n_base * opts.replicates_per_point
+    print(f"sobol: {spec.get('name')} ({d} factors), N={opts.n_base}, {opts.replicates_per_point} replicate(s) a point "
+          f"-> {runs:,} model runs of {base.scenario.name} (scale {base.scenario.scale:g})", flush=True)
+    sob = run_sobol(base, spec, opts, out, plots=base.plots)
+    import json
+    from pathlib import Path
+
+    summary = json.loads((Path(out) / "summary.json").read_text(encoding="utf-8"))
+    for output, block in sob.groupby("output", sort=False):
+        tot = block[block["index"] == "total"].sort_values("estimate", ascending=False)
+        first = block[block["index"] == "first"].set_index("factor")
+        if tot["estimate"].isna().all():
+            print(f"{output}: constant output (no variance to apportion)")
+            continue
+        print(f"{output} (var {block['output_var'].iloc[0]:,.1f}):")
+        for r in tot.head(4).itertuples():
+            f1 = first.loc[r.factor]
+            print(f"  {r.factor:<48} S1 {f1.estimate:6.3f} [{f1.ci_low:6.3f}, {f1.ci_high:6.3f}]  "
+                  f"ST {r.estimate:6.3f} [{r.ci_low:6.3f}, {r.ci_high:6.3f}]")
+    c = summary["check"]
+    print(f"check: min interval bound {c['min_ci_low']:.3f}, min estimate {c['min_estimate']:.3f}, "
+          f"{c['n_meaningfully_negative']} of {c['n_indices']} indices meaningfully negative (interval below 0)")
+    print(f"time: {summary['timings_s']['runs']:.1f} s for {runs:,} runs ({summary['timings_s']['per_run']:.3f} s/run)")
+    print(f"results: {out}")
+    for name in ("sobol.csv", "tornado.png"):
+        print(f"wrote: {out}/{name}")
+
+
+def main() -> None:
+    try:
+        sys.argv[1:] = normalise(sys.argv[1:])
+        if not {"-m", "--multirun"} & set(sys.argv[1:]):
+            checked(compose_entry(CONFIG_NAME, SobolRun, [a for a in sys.argv[1:] if "=" in a and not a.startswith("-")]))
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    register(SobolRun)
+    _main()
+
+
+if __name__ == "__main__":
+    main()
