@@ -19,7 +19,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from sim.backtest import backtest
+from sim.backtest import backtest, check_until
 from sim.cli import check_overrides
 from sim.compose import compose, config_dir, register
 from sim.config import ConfigError, validate
@@ -41,8 +41,6 @@ def report(summary: dict, out_dir: str) -> None:
 def _main(cfg: DictConfig) -> None:
     try:
         run = validate(OmegaConf.to_container(cfg, resolve=True))
-        if not run.abc.until:
-            raise ConfigError("until: 0 is not allowed (allowed: the last year to calibrate on, e.g. until=2019)")
         out = HydraConfig.get().runtime.output_dir
         report(backtest(run, run.abc.until, out), out)
     except ConfigError as e:
@@ -55,7 +53,8 @@ def main() -> None:
     try:
         args = [("abc." + a) if a.startswith("until=") else a for a in sys.argv[1:]]
         args = [a if a.startswith("-") else check_overrides([a])[0] for a in args]
-        compose(overrides=[a for a in args if "=" in a and not a.startswith(("-", "hydra"))])
+        run = compose(overrides=[a for a in args if "=" in a and not a.startswith(("-", "hydra"))])
+        check_until(run, run.abc.until)  # before Hydra creates the output directory
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

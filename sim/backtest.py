@@ -125,15 +125,23 @@ def summarise(table: pd.DataFrame) -> dict:
     return out
 
 
+def check_until(config: RunConfig, until: int) -> pd.DataFrame:
+    """All observations of the scenario's history; ConfigError (one line) unless some fall
+    up to ``until`` and some after it."""
+    obs_all = calibration.observations(config, until=9999)
+    if obs_all.empty:
+        raise ConfigError(f"data: no mapped observations in {calibration.history_path(config)} (allowed: a history with the scenario's series)")
+    first, last = int(obs_all["year"].min()), int(obs_all["year"].max())
+    if not first <= until < last:
+        raise ConfigError(f"until: {until!r} is not allowed (allowed: a year from {first} to {last - 1}, so that later observations remain to score)")
+    return obs_all
+
+
 def backtest(config: RunConfig, until: int, out_dir: str | Path | None = None, log=print) -> dict:
     """Calibrate on observations with year <= ``until``, forecast the later ones, score.
     Writes calibration/ (the posterior), backtest.csv, backtest.json and backtest.png/svg."""
     t0 = time.perf_counter()
-    obs_all = calibration.observations(config, until=9999)
-    if not (obs_all["year"] > until).any():
-        raise ConfigError(f"until: {until!r} is not allowed (allowed: a year before the last observed year {int(obs_all['year'].max())})")
-    if not (obs_all["year"] <= until).any():
-        raise ConfigError(f"until: {until!r} is not allowed (allowed: a year from the first observed year {int(obs_all['year'].min())})")
+    obs_all = check_until(config, until)
     cfg_bt = calibration.truncate_quotas(config, until)
     priors = calibration.declare_priors(config, until)
     out = Path(out_dir) if out_dir is not None else None

@@ -5,6 +5,7 @@ bad posteriors and bad history files fail in one line."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -262,3 +263,19 @@ def test_calibration_reads_the_user_history_file_and_fails_on_a_bad_one(tmp_path
     with pytest.raises(ConfigError) as exc:
         calibration.observations(sim.compose("national", "baseline", [*TINY, f"data.path={bad}"]))
     assert "\n" not in str(exc.value) and "bad.csv line 2, column 'value'" in str(exc.value)
+
+
+def test_calibration_is_the_same_serial_or_parallel(national):
+    obs = calibration.observations(national)
+    priors = calibration.declare_priors(national)
+    small = dataclasses.replace(national.abc, n_particles=4, round_size=4, max_simulations=12)
+    one, two = (calibration.run_abc(dataclasses.replace(national, n_jobs=j, abc=small), obs, priors, log=None) for j in (1, 2))
+    assert one.n_simulations == two.n_simulations >= 8
+    assert np.array_equal(one.values, two.values) and np.array_equal(one.distances, two.distances)
+    assert np.array_equal(one.weights, two.weights)
+
+
+@pytest.mark.parametrize("until", [0, 2015, 2021])
+def test_backtest_until_must_leave_observations_on_both_sides(national, until):
+    with pytest.raises(ConfigError, match=r"until: .* is not allowed \(allowed: a year from 2016 to 2020"):
+        backtest.check_until(national, until)
