@@ -29,7 +29,9 @@ SECTIONS = {
               "a lever at intensity 0 has no effect).",
     "criteria": "Recognition criteria (DOMAIN.md §2) as data (`configs/criteria/*.yaml` selects or overrides them).",
     "params": "Behaviour parameters (`configs/params/default.yaml` keeps these defaults).",
-    "run": "Run knobs (seeds, replicates, executors, output).",
+    "abc": "Calibration knobs: ABC-SMC settings of `experiments/calibrate.py` and `experiments/backtest.py` "
+           "(README, 'Calibration and back-test'; ODD §6.1).",
+    "run": "Run knobs (seeds, replicates, executors, output, the posterior a forecast draws from).",
 }
 
 # Mappings and lists whose elements are dataclasses: describe() lists the container, these

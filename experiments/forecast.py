@@ -14,6 +14,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from sim.calibration import describe_use
 from sim.cli import check_overrides
 from sim.compose import compose, config_dir, register
 from sim.config import ConfigError, validate
@@ -37,7 +38,11 @@ def _main(cfg: DictConfig) -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     out = HydraConfig.get().runtime.output_dir
-    report(forecast(run, out), out)
+    try:
+        report(forecast(run, out), out)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main() -> None:
@@ -46,7 +51,8 @@ def main() -> None:
     try:
         sys.argv[1:] = [a if a.startswith("-") else check_overrides([a])[0] for a in sys.argv[1:]]
         if not {"-m", "--multirun"} & set(sys.argv[1:]):
-            compose(overrides=[a for a in sys.argv[1:] if "=" in a and not a.startswith(("-", "hydra"))])
+            run = compose(overrides=[a for a in sys.argv[1:] if "=" in a and not a.startswith(("-", "hydra"))])
+            describe_use(run)  # a missing or malformed posterior fails here, before any output
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -321,7 +321,7 @@ class TargetConfig:
 class HistoryMapping:
     series: str = p("", "data series", "data/")
     tier: str = p("", "tier", "mapping")
-    metric: str = p("stock", "metric", "mapping", choices=("stock", "batch_new", "cumulative_new"))
+    metric: str = p("stock", "metric", "mapping: stock at the month; batch_new = recognised in the calendar year; cumulative_new = recognised from window_start; cumulative_all = recognised since scenario.start", choices=("stock", "batch_new", "cumulative_new", "cumulative_all"))
     month: int = p(12, "month", "data/ date_announced", range=(1, 12))
     alt_series: str = p("", "series with an alternative figure", "data/")
     unit_note: str = p("", "text", "data/")
@@ -386,6 +386,22 @@ class DataConfig:
 
 
 @dataclass
+class ABCConfig:
+    """Calibration knobs (ABC-SMC, ``sim.calibration``; ``experiments/calibrate.py``)."""
+
+    n_particles: int = p(200, "particles per generation", "run knob (ABC-SMC)", range=(4, 100_000))
+    generations: int = p(6, "most generations (the prior is generation 0)", "run knob", range=(1, 100))
+    quantile: float = p(0.5, "next tolerance = this weighted quantile of the last distances", "run knob (Del Moral et al. 2012; Beaumont et al. 2009)", range=(0.05, 0.95))
+    max_simulations: int = p(4000, "simulation budget of one calibration", "run knob: ~0.4 s per national run at 20,000 SMEs (measured), 4,000 runs ~ 14 min on 2 cores (estimate)", range=(4, 10_000_000))
+    round_size: int = p(40, "proposals simulated per round (in parallel)", "run knob", range=(1, 100_000))
+    min_acceptance: float = p(0.03, "stop when a generation's acceptance rate falls below this", "run knob", range=(0.0, 1.0))
+    firms: int = p(20_000, "simulated above-scale SMEs per calibration run: scale = min(1, firms / scenario.population.n_sme)", "run knob: counts are scaled back; scale check in README", range=(100, 10_000_000))
+    until: int = p(0, "last calendar year of observations used (0 = the year of scenario.origin)", "run knob (back-test: experiments/backtest.py until=...)", range=(0, 2100))
+    n_predictive: int = p(60, "posterior predictive runs for the fit figure / back-test bands", "run knob", range=(2, 100_000))
+    rel_tol: float = p(0.05, "relative error of a published count (log units) added in quadrature to small-number noise 1/sqrt(simulated count)", "assumed: rounding and timing of published figures", range=(0.001, 2.0))
+
+
+@dataclass
 class RunConfig:
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -400,6 +416,8 @@ class RunConfig:
     progress: str = p("auto", "progress bar", "run knob: auto = only when stderr is a terminal", choices=("auto", "on", "off"))
     plots: bool = p(True, "flag: draw fan charts", "run knob")
     data: DataConfig = field(default_factory=DataConfig)
+    calibration: str = p("", "posterior replicates draw parameter sets from: '' = none (the defaults above), a shipped name (sim/data/posteriors/<name>.parquet, e.g. 'default'), a posterior.parquet file or a calibration run directory", "issue 4: experiments/calibrate.py output; replicate r draws with SeedSequence(seed, spawn_key=(r, 1000003))")
+    abc: ABCConfig = field(default_factory=ABCConfig)
 
 
 # --------------------------------------------------------------------------------------

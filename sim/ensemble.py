@@ -22,8 +22,11 @@ FLOW_COLUMNS = ("recognised", "rereviewed", "revoked", "exited")
 
 
 def run_replicate(config: RunConfig, replicate: int) -> RunRecord:
-    """Build the model for one replicate and run it to the horizon."""
-    return TierModel(config=config, replicate=replicate).run()
+    """Build the model for one replicate and run it to the horizon; with a posterior
+    (``config.calibration``) the replicate first draws its parameter set from it."""
+    from .calibration import config_for_replicate
+
+    return TierModel(config=config_for_replicate(config, replicate), replicate=replicate).run()
 
 
 def _workers(n_jobs: int, n: int) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import ensemble, history, plots, results, targets
+from . import calibration, ensemble, history, plots, results, targets
 from .config import RunConfig
 from .levers import lever_dates
 
@@ -64,6 +64,7 @@ def forecast(config: RunConfig, out_dir: str | Path | None = None) -> dict[str, 
     forecast.csv, reachability.csv, one fan chart per target (PNG+SVG) and summary.json.
     Returns the tables."""
     t0 = time.perf_counter()
+    used = calibration.describe_use(config)  # a bad posterior fails here, in one line
     records = ensemble.run_ensemble(config)
     t_run = time.perf_counter() - t0
     traj = ensemble.trajectories(config, records)
@@ -93,6 +94,7 @@ def forecast(config: RunConfig, out_dir: str | Path | None = None) -> dict[str, 
             "scenario": config.scenario.name, "policy": config.policy.name, "seed": config.seed,
             "n_replicates": len(records), "scale": config.scenario.scale,
             "timings_s": {"ensemble": round(t_run, 3), "total": round(time.perf_counter() - t0, 3)},
+            "calibration": used,
             "fiscal_cost": ensemble.fiscal_cost(config, records),
             "targets": reach[["target", "p_reached", "p_low", "p_high", "count_p50"]].to_dict(orient="records"),
             "figures": figures, "versions": _versions(), "git_commit": _git_commit(),

@@ -15,6 +15,7 @@ import pytest
 import sim
 from sim import ensemble
 from sim.agents import SME, ChainOwner
+from sim.calibration import config_for_replicate
 from sim.compose import compose
 from sim.config import TIERS
 from sim.firms import NONE, TIER_INDEX
@@ -95,9 +96,10 @@ def test_model_streams_come_from_the_replicate_child():
     # and the synthesised population is the one drawn from the child's synth stream
     m2 = TierModel(config=c, replicate=i)
     np.testing.assert_array_equal(m.firms.revenue, m2.firms.revenue)
-    # replicate i of an ensemble is that model
+    # replicate i of an ensemble is that model, with replicate i's draw from the posterior
+    # the config names (calibration: default; sim.calibration.config_for_replicate)
     (_, rec), = ensemble.iter_replicates(c, [i], n_jobs=1)
-    assert_same_record(rec, m.run())
+    assert_same_record(rec, TierModel(config=config_for_replicate(c, i), replicate=i).run())
 
 
 # ----------------------------------------------------------------------------- every scenario
