@@ -434,12 +434,23 @@ def write(cal: Calibration, out_dir: str | Path, plots: bool = True) -> list[Pat
 # Forecasting from a posterior
 # --------------------------------------------------------------------------------------
 
-def resolve(value: str) -> Path | None:
-    """The posterior file named by ``calibration``: '' -> None; a shipped name -> 
-    sim/data/posteriors/<name>.parquet; a directory -> its posterior.parquet; else the file."""
+# 'default': the scenario's own shipped posterior; a city without one uses its province's
+DEFAULT_FALLBACK = {"liaocheng": "shandong"}
+
+
+def resolve(value: str, scenario: str | None = None) -> Path | None:
+    """The posterior file named by ``calibration``: '' -> None; 'default' -> the shipped
+    posterior of ``scenario`` (sim/data/posteriors/<scenario>.parquet; Liaocheng: Shandong's);
+    a shipped name -> sim/data/posteriors/<name>.parquet; a directory -> its
+    posterior.parquet; else the file."""
     if not value:
         return None
     shipped = sorted(p.stem for p in POSTERIOR_DIR.glob("*.parquet"))
+    if value == "default" and scenario is not None:
+        value = scenario if scenario in shipped else DEFAULT_FALLBACK.get(scenario, scenario)
+        if value not in shipped:
+            raise ConfigError(f"calibration: 'default' has no shipped posterior for scenario {scenario!r} "
+                              f"(allowed: '' for none, or a shipped name ({', '.join(shipped)}), a posterior file or a calibration directory)")
     if "/" not in value and not value.endswith(".parquet"):
         path = POSTERIOR_DIR / f"{value}.parquet"
     else:
@@ -447,8 +458,8 @@ def resolve(value: str) -> Path | None:
         if path.is_dir():
             path = path / "posterior.parquet"
     if not path.is_file():
-        raise ConfigError(f"calibration: {value!r} is not allowed (allowed: '' for none, a shipped name ({', '.join(shipped) or 'none'}), "
-                          "a posterior.parquet file or a calibration run directory)")
+        raise ConfigError(f"calibration: {value!r} is not allowed (allowed: '' for none, 'default' (the scenario's own), a shipped name "
+                          f"({', '.join(shipped) or 'none'}), a posterior.parquet file or a calibration run directory)")
     return path
 
 
@@ -473,9 +484,9 @@ def _load(path: str, mtime: float) -> pd.DataFrame:
     return df
 
 
-def load_posterior(value: str) -> tuple[Path, pd.DataFrame] | None:
-    """The posterior table named by ``calibration`` (validated), or None for ''."""
-    path = resolve(value)
+def load_posterior(value: str, scenario: str | None = None) -> tuple[Path, pd.DataFrame] | None:
+    """The posterior table named by ``calibration`` for ``scenario`` (validated), or None for ''."""
+    path = resolve(value, scenario)
     if path is None:
         return None
     return path, _load(str(path), path.stat().st_mtime)
@@ -499,7 +510,7 @@ def config_for_replicate(config: RunConfig, replicate: int) -> RunConfig:
     posterior ``config.calibration``; ``config`` itself when there is none.  The draw uses
     SeedSequence(seed, spawn_key=(replicate, CALIBRATION_STREAM)): reproducible, independent
     of the model's streams and of the executor."""
-    loaded = load_posterior(config.calibration)
+    loaded = load_posterior(config.calibration, config.scenario.name)
     if loaded is None:
         return config
     path, df = loaded
@@ -512,7 +523,7 @@ def config_for_replicate(config: RunConfig, replicate: int) -> RunConfig:
 
 def describe_use(config: RunConfig) -> dict:
     """What summary.json records about the posterior a forecast drew from."""
-    loaded = load_posterior(config.calibration)
+    loaded = load_posterior(config.calibration, config.scenario.name)
     if loaded is None:
         return {"calibration": "", "path": None}
     path, df = loaded

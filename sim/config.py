@@ -416,7 +416,7 @@ class RunConfig:
     progress: str = p("auto", "progress bar", "run knob: auto = only when stderr is a terminal", choices=("auto", "on", "off"))
     plots: bool = p(True, "flag: draw fan charts", "run knob")
     data: DataConfig = field(default_factory=DataConfig)
-    calibration: str = p("", "posterior replicates draw parameter sets from: '' = none (the defaults above), a shipped name (sim/data/posteriors/<name>.parquet, e.g. 'default'), a posterior.parquet file or a calibration run directory", "issue 4: experiments/calibrate.py output; replicate r draws with SeedSequence(seed, spawn_key=(r, 1000003))")
+    calibration: str = p("", "posterior replicates draw parameter sets from: '' = none (the defaults above), 'default' (the scenario's own shipped posterior, sim/data/posteriors/<scenario>.parquet; Liaocheng: Shandong's), a shipped name (sim/data/posteriors/<name>.parquet), a posterior.parquet file or a calibration run directory", "issue 4: experiments/calibrate.py output; replicate r draws with SeedSequence(seed, spawn_key=(r, 1000003))")
     abc: ABCConfig = field(default_factory=ABCConfig)
 
 

@@ -221,10 +221,14 @@ def test_forecast_with_a_tiny_posterior_runs_and_records_it(tmp_path):
     assert tables["trajectories"]["replicate"].nunique() == 2
 
 
-def test_shipped_default_posterior_loads():
-    path, df = calibration.load_posterior("default")
-    assert path.name == "default.parquet" and len(df) >= 20 and np.isclose(df["weight"].sum(), 1.0)
+@pytest.mark.parametrize("scenario, shipped", [("shandong", "shandong"), ("national", "national"), ("liaocheng", "shandong")])
+def test_shipped_default_posterior_is_the_scenarios_own(scenario, shipped):
+    path, df = calibration.load_posterior("default", scenario)
+    assert path.name == f"{shipped}.parquet" and len(df) >= 20 and np.isclose(df["weight"].sum(), 1.0)
     assert {"params.growth.drift", "weight", "distance", "scenario"} <= set(df.columns)
+    assert set(df["scenario"]) == {shipped}
+    with pytest.raises(ConfigError, match="no shipped posterior for scenario 'atlantis'"):
+        calibration.resolve("default", "atlantis")
 
 
 @pytest.mark.parametrize("make, fragment", [
