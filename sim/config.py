@@ -385,6 +385,43 @@ class DataConfig:
     path: str = p("", "CSV file of published counts ('' = the scenario's shipped file)", "data/ (sim/data/*_to_2021.csv)")
 
 
+EXECUTORS = ("serial", "joblib", "dask")
+DESIGN_KINDS = ("grid", "lhs", "sobol")
+
+
+@dataclass
+class ExecutorConfig:
+    """Where independent replicates (and sweep jobs) run; results do not depend on it."""
+
+    name: str = p("joblib", "executor: serial (this process), joblib (local worker processes, n_jobs of them), dask (the Dask scheduler at address)",
+                  "run knob (sim/executors.py)", choices=EXECUTORS)
+    address: str = p("", "tcp://HOST:PORT of a running Dask scheduler (executor=dask only)", "run knob")
+    timeout: float = p(30.0, "s to wait for the Dask scheduler to answer", "run knob", range=(0.1, 3600.0))
+
+
+@dataclass
+class DesignConfig:
+    """A space-filling design over declared ranges, run by ``experiments/sweep.py``
+    (sampling in ``sim/design.py`` with ``scipy.stats.qmc``)."""
+
+    kind: str = p("lhs", "design: grid (every combination of n levels per factor), lhs (Latin hypercube), sobol (scrambled Sobol', n a power of 2)",
+                  "experiment", choices=DESIGN_KINDS)
+    n: int = p(16, "design points (grid: levels per factor)", "experiment", range=(1, 1_000_000))
+    factors: dict = p({}, "dotted config key -> [low, high] or {low, high, scale: linear|log, integer: bool}; grid also {values: [...]} (units of the key)",
+                      "experiment (configs/design/*.yaml)")
+    seed: int = p(0, "integer: seed of the design sampler (the runs use the run seed)", "run knob", range=(0, 2**32 - 1))
+
+
+@dataclass
+class SweepConfig:
+    """Output of sweeps: design sweeps (experiments/sweep.py) and ``--multirun`` jobs."""
+
+    dir: str = p("", "directory of a design sweep ('' = the Hydra run directory); the same dir again resumes", "run knob")
+    mode: str = p("lite", "what each --multirun job writes: lite = only its outcomes file <sweep dir>/jobs/<job key>.parquet; "
+                  "full = also the forecast tables, fan charts and summary in its job subdirectory", "run knob", choices=("lite", "full"))
+    trajectories: bool = p(False, "flag: also write each job's tidy trajectories (<sweep dir>/trajectories/<job key>.parquet)", "run knob")
+
+
 @dataclass
 class RunConfig:
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
@@ -400,6 +437,9 @@ class RunConfig:
     progress: str = p("auto", "progress bar", "run knob: auto = only when stderr is a terminal", choices=("auto", "on", "off"))
     plots: bool = p(True, "flag: draw fan charts", "run knob")
     data: DataConfig = field(default_factory=DataConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    design: DesignConfig = field(default_factory=DesignConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
 
 
 # --------------------------------------------------------------------------------------
