@@ -135,9 +135,9 @@ def is_done(out_dir: str | Path, cfg: RunConfig) -> bool:
 
 
 def write_job(params: dict[str, Any], cfg: RunConfig, records: list[RunRecord], out_dir: str | Path,
-              trajectories: bool = False) -> Path:
+              trajectories: bool = False, key: str | None = None) -> Path:
     """Write a finished job atomically (trajectories first: the job file marks it done)."""
-    key = job_key(cfg)
+    key = key or job_key(cfg)
     if trajectories:
         traj = ensemble.trajectories(cfg, records)
         traj.insert(0, "job", key)
@@ -215,7 +215,7 @@ def run_sweep(jobs: Sequence[tuple[dict[str, Any], RunConfig]], out_dir: str | P
             params, cfg = todo[key]
             if len(pending[key]) == cfg.n_replicates:
                 recs = pending.pop(key)
-                write_job(params, cfg, [recs[j] for j in range(cfg.n_replicates)], out, trajectories)
+                write_job(params, cfg, [recs[j] for j in range(cfg.n_replicates)], out, trajectories, key)
                 log(f"  job {key} done ({len(todo) - len(pending)}/{len(todo)}, {time.perf_counter() - t0:.1f} s)")
     t_run = time.perf_counter() - t0
     own = {k: pd.read_parquet(job_path(out, k)) for k in dict.fromkeys(k for k, _, _ in keyed)}

@@ -1,7 +1,9 @@
 """A real Dask cluster on loopback: a `dask scheduler` and two `dask worker` processes
-(one thread each, MALLOC_TRIM_THRESHOLD_ set, tiersim importable through PYTHONPATH); a
-small sweep and a forecast ensemble through ``executor=dask`` equal a serial run's.  The
-processes are stopped by id in a finally block; every wait is bounded."""
+(one thread each, tiersim importable through PYTHONPATH, and *without*
+MALLOC_TRIM_THRESHOLD_, which Dask's nanny sets to 65536 and which costs this model ~25% CPU:
+see sim.executors.trim_warning); a small sweep and a forecast ensemble through
+``executor=dask`` equal a serial run's.  The processes are stopped by id in a finally
+block; every wait is bounded."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pytest
 
 from sim import design, ensemble, sweep
 from sim.compose import compose, compose_dict
+from sim.executors import _trim_threshold, trim_warning
 
 ROOT = Path(__file__).resolve().parent.parent
 DASK = Path(sys.executable).parent / "dask"
@@ -49,7 +52,7 @@ def cluster(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dask")
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MALLOC_TRIM_THRESHOLD_": "65536"}
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"} | {"PYTHONPATH": str(ROOT)}
     procs: list[subprocess.Popen] = []
     log = open(tmp / "cluster.log", "wb")
     try:
@@ -63,8 +66,8 @@ def cluster(tmp_path_factory):
             client.wait_for_workers(2, timeout=60)
             workers = client.scheduler_info()["workers"]
             assert {w["host"] for w in workers.values()} == {"127.0.0.1"}
-            assert client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")) and set(
-                client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == {"65536"}
+            trim = client.run(_trim_threshold)
+            assert len(trim) == 2 and trim_warning(trim) == ""  # --no-nanny: Dask's 65536 is not set
         yield address
     finally:
         _stop(procs[1:])   # workers first, then the scheduler
@@ -104,3 +107,9 @@ def test_unreachable_scheduler_fails_with_one_line():
     with pytest.raises(ConfigError) as e, make_executor("dask", address=f"tcp://127.0.0.1:{port}", timeout=1) as ex:
         list(ex.imap(pow, [(2, 2)]))
     assert str(e.value).startswith(f"executor.address: 'tcp://127.0.0.1:{port}' is not allowed") and "\n" not in str(e.value)
+
+
+def test_trim_threshold_warning_names_the_fix():
+    assert trim_warning({"tcp://a": None, "tcp://b": None}) == ""
+    msg = trim_warning({"tcp://a": "65536", "tcp://b": None})
+    assert msg.startswith("1 Dask worker(s) run with MALLOC_TRIM_THRESHOLD_=65536") and "--no-nanny" in msg and "\n" not in msg

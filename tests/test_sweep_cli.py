@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from experiments.collect import main as collect_main
-from sim import sweep
-from sim.compose import compose
+from sim import design, sweep
+from sim.compose import compose, compose_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-FIN, TAL = (0, 0.5, 1), (0, 1)
+FIN, TAL = (0, 1), (0, 1)
 COMMON = ["scenario=liaocheng", "scenario.scale=0.2", "n_replicates=2", "n_jobs=1"]
 GRID = [f"policy.financing.intensity={','.join(map(str, FIN))}", f"policy.talent.intensity={','.join(map(str, TAL))}"]
 
@@ -30,13 +30,14 @@ def multirun(sweep_dir: Path, *extra: str) -> list[str]:
 
 
 def clean_table(tmp: Path) -> pd.DataFrame:
-    """The same grid run in-process in one go (the engine, serial), parameters as the multirun records them."""
+    """The same grid run in-process in one go (the engine, serial; configs by the design path),
+    parameters as the multirun records them (``scenario=liaocheng`` is the scenario column)."""
+    base = compose_dict(overrides=COMMON)
     jobs = []
     for f in FIN:
         for t in TAL:
-            ov = [*COMMON, f"policy.financing.intensity={f}", f"policy.talent.intensity={t}"]
-            cfg = compose(overrides=ov)
-            jobs.append((sweep.params_from_overrides(cfg, ov), cfg))
+            point = {"policy.financing.intensity": float(f), "policy.talent.intensity": float(t)}
+            jobs.append(({"scenario.scale": 0.2, "n_replicates": 2, **point}, design.apply(base, point)))
     sweep.run_sweep(jobs, tmp, executor="serial", verbose=False)
     return pd.read_parquet(tmp / "sweep.parquet")
 
@@ -101,3 +102,20 @@ def test_submitit_local_launcher_runs_a_multirun_and_aggregates(tmp_path):
         one = sweep.run_sweep([({}, cfg)], tmp_path / f"ref{f}", executor="serial", verbose=False)
         got = table[table["job"] == sweep.job_key(cfg)].reset_index(drop=True)
         pd.testing.assert_frame_equal(got[one.columns.drop("job")], one.drop(columns="job"))
+
+
+def test_slurm_launcher_config_composes():
+    """hydra/launcher=slurm (configs/hydra/launcher/slurm.yaml) selects submitit's Slurm launcher
+    with the documented resources; nothing is submitted."""
+    from hydra import compose as hcompose, initialize_config_dir
+
+    from sim.compose import config_dir, register
+
+    register()
+    with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
+        cfg = hcompose(config_name="config", overrides=["hydra/launcher=slurm", "hydra.launcher.partition=short"],
+                       return_hydra_config=True)
+    lc = cfg.hydra.launcher
+    assert lc._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (lc.cpus_per_task, lc.mem_gb, lc.timeout_min, lc.partition) == (2, 4, 60, "short")
+    assert [c._target_ for c in cfg.hydra.callbacks.values()] == ["experiments.callbacks.CollectSweep"]
