@@ -49,10 +49,14 @@ def _main(cfg: DictConfig) -> None:
         sys.exit(2)
     hc = HydraConfig.get()
     out = hc.runtime.output_dir
-    if hc.mode == RunMode.MULTIRUN:
-        sweep_job(run, list(hc.overrides.task), hc.sweep.dir, out)
-        return
-    report(forecast(run, out), out)
+    try:
+        if hc.mode == RunMode.MULTIRUN:
+            sweep_job(run, list(hc.overrides.task), hc.sweep.dir, out)
+        else:
+            report(forecast(run, out), out)
+    except ConfigError as e:  # e.g. executor=dask with a scheduler that does not answer
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 def sweep_job(run: RunConfig, overrides: list[str], sweep_dir: str, out: str) -> None:

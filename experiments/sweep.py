@@ -39,8 +39,12 @@ def _main(cfg: DictConfig) -> None:
     d = run.design
     print(f"design: {d.kind}, {len(jobs)} points over {', '.join(p.key for p in design.factors(d))} (design seed {d.seed}); "
           f"{run.scenario.name}, {run.n_replicates} replicates a job, seed {run.seed}", flush=True)
-    table = run_sweep(jobs, out, executor=run.executor.name, address=run.executor.address, n_jobs=run.n_jobs,
-                      trajectories=run.sweep.trajectories, timeout=run.executor.timeout)
+    try:
+        table = run_sweep(jobs, out, executor=run.executor.name, address=run.executor.address, n_jobs=run.n_jobs,
+                          trajectories=run.sweep.trajectories, timeout=run.executor.timeout)
+    except ConfigError as e:  # e.g. executor=dask with a scheduler that does not answer
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     print(f"results: {out}/{TABLE} ({len(table)} rows of this design)")
 
 
@@ -56,7 +60,7 @@ def main() -> None:
             run = compose(overrides=kv)
             design.points(run.design)
             if not any(a.startswith("hydra.run.dir=") for a in args):
-                args.append(f"hydra.run.dir={run.sweep.dir}" if run.sweep.dir else "hydra.run.dir=results/sweeps/${now:%Y-%m-%d_%H-%M-%S}")
+                args.insert(0, f"hydra.run.dir={run.sweep.dir}" if run.sweep.dir else "hydra.run.dir=results/sweeps/${now:%Y-%m-%d_%H-%M-%S}")
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -574,6 +574,8 @@ def _check_consistency(run: RunConfig) -> None:
             _check_scalar(f"scenario.tiers.{tier}.capacity.quota_by_year.{year}", q, float, {"range": (0, 1e7), "unit": "firms"})
         # YAML gives int keys, command-line overrides string keys: later entries win
         sched.capacity.quota_by_year = {int(y): float(q) for y, q in sched.capacity.quota_by_year.items()}
+    if run.executor.name == "dask" and "://" not in run.executor.address:
+        raise ConfigError(f"executor.address: {run.executor.address!r} is not allowed (allowed: tcp://HOST:PORT of a running Dask scheduler when executor=dask)")
     if not (sc.start <= sc.origin <= sc.horizon) or not (sc.start <= sc.window_start <= sc.horizon):
         raise ConfigError(f"scenario.origin: {sc.origin!r} / window_start {sc.window_start!r} is not allowed (allowed: months from {sc.start} to {sc.horizon})")
 

@@ -111,16 +111,17 @@ def _plain(v: Any) -> Any:
 def job_table(params: dict[str, Any], cfg: RunConfig, records: list[RunRecord], key: str | None = None) -> pd.DataFrame:
     """A job's rows: its parameter columns (by dotted key), ``job``, then :func:`outcomes`.
     A parameter named like an outcome column (``scenario=...``, ``policy=...`` in a
-    multirun) is carried by that column (they must agree)."""
+    multirun) is carried by that column when they agree (a config group's option named as
+    its ``name``), else kept as ``<name>_choice``."""
     out = outcomes(cfg, records)
     key = key or job_key(cfg)
     cols: dict[str, Any] = {}
     for name, value in params.items():
         value = _plain(value)
         if name in out.columns:
-            if not (out[name] == value).all():
-                raise ValueError(f"job {key}: parameter {name}={value!r} disagrees with the run's {name} {out[name].iloc[0]!r}")
-            continue
+            if (out[name] == value).all():
+                continue
+            name = f"{name}_choice"
         cols[name] = value
     head = pd.DataFrame({**cols, "job": key}, index=out.index) if cols else pd.DataFrame({"job": [key] * len(out)})
     return pd.concat([head, out], axis=1)

@@ -156,8 +156,8 @@ def test_params_from_multirun_overrides():
     recs = ensemble.run_ensemble(small(["n_replicates=1"]), n_jobs=1)
     t = sweep.job_table({"policy": "baseline", "x": 1}, small(["n_replicates=1"]), recs)
     assert list(t.columns[:3]) == ["x", "job", "replicate"] and t["policy"].tolist() == ["baseline"]
-    with pytest.raises(ValueError, match="disagrees"):
-        sweep.job_table({"policy": "no_policy"}, small(["n_replicates=1"]), recs)
+    t = sweep.job_table({"policy": "my_file"}, small(["n_replicates=1"]), recs)  # a yaml whose name differs
+    assert t["policy_choice"].tolist() == ["my_file"] and t["policy"].tolist() == ["baseline"]
 
 
 def test_executors_map_in_order_and_count_allowed_cores():
@@ -169,6 +169,10 @@ def test_executors_map_in_order_and_count_allowed_cores():
         make_executor("dask")
     with pytest.raises(ConfigError, match=r"^executor: 'spark' is not allowed \(allowed: serial, joblib, dask\)"):
         make_executor("spark")
+    with pytest.raises(ConfigError, match=r"^executor\.address: '' is not allowed \(allowed: tcp://HOST:PORT"):
+        compose("liaocheng", "baseline", ["executor=dask"])  # caught when the config is composed, before any run
+    with pytest.raises(ConfigError, match=r"^executor: 'spark' is not allowed \(allowed: .*dask"):
+        compose("liaocheng", "baseline", ["executor=spark"])
 
 
 # ---- designs -----------------------------------------------------------------------------
@@ -243,3 +247,19 @@ def test_design_jobs_set_the_values_and_keep_the_rest():
         assert (cfg.policy.financing.intensity, cfg.policy.talent.intensity) == tuple(p.values())
         ref = validate(lc)
         assert dataclasses.replace(cfg.policy, financing=ref.policy.financing, talent=ref.policy.talent) == ref.policy
+
+
+def test_full_mode_multirun_job_writes_its_forecast_too(tmp_path, capsys):
+    from experiments.forecast import sweep_job
+
+    run = compose("liaocheng", "baseline", ["scenario.scale=0.1", "n_replicates=2", "n_jobs=1", "plots=false", "sweep.mode=full"])
+    sweep_job(run, ["scenario.scale=0.1", "sweep.mode=full"], str(tmp_path), str(tmp_path / "0"))
+    key = sweep.job_key(run)
+    job = pd.read_parquet(tmp_path / "jobs" / f"{key}.parquet")
+    assert job["scenario.scale"].tolist() == [0.1, 0.1] and "sweep.mode" not in job.columns
+    reach = pd.read_csv(tmp_path / "0" / "reachability.csv")
+    assert (tmp_path / "0" / "trajectories.parquet").exists()
+    # the job file and the forecast come from the same replicates
+    assert reach["count_p50"].iloc[0] == job["count__quality_smes_2025"].median()
+    sweep_job(run, ["scenario.scale=0.1"], str(tmp_path), str(tmp_path / "0"))
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith("done before, skipped")
