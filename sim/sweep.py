@@ -136,14 +136,17 @@ def is_done(out_dir: str | Path, cfg: RunConfig) -> bool:
 
 
 def write_job(params: dict[str, Any], cfg: RunConfig, records: list[RunRecord], out_dir: str | Path,
-              trajectories: bool = False, key: str | None = None) -> Path:
-    """Write a finished job atomically (trajectories first: the job file marks it done)."""
+              trajectories: bool = False, key: str | None = None) -> pd.DataFrame:
+    """Write a finished job atomically (trajectories first: the job file marks it done);
+    returns its table (:func:`job_table`)."""
     key = key or job_key(cfg)
     if trajectories:
         traj = ensemble.trajectories(cfg, records)
         traj.insert(0, "job", key)
         results.write_parquet(traj, Path(out_dir) / TRAJ_DIR / f"{key}.parquet", index=False)
-    return results.write_parquet(job_table(params, cfg, records, key), job_path(out_dir, key), index=False)
+    table = job_table(params, cfg, records, key)
+    results.write_parquet(table, job_path(out_dir, key), index=False)
+    return table
 
 
 # --------------------------------------------------------------------------- aggregation
@@ -209,6 +212,8 @@ def run_sweep(jobs: Sequence[tuple[dict[str, Any], RunConfig]], out_dir: str | P
     log(f"sweep: {len(keyed)} jobs ({n_done_before} already done, {len(todo)} to run: {len(units)} replicates) "
         f"on {ex.describe()} -> {out}")
     pending: dict[str, dict[int, RunRecord]] = {k: {} for k in todo}
+    own: dict[str, pd.DataFrame] = {}
+    every = max(1, len(todo) // 100)  # at most ~100 progress lines
     with ex:
         for i, rec in ex.imap_unordered(_unit, [(todo[k][1], r) for k, r in units]):
             key, r = units[i]
@@ -216,10 +221,14 @@ def run_sweep(jobs: Sequence[tuple[dict[str, Any], RunConfig]], out_dir: str | P
             params, cfg = todo[key]
             if len(pending[key]) == cfg.n_replicates:
                 recs = pending.pop(key)
-                write_job(params, cfg, [recs[j] for j in range(cfg.n_replicates)], out, trajectories, key)
-                log(f"  job {key} done ({len(todo) - len(pending)}/{len(todo)}, {time.perf_counter() - t0:.1f} s)")
+                own[key] = write_job(params, cfg, [recs[j] for j in range(cfg.n_replicates)], out, trajectories, key)
+                n_done = len(todo) - len(pending)
+                if n_done % every == 0 or n_done == len(todo):
+                    log(f"  job {key} done ({n_done}/{len(todo)}, {time.perf_counter() - t0:.1f} s)")
     t_run = time.perf_counter() - t0
-    own = {k: pd.read_parquet(job_path(out, k)) for k in dict.fromkeys(k for k, _, _ in keyed)}
+    for k in dict.fromkeys(k for k, _, _ in keyed):  # jobs finished before: from their files
+        if k not in own:
+            own[k] = pd.read_parquet(job_path(out, k))
     rows = pd.concat([own[k] for k, _, _ in keyed], ignore_index=True) if keyed else pd.DataFrame()
     msg = f"sweep: ran {len(todo)} jobs in {t_run:.1f} s"
     if aggregate:
