@@ -4,21 +4,32 @@
 
 Writes into the Hydra run directory (results/<scenario>/<policy>/<timestamp>/) and prints
 the reachability table.  The same run from Python: ``sim.api.forecast(...)``.
+
+With ``--multirun`` every job is a sweep job (``sweep_job``): its outcomes go to
+``<hydra.sweep.dir>/jobs/<job key>.parquet``, finished jobs are skipped on a re-run with
+the same ``hydra.sweep.dir``, and the ``CollectSweep`` callback writes
+``<hydra.sweep.dir>/sweep.parquet`` at the end::
+
+    python -m experiments.forecast -m policy.financing.intensity=0,0.5,1,2 policy.talent.intensity=0,1 hydra.sweep.dir=results/sweeps/grid
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from sim.calibration import describe_use
 from sim.cli import check_overrides
 from sim.compose import compose, config_dir, register
-from sim.config import ConfigError, validate
+from sim.config import ConfigError, RunConfig, validate
+from sim.ensemble import run_ensemble
 from sim.forecast import forecast
+from sim.sweep import is_done, job_key, job_path, params_from_overrides, run_sweep, write_job
 from sim.targets import format_reachability
 
 
@@ -37,12 +48,40 @@ def _main(cfg: DictConfig) -> None:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    out = HydraConfig.get().runtime.output_dir
+    hc = HydraConfig.get()
+    out = hc.runtime.output_dir
     try:
-        report(forecast(run, out), out)
-    except ConfigError as e:
+        if hc.mode == RunMode.MULTIRUN:
+            sweep_job(run, list(hc.overrides.task), hc.sweep.dir, out)
+        else:
+            report(forecast(run, out), out)
+    except ConfigError as e:  # e.g. executor=dask with a scheduler that does not answer
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def sweep_job(run: RunConfig, overrides: list[str], sweep_dir: str, out: str) -> None:
+    """One job of a ``--multirun``: its outcomes to ``<sweep dir>/jobs/<job key>.parquet``
+    (skipped when that file exists, so a re-run resumes); with ``sweep.mode=full`` also the
+    whole forecast (tables, fan charts, summary) in its job directory.  The sweep table is
+    built at the end by the ``CollectSweep`` callback."""
+    params = params_from_overrides(run, overrides)
+    key = job_key(run)
+    label = " ".join(f"{k}={v}" for k, v in params.items())
+    if is_done(sweep_dir, run):
+        print(f"job {key} ({label}): done before, skipped", flush=True)
+        return
+    t0 = time.perf_counter()
+    if run.sweep.mode == "full":
+        records = run_ensemble(run)
+        write_job(params, run, records, sweep_dir, run.sweep.trajectories)
+        report(forecast(run, out, records=records), out)
+    else:
+        run_sweep([(params, run)], sweep_dir, executor=run.executor.name, address=run.executor.address,
+                  n_jobs=run.n_jobs, trajectories=run.sweep.trajectories, aggregate=False, verbose=False,
+                  timeout=run.executor.timeout)
+    print(f"job {key} ({label}): {run.n_replicates} replicates in {time.perf_counter() - t0:.1f} s -> "
+          f"{job_path(sweep_dir, key)}", flush=True)
 
 
 def main() -> None:

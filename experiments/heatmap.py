@@ -16,10 +16,7 @@ import pandas as pd
 
 from sim.analysis_plots import heatmap
 
-try:
-    from sim import sweep  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - removed at merge
-    from sim import _sweep_standin as sweep
+from sim import sweep
 
 USAGE = "usage: python -m experiments.heatmap <sweep_dir|table.parquet|table.csv> x=<column> y=<column> target=<name> [value=p|count] [out=<path base>]"
 KEYS = ("x", "y", "target", "value", "out")

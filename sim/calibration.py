@@ -271,15 +271,10 @@ def simulate_many(config: RunConfig, paths: list[str], values: np.ndarray, sim_i
                   n_jobs: int = 1) -> np.ndarray:
     """Model values at ``obs`` for each parameter row; simulation ``sim_ids[i]`` runs as
     replicate ``sim_ids[i]`` of ``config.seed`` (so results do not depend on ``n_jobs``)."""
-    from .ensemble import _workers
+    from .executors import make_executor
 
-    workers = _workers(n_jobs, len(values))
-    if workers == 1:
-        rows = [_simulate_one(config, paths, v, i, obs) for v, i in zip(values, sim_ids)]
-    else:
-        from joblib import Parallel, delayed
-
-        rows = Parallel(n_jobs=workers)(delayed(_simulate_one)(config, paths, v, i, obs) for v, i in zip(values, sim_ids))
+    with make_executor(config.executor, n_jobs, len(values)) as ex:  # joblib, serial or a Dask cluster
+        rows = list(ex.imap(_simulate_one, [(config, paths, v, i, obs) for v, i in zip(values, sim_ids)]))
     return np.vstack(rows) if rows else np.empty((0, len(obs)))
 
 

@@ -12,7 +12,7 @@ import yaml
 
 from .config import TIERS, ConfigError, RunConfig, TierSchedule, _check_scalar
 
-GROUPS = ("scenario", "policy", "criteria", "params")
+GROUPS = ("scenario", "policy", "criteria", "params", "executor", "design", "experiment")
 _DICT_VALUE_TYPES = {("ScenarioConfig", "tiers"): (TIERS, TierSchedule)}
 
 

@@ -33,10 +33,7 @@ from scipy import stats
 
 from .config import ConfigError, RunConfig, build, p
 
-try:  # the sweep engine (sim/sweep.py); the stand-in until it is merged
-    from . import sweep  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - removed at merge
-    from . import _sweep_standin as sweep
+from . import sweep
 
 ARM = "arm"
 COLUMNS = ["scenario", "policy", "baseline", "target", "diff_count", "ci_low", "ci_high", "diff_p", "p_ci_low",

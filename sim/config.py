@@ -385,6 +385,43 @@ class DataConfig:
     path: str = p("", "CSV file of published counts ('' = the scenario's shipped file)", "data/ (sim/data/*_to_2021.csv)")
 
 
+EXECUTORS = ("serial", "joblib", "dask")
+DESIGN_KINDS = ("grid", "lhs", "sobol")
+
+
+@dataclass
+class ExecutorConfig:
+    """Where independent replicates (and sweep jobs) run; results do not depend on it."""
+
+    name: str = p("joblib", "executor: serial (this process), joblib (local worker processes, n_jobs of them), dask (the Dask scheduler at address)",
+                  "run knob (sim/executors.py)", choices=EXECUTORS)
+    address: str = p("", "tcp://HOST:PORT of a running Dask scheduler (executor=dask only)", "run knob")
+    timeout: float = p(30.0, "s to wait for the Dask scheduler to answer", "run knob", range=(0.1, 3600.0))
+
+
+@dataclass
+class DesignConfig:
+    """A space-filling design over declared ranges, run by ``experiments/sweep.py``
+    (sampling in ``sim/design.py`` with ``scipy.stats.qmc``)."""
+
+    kind: str = p("lhs", "design: grid (every combination of n levels per factor), lhs (Latin hypercube), sobol (scrambled Sobol', n a power of 2)",
+                  "experiment", choices=DESIGN_KINDS)
+    n: int = p(16, "design points (grid: levels per factor)", "experiment", range=(1, 1_000_000))
+    factors: dict = p({}, "dotted config key -> [low, high] or {low, high, scale: linear|log, integer: bool}; grid also {values: [...]} (units of the key)",
+                      "experiment (configs/design/*.yaml)")
+    seed: int = p(0, "integer: seed of the design sampler (the runs use the run seed)", "run knob", range=(0, 2**32 - 1))
+
+
+@dataclass
+class SweepConfig:
+    """Output of sweeps: design sweeps (experiments/sweep.py) and ``--multirun`` jobs."""
+
+    dir: str = p("", "directory of a design sweep ('' = the Hydra run directory); the same dir again resumes", "run knob")
+    mode: str = p("lite", "what each --multirun job writes: lite = only its outcomes file <sweep dir>/jobs/<job key>.parquet; "
+                  "full = also the forecast tables, fan charts and summary in its job subdirectory", "run knob", choices=("lite", "full"))
+    trajectories: bool = p(False, "flag: also write each job's tidy trajectories (<sweep dir>/trajectories/<job key>.parquet)", "run knob")
+
+
 @dataclass
 class ABCConfig:
     """Calibration knobs (ABC-SMC, ``sim.calibration``; ``experiments/calibrate.py``)."""
@@ -418,6 +455,9 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     calibration: str = p("", "posterior replicates draw parameter sets from: '' = none (the defaults above), 'default' (the scenario's own shipped posterior, sim/data/posteriors/<scenario>.parquet; Liaocheng: Shandong's), a shipped name (sim/data/posteriors/<name>.parquet), a posterior.parquet file or a calibration run directory", "issue 4: experiments/calibrate.py output; replicate r draws with SeedSequence(seed, spawn_key=(r, 1000003))")
     abc: ABCConfig = field(default_factory=ABCConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    design: DesignConfig = field(default_factory=DesignConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
 
 
 # --------------------------------------------------------------------------------------
@@ -552,6 +592,8 @@ def _check_consistency(run: RunConfig) -> None:
             _check_scalar(f"scenario.tiers.{tier}.capacity.quota_by_year.{year}", q, float, {"range": (0, 1e7), "unit": "firms"})
         # YAML gives int keys, command-line overrides string keys: later entries win
         sched.capacity.quota_by_year = {int(y): float(q) for y, q in sched.capacity.quota_by_year.items()}
+    if run.executor.name == "dask" and "://" not in run.executor.address:
+        raise ConfigError(f"executor.address: {run.executor.address!r} is not allowed (allowed: tcp://HOST:PORT of a running Dask scheduler when executor=dask)")
     if not (sc.start <= sc.origin <= sc.horizon) or not (sc.start <= sc.window_start <= sc.horizon):
         raise ConfigError(f"scenario.origin: {sc.origin!r} / window_start {sc.window_start!r} is not allowed (allowed: months from {sc.start} to {sc.horizon})")
 

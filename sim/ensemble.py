@@ -1,13 +1,12 @@
 """Replicates of one configuration, serially or in parallel, and their tidy tables.
 
 Replicate ``i`` uses ``SeedSequence(seed, spawn_key=(i,))`` — the i-th child of
-``SeedSequence(seed).spawn`` — so results are bit-identical whatever the executor and the
-number of workers.
+``SeedSequence(seed).spawn`` — so results are bit-identical whatever the executor
+(``sim.executors``: serial, joblib, dask) and the number of workers.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 
@@ -29,22 +28,13 @@ def run_replicate(config: RunConfig, replicate: int) -> RunRecord:
     return TierModel(config=config_for_replicate(config, replicate), replicate=replicate).run()
 
 
-def _workers(n_jobs: int, n: int) -> int:
-    cores = os.cpu_count() or 1
-    return max(1, min(n, cores if n_jobs in (-1, 0) else n_jobs))
-
-
 def iter_replicates(config: RunConfig, replicates: list[int], n_jobs: int = 1) -> Iterator[tuple[int, RunRecord]]:
-    """Yield (replicate, record) in replicate order; in parallel with joblib when n_jobs != 1."""
-    workers = _workers(n_jobs, len(replicates))
-    if workers == 1:
-        for r in replicates:
-            yield r, run_replicate(config, r)
-        return
-    from joblib import Parallel, delayed
+    """Yield (replicate, record) in replicate order, on ``config.executor`` (serial; joblib
+    with ``n_jobs`` local workers, serial when that is 1; or a Dask cluster)."""
+    from .executors import make_executor
 
-    par = Parallel(n_jobs=workers, return_as="generator", batch_size=1)
-    yield from zip(replicates, par(delayed(run_replicate)(config, r) for r in replicates))
+    with make_executor(config.executor, n_jobs, len(replicates)) as ex:
+        yield from zip(replicates, ex.imap(run_replicate, [(config, r) for r in replicates]))
 
 
 def run_ensemble(config: RunConfig, n_replicates: int | None = None, n_jobs: int | None = None,

@@ -59,13 +59,13 @@ def history_for_target(obs: pd.DataFrame, target: dict, window_start: str) -> pd
     return per_date.assign(value=per_date["value"].cumsum(), label="published (cumulated)")
 
 
-def forecast(config: RunConfig, out_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """Run the ensemble and (if ``out_dir``) write trajectories.parquet, batches.csv,
-    forecast.csv, reachability.csv, one fan chart per target (PNG+SVG) and summary.json.
-    Returns the tables."""
+def forecast(config: RunConfig, out_dir: str | Path | None = None, records: list | None = None) -> dict[str, pd.DataFrame]:
+    """Run the ensemble (unless its ``records`` are given) and (if ``out_dir``) write
+    trajectories.parquet, batches.csv, forecast.csv, reachability.csv, one fan chart per
+    target (PNG+SVG) and summary.json.  Returns the tables."""
     t0 = time.perf_counter()
     used = calibration.describe_use(config)  # a bad posterior fails here, in one line
-    records = ensemble.run_ensemble(config)
+    records = ensemble.run_ensemble(config) if records is None else records
     t_run = time.perf_counter() - t0
     traj = ensemble.trajectories(config, records)
     batch = ensemble.batches(config, records)

@@ -36,10 +36,7 @@ from scipy.stats import qmc
 
 from .config import ConfigError, RunConfig, build, p, validate
 
-try:  # the sweep engine (sim/sweep.py); the stand-in until it is merged
-    from . import sweep  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - removed at merge
-    from . import _sweep_standin as sweep
+from . import sweep
 
 COLUMNS = ["analysis", "output", "factor", "index", "estimate", "ci_low", "ci_high", "low", "high", "n_base",
            "replicates_per_point", "runs", "output_mean", "output_var", "note"]

@@ -18,10 +18,7 @@ from sim import compare as cmp
 from sim.config import LEVERS, ConfigError
 from sim.targets import reachability_table
 
-try:
-    from sim import sweep  # type: ignore[attr-defined]
-except ImportError:
-    from sim import _sweep_standin as sweep
+from sim import sweep
 
 ROOT = Path(sim.__file__).resolve().parent.parent
 SMALL = ["scenario.scale=0.02", "n_jobs=1", "plots=false"]
