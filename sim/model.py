@@ -444,7 +444,7 @@ class TierModel(mesa.Model):
         it is re-reviewed against (with ``drop_sme_cap``: without the SME size cap, for the
         SME tiers)?  Masks aligned with ``applicants`` and ``due``."""
         f = self.firms
-        pa, pd = tiers.prefilter(tier, f, applicants, self.criteria), tiers.prefilter(tier, f, due, self.criteria)
+        pa, pd = tiers.prefilter(tier, f, applicants, self.criteria, t), tiers.prefilter(tier, f, due, self.criteria, t)
         rows = np.concatenate([applicants[pa], due[pd]])
         n_app = int(pa.sum())
         sub_market = None
@@ -454,13 +454,14 @@ class TierModel(mesa.Model):
         sub = f.take(rows)
         metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
         el = tiers.eligible(tier, sub, metrics, sub_market, self.criteria)
-        if drop_sme_cap and tier in ("innovative", "srdi", "little_giant"):
-            el_review = tiers.eligible(tier, sub, _no_sme_cap(metrics), sub_market, self.criteria)
-        else:
-            el_review = el
         ok, review_ok = np.zeros(applicants.size, dtype=bool), np.zeros(due.size, dtype=bool)
         ok[pa] = el[:n_app]
-        review_ok[pd] = el_review[n_app:]
+        if drop_sme_cap and tier in ("innovative", "srdi", "little_giant") and rows.size > n_app:
+            held = slice(n_app, None)  # the due holders only
+            review_ok[pd] = tiers.eligible(tier, f.take(rows[held]), _no_sme_cap(metrics.part(held)),
+                                           sub_market.part(held) if sub_market is not None else None, self.criteria)
+        else:
+            review_ok[pd] = el[n_app:]
         return ok, review_ok
 
     # ------------------------------------------------------------------ records

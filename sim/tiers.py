@@ -34,6 +34,10 @@ class Market:
     nat_rank: np.ndarray      # rank in the national niche market
     global_rank: np.ndarray   # rank in the world niche market
 
+    def part(self, sel: slice) -> "Market":
+        """The same quantities for the rows ``sel`` of this set (ranks only if present)."""
+        return Market(*(x[sel] if x.size else x for x in (self.nat_share, self.region_rank, self.nat_rank, self.global_rank)))
+
 
 def niche_markets(f: FirmArrays, niches: Niches, coverage: float) -> np.ndarray:
     """Each niche's national market (M CNY/yr): the larger of its simulated revenue and its
@@ -111,6 +115,10 @@ class FirmMetrics:
     growth_2y: np.ndarray
     rd_spend: np.ndarray
     sme: np.ndarray
+
+    def part(self, sel: slice) -> "FirmMetrics":
+        """The metrics of the rows ``sel`` of this set."""
+        return FirmMetrics(self.niche_years[sel], self.growth_2y[sel], self.rd_spend[sel], self.sme[sel])
 
     @classmethod
     def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> "FirmMetrics":
@@ -216,20 +224,25 @@ def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: Cri
     return ok & f.alive[: f.n]
 
 
-def prefilter(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig) -> np.ndarray:
-    """A cheap necessary condition of ``tier``'s criteria for ``rows`` (so the full
-    criteria are evaluated on fewer firms): a row failing it fails the criteria."""
-    if tier == "srdi":
-        return (f.rd_int[rows] >= F32(c.srdi.min_rd_intensity)) & (f.revenue[rows] >= F32(c.srdi.min_revenue))
-    if tier == "little_giant":
-        ok = f.main_share[rows] >= F32(c.little_giant.min_main_share)
-        return ok & (f.titles[TIER_INDEX["srdi"], rows] != NONE) if c.little_giant.requires_srdi else ok
-    if tier in ("single_champion", "provincial_champion"):
-        k = c.single_champion if tier == "single_champion" else c.provincial_champion
-        return (f.revenue[rows] >= F32(k.min_revenue)) | (f.titles[TIER_INDEX["little_giant"], rows] != NONE)
+def prefilter(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, t: int) -> np.ndarray:
+    """A cheap necessary condition of ``tier``'s criteria at month ``t`` for ``rows`` (so
+    the full criteria are evaluated on fewer firms): a row failing it fails the criteria.
+    Each test is the criteria's own comparison, in the same dtype."""
+    if tier == "innovative":
+        return np.ones(rows.shape[0], dtype=bool)
     if tier == "leading":
         return f.revenue[rows] >= F32(c.leading.min_revenue)
-    return np.ones(rows.shape[0], dtype=bool)
+    k = {"srdi": c.srdi, "little_giant": c.little_giant, "single_champion": c.single_champion,
+         "provincial_champion": c.provincial_champion}[tier]
+    ok = (t - f.niche_start[rows]).astype(F32) / F32(12.0) >= k.min_niche_years  # as FirmMetrics.niche_years
+    if tier == "srdi":
+        rd = f.rd_int[rows]
+        rev = f.revenue[rows]
+        return ok & (rd >= F32(k.min_rd_intensity)) & (rev >= F32(k.min_revenue)) & ((rd * rev).astype(F32) >= k.min_rd_spend)
+    if tier == "little_giant":
+        ok &= f.main_share[rows] >= F32(k.min_main_share)
+        return ok & (f.titles[TIER_INDEX["srdi"], rows] != NONE) if k.requires_srdi else ok
+    return ok & ((f.revenue[rows] >= F32(k.min_revenue)) | (f.titles[TIER_INDEX["little_giant"], rows] != NONE))
 
 
 NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")  # national shares

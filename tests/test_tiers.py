@@ -575,3 +575,23 @@ def test_model_batches_respect_capacity_and_report_bound():
             assert b["bound"] == "pool"
             assert not (b["eligible"] > b["capacity"])
     assert n_capacity > 0   # the 'leading' quota of 2 binds
+
+
+@pytest.mark.parametrize("tier", ["srdi", "little_giant", "single_champion", "leading"])
+def test_prefilter_is_a_necessary_condition_of_the_criteria(tier):
+    """On a simulated population mid-run: every firm meeting the criteria passes the
+    prefilter (so skipping the others changes nothing), and the prefilter does cut."""
+    from sim.compose import compose
+    from sim.model import TierModel
+
+    m = TierModel(config=compose("shandong", "baseline", ["scenario.scale=0.2", "agents=on_demand"]), replicate=1)
+    for _ in range(70):
+        m.step()
+    f, t = m.firms, m.t_now
+    rows = np.arange(f.n)
+    mk = tiers.market_for(f, m.niches, tiers.niche_markets(f, m.niches, m.params.firms.market_coverage), rows,
+                          tiers.region_ranks(f, rows))
+    ok = tiers.eligible(tier, f, tiers.FirmMetrics.of(f, t, m.params.firms), mk, m.criteria)
+    pre = tiers.prefilter(tier, f, rows, m.criteria, t)
+    assert ok.any() and not (ok & ~pre).any()
+    assert pre.mean() < 0.9
