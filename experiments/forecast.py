@@ -23,7 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from sim.calibration import describe_use
+from sim.calibration import describe_use, keep_factors
 from sim.cli import check_overrides
 from sim.compose import compose, config_dir, register
 from sim.config import ConfigError, RunConfig, validate
@@ -66,6 +66,7 @@ def sweep_job(run: RunConfig, overrides: list[str], sweep_dir: str, out: str) ->
     whole forecast (tables, fan charts, summary) in its job directory.  The sweep table is
     built at the end by the ``CollectSweep`` callback."""
     params = params_from_overrides(run, overrides)
+    run = keep_factors(run, params)  # a swept key the posterior draws turns the posterior off
     key = job_key(run)
     label = " ".join(f"{k}={v}" for k, v in params.items())
     if is_done(sweep_dir, run):

@@ -516,6 +516,17 @@ def config_for_replicate(config: RunConfig, replicate: int) -> RunConfig:
     return apply_values(config, {c: float(row[c]) for c in applied}, where=f"calibration {path}")
 
 
+def keep_factors(config: RunConfig, keys) -> RunConfig:
+    """``config`` without its posterior (``calibration=''``) when the posterior would overwrite
+    any of ``keys`` — the factors of a design, a grid or a sensitivity analysis, whose values
+    must hold in every replicate; ``config`` itself otherwise."""
+    loaded = load_posterior(config.calibration, config.scenario.name)
+    if loaded is None:
+        return config
+    applied, _ = _applicable(config, loaded[1])
+    return dataclasses.replace(config, calibration="") if set(keys) & set(applied) else config
+
+
 def describe_use(config: RunConfig) -> dict:
     """What summary.json records about the posterior a forecast drew from."""
     loaded = load_posterior(config.calibration, config.scenario.name)

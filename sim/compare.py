@@ -166,7 +166,7 @@ def effects(table: pd.DataFrame, reference: str, confidence: float = 0.95, arm: 
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def run_arms(arms: dict[str, RunConfig], out_dir, n_jobs: int = -1, executor: str = "joblib",
+def run_arms(arms: dict[str, RunConfig], out_dir, n_jobs: int = -1, executor: str | None = None,
              address: str | None = None) -> pd.DataFrame:
     """Run every arm (label -> config) through the sweep engine; all arms must share the seed
     and the number of replicates (the pairing).  Returns the outcomes table with an ``arm`` column."""
@@ -175,7 +175,8 @@ def run_arms(arms: dict[str, RunConfig], out_dir, n_jobs: int = -1, executor: st
     if len(seeds) != 1 or len(reps) != 1:
         raise ValueError(f"paired arms need one seed and one replicate count (seeds {sorted(seeds)}, replicates {sorted(reps)})")
     jobs = [({ARM: label}, cfg) for label, cfg in arms.items()]
-    return sweep.run_sweep(jobs, out_dir, executor=executor, address=address, n_jobs=n_jobs)
+    ex = next(iter(arms.values())).executor  # default: the configs' executor (executor=dask executor.address=...)
+    return sweep.run_sweep(jobs, out_dir, executor=executor or ex.name, address=address or ex.address or None, n_jobs=n_jobs)
 
 
 def compose_arms(scenario: str | None, policies: list[str], overrides: list[str] | tuple[str, ...] = ()) -> dict[str, RunConfig]:

@@ -166,10 +166,12 @@ def set_key(d: dict, key: str, value: Any) -> None:
 
 def apply(base: dict, point: dict[str, Any]) -> RunConfig:
     """The base configuration (a composed mapping) with the point's values set, validated."""
+    from .calibration import keep_factors
+
     d = copy.deepcopy(base)
     for key, value in point.items():
         set_key(d, key, value)
-    return validate(d)
+    return keep_factors(validate(d), point)  # a factor the posterior draws turns the posterior off
 
 
 def jobs(base: dict, design: DesignConfig | None = None) -> list[tuple[dict[str, Any], RunConfig]]:

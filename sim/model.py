@@ -225,13 +225,14 @@ class TierModel(mesa.Model):
             return
         if self.calendar.month(t) != 1 and f.library[:n].any():
             return
-        market = tiers.market_position(f, self.niches, self.params.firms.market_coverage, ranks=False)
-        score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, t, self.params.firms), market, self.criteria)
-        score = np.where(sme, score, -np.inf)
-        k = int(share * sme.sum())
+        rows = np.flatnonzero(sme)
+        k = int(share * rows.size)
         f.library[:n] = False
-        if k > 0:
-            f.library[np.argpartition(-score, k - 1)[:k]] = True
+        if k > 0:  # scored on the SME rows only
+            sub = f.take(rows)
+            market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage), rows)
+            score = tiers.srdi_score(sub, tiers.FirmMetrics.of(sub, t, self.params.firms), market, self.criteria)
+            f.library[rows[np.argpartition(-score, k - 1)[:k]]] = True
 
     # ------------------------------------------------------------------ firm rules
     def draw(self, size: int, t: int) -> dict[str, np.ndarray]:
@@ -285,9 +286,9 @@ class TierModel(mesa.Model):
         f.drift_m[idx] = (f.base_drift[idx] + env) / F32(12.0)
         f.cap[idx] = F32(g.cap) + e.cap_add[code]
         f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult[code] * c_ip)
-        dead = ~f.alive[idx]
-        if dead.any():
-            _stop(f, np.arange(f.n)[idx][dead] if isinstance(idx, slice) else np.asarray(idx)[dead])
+        dead = np.flatnonzero(~f.alive[idx])
+        if dead.size:
+            _stop(f, dead + idx.start if isinstance(idx, slice) else np.asarray(idx)[dead])
 
     def constraint(self, idx) -> np.ndarray:
         """Effective financing constraint of rows ``idx`` (as of the last refresh)."""
@@ -334,8 +335,8 @@ class TierModel(mesa.Model):
         """Rows of ``idx`` that exit this month (the age- and size-dependent hazard set at the
         last refresh).  Their titles end, counted as 'exited'."""
         f = self.firms
-        dies = u < f.p_exit[idx]  # zero for exited firms and chain owners
-        rows = np.arange(f.n)[idx][dies] if isinstance(idx, slice) else np.asarray(idx)[dies]
+        dies = np.flatnonzero(u < f.p_exit[idx])  # zero for exited firms and chain owners
+        rows = dies + idx.start if isinstance(idx, slice) else np.asarray(idx)[dies]
         if rows.size:
             held = f.titles[:, rows] != NONE
             self.flows[t, :, 3] += held.sum(axis=1)

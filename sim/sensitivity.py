@@ -296,7 +296,7 @@ def check(sobol: pd.DataFrame) -> dict[str, float | int | bool]:
 
 # --------------------------------------------------------------------------- pipeline
 def run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, out_dir, plots: bool = True,
-              executor: str = "joblib", address: str | None = None) -> pd.DataFrame:
+              executor: str | None = None, address: str | None = None) -> pd.DataFrame:
     """Design -> sweep -> indices.  Writes into ``out_dir``: ``design.parquet`` (the points),
     ``points.parquet`` (outputs per point), ``sobol.csv`` (:data:`COLUMNS`), ``tornado.png/.svg``
     and ``summary.json``; the sweep's files go to ``out_dir/runs``.  Returns the sobol table."""
@@ -311,6 +311,9 @@ def run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, out_dir, plots: b
     pts = design(factors, opts.n_base, opts.design_seed)
     R = opts.replicates_per_point
     base_r = dataclasses.replace(base, n_replicates=R)
+    from .calibration import keep_factors
+
+    base_r = keep_factors(base_r, [f.path for f in factors])  # a factor the posterior draws turns the posterior off
     jobs = [({"sample": int(s), **{f.path: float(x[f.path]) for f in factors}},
              apply(base_r, {f.path: float(x[f.path]) for f in factors}))
             for s, x in zip(pts["sample"], pts.to_dict(orient="records"))]
@@ -318,7 +321,8 @@ def run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, out_dir, plots: b
     out.mkdir(parents=True, exist_ok=True)
     results.write_parquet(pts, out / "design.parquet")
     t0 = time.perf_counter()
-    table = sweep.run_sweep(jobs, out / "runs", executor=executor, address=address, n_jobs=base.n_jobs)
+    table = sweep.run_sweep(jobs, out / "runs", executor=executor or base.executor.name,
+                            address=address or base.executor.address or None, n_jobs=base.n_jobs)
     t_run = time.perf_counter() - t0
     outputs = point_outputs(table, targets, R)
     results.write_parquet(pts.merge(outputs, left_on="sample", right_index=True), out / "points.parquet")

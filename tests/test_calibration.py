@@ -283,3 +283,20 @@ def test_calibration_is_the_same_serial_or_parallel(national):
 def test_backtest_until_must_leave_observations_on_both_sides(national, until):
     with pytest.raises(ConfigError, match=r"until: .* is not allowed \(allowed: a year from 2016 to 2020"):
         backtest.check_until(national, until)
+
+
+def test_factors_the_posterior_draws_turn_the_posterior_off():
+    """A design or sensitivity factor that the posterior would overwrite in every replicate
+    (params.growth.drift) switches the posterior off for that run; lever factors keep it."""
+    from sim import design, sensitivity
+
+    cfg = sim.compose("shandong", "baseline", ["calibration=default"])
+    assert calibration.keep_factors(cfg, ["policy.financing.intensity"]).calibration == "default"
+    assert calibration.keep_factors(cfg, ["params.growth.drift"]).calibration == ""
+    from sim.compose import compose_dict
+
+    base = compose_dict("shandong", "baseline", ["calibration=default"])
+    assert design.apply(base, {"params.growth.drift": 0.05}).calibration == ""
+    assert design.apply(base, {"policy.talent.intensity": 1.5}).calibration == "default"
+    run = sensitivity.apply(cfg, {"params.growth.drift": 0.05})
+    assert calibration.config_for_replicate(calibration.keep_factors(run, ["params.growth.drift"]), 3).params.growth.drift == 0.05
