@@ -111,16 +111,28 @@ def tornado(sobol: pd.DataFrame, out_base: str | Path, outputs: list[str] | None
 
 
 # --------------------------------------------------------------------------- sweep heatmap
+MAX_LEVELS = 12  # more distinct values than this (an LHS or Sobol design): binned
+BINS = 8
+
+
 def heatmap_table(table: pd.DataFrame, x: str, y: str, target: str, value: str = "p") -> pd.DataFrame:
     """Mean over replicates of ``reached__<target>`` (value='p') or ``count__<target>``
-    (value='count') per (y, x) cell: a y-by-x frame."""
+    (value='count') per (y, x) cell: a y-by-x frame.  A parameter with more than
+    ``MAX_LEVELS`` distinct values is cut into ``BINS`` equal-width bins labelled by their
+    midpoints (the mean is then over the design points and replicates in the cell)."""
     target = target.split("__", 1)[1] if "__" in target else target
     col = f"{'reached' if value == 'p' else 'count'}__{target}"
     for c in (x, y, col):
         if c not in table.columns:
             avail = [k for k in table.columns if k.startswith(("reached__", "count__")) or "." in k]
             raise ValueError(f"column {c!r} not in the sweep table (available: {', '.join(avail)})")
-    return table.groupby([y, x])[col].mean().unstack(x).sort_index(ascending=False)
+    t = table[[x, y, col]].copy()
+    for c in (x, y):  # a space-filling design has a value per point: bin it (bin midpoints label the cells)
+        if t[c].nunique() > MAX_LEVELS:
+            edges = np.linspace(t[c].min(), t[c].max(), BINS + 1)
+            mids = np.round((edges[:-1] + edges[1:]) / 2, 3)
+            t[c] = mids[np.clip(np.searchsorted(edges, t[c].to_numpy(), side="right") - 1, 0, BINS - 1)]
+    return t.groupby([y, x])[col].mean().unstack(x).sort_index(ascending=False)
 
 
 def heatmap(table: pd.DataFrame, x: str, y: str, target: str, out_base: str | Path, value: str = "p",

@@ -68,3 +68,21 @@ def test_effects_chart_and_tornado_from_tables(tmp_path):
     assert all(p.is_file() for p in paths)
     svg = paths[1].read_text(encoding="utf-8")
     assert "count__a" in svg and "constant, not shown: count__b" in svg
+
+
+def test_heatmap_table_bins_a_space_filling_design():
+    """An LHS design has one value per point: the table bins it into 8 cells per axis and
+    each cell's value is the mean of the points that fall in it."""
+    import numpy as np
+    import pandas as pd
+
+    from sim.analysis_plots import BINS, heatmap_table
+
+    rng = np.random.default_rng(4)
+    x, y = rng.uniform(0, 2, 400), rng.uniform(0, 2, 400)
+    t = pd.DataFrame({"policy.financing.intensity": x, "policy.talent.intensity": y, "count__lg": 100 * x + y})
+    grid = heatmap_table(t, "policy.financing.intensity", "policy.talent.intensity", "lg", value="count")
+    assert grid.shape == (BINS, BINS)
+    edges = np.linspace(x.min(), x.max(), BINS + 1)
+    first = (x < edges[1]) & (y >= np.linspace(y.min(), y.max(), BINS + 1)[-2])
+    assert np.isclose(grid.iloc[0, 0], (100 * x + y)[first].mean())
