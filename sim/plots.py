@@ -331,8 +331,8 @@ def fan_chart(
     if illustrative:
         full_title = f"{full_title} (illustrative target)".strip()
     if full_title:
-        # wrap long titles so they fit the 7-inch figure at 11 pt
-        ax.set_title(textwrap.fill(full_title, width=78), fontsize=_FS_TITLE, loc="left")
+        # wrap long titles so they fit the 7-inch figure at 11 pt (~64 characters a line, measured)
+        ax.set_title(textwrap.fill(full_title, width=64), fontsize=_FS_TITLE, loc="left")
 
     # Legend below the plot area (two rows) so it never hides data.
     has_hist = history is not None and len(history) > 0
