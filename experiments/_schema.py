@@ -1,13 +1,16 @@
-"""Helpers for entry points whose config is config.yaml plus keys of their own
+"""Helpers for the entry points: one-line config errors, the overrides that compose a run,
+and the schema of entry points whose config is config.yaml plus keys of their own
 (experiments/compare.py, experiments/sensitivity.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import sys
 
 from omegaconf import OmegaConf
 
 from sim.compose import config_dir
+from sim.config import ConfigError
 
 
 def register(node: type) -> None:
@@ -52,3 +55,20 @@ def split(container: dict, keys: tuple[str, ...]) -> tuple[dict, dict]:
 
 def key_of(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
+
+
+@contextlib.contextmanager
+def one_line_errors():
+    """A ConfigError anywhere inside ends the command with its one-line message on stderr and
+    exit status 2 (before Hydra creates an output directory, where used in ``main``)."""
+    try:
+        yield
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def config_overrides(args: list[str]) -> list[str]:
+    """The ``key=value`` overrides of a command line that compose a RunConfig (not flags,
+    not ``hydra.*``)."""
+    return [a for a in args if "=" in a and not a.startswith(("-", "hydra"))]

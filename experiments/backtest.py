@@ -19,10 +19,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from experiments._schema import config_overrides, one_line_errors
 from sim.backtest import backtest, check_until
 from sim.cli import check_overrides
 from sim.compose import compose, config_dir, register
-from sim.config import ConfigError, validate
+from sim.config import validate
 
 RUN_DIR = "hydra.run.dir=results/backtest/${scenario.name}/until${abc.until}/${now:%Y-%m-%d_%H-%M-%S}"
 
@@ -39,25 +40,19 @@ def report(summary: dict, out_dir: str) -> None:
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base=None)
 def _main(cfg: DictConfig) -> None:
-    try:
+    with one_line_errors():
         run = validate(OmegaConf.to_container(cfg, resolve=True))
         out = HydraConfig.get().runtime.output_dir
         report(backtest(run, run.abc.until, out), out)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 def main() -> None:
     """``until=Y`` is ``abc.until=Y``; overrides are checked in one line each before Hydra runs."""
-    try:
+    with one_line_errors():
         args = [("abc." + a) if a.startswith("until=") else a for a in sys.argv[1:]]
         args = [a if a.startswith("-") else check_overrides([a])[0] for a in args]
-        run = compose(overrides=[a for a in args if "=" in a and not a.startswith(("-", "hydra"))])
+        run = compose(overrides=config_overrides(args))
         check_until(run, run.abc.until)  # before Hydra creates the output directory
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     sys.argv[1:] = [RUN_DIR, *args]
     register()
     _main()

@@ -20,10 +20,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from experiments._schema import config_overrides, one_line_errors
 from sim.calibration import calibrate
 from sim.cli import check_overrides
 from sim.compose import compose, config_dir, register
-from sim.config import ConfigError, validate
+from sim.config import validate
 
 RUN_DIR = "hydra.run.dir=results/calibration/${scenario.name}/${now:%Y-%m-%d_%H-%M-%S}"
 
@@ -41,23 +42,17 @@ def report(cal, out_dir: str) -> None:
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base=None)
 def _main(cfg: DictConfig) -> None:
-    try:
+    with one_line_errors():
         run = validate(OmegaConf.to_container(cfg, resolve=True))
         out = HydraConfig.get().runtime.output_dir
         report(calibrate(run, out), out)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 def main() -> None:
     """Check the overrides in one line each before Hydra creates the output directory."""
-    try:
+    with one_line_errors():
         args = [a if a.startswith("-") else check_overrides([a])[0] for a in sys.argv[1:]]
-        compose(overrides=[a for a in args if "=" in a and not a.startswith(("-", "hydra"))])
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        compose(overrides=config_overrides(args))
     sys.argv[1:] = [RUN_DIR, *args]
     register()
     _main()

@@ -17,7 +17,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import compose_entry, key_of as _key, outside_hydra, register, split
+from experiments._schema import compose_entry, key_of as _key, one_line_errors, outside_hydra, register, split
 from sim.cli import check_overrides
 from sim.compare import OPTION_KEYS, CompareRun, check_options, compare, compose_arms, format_effects
 from sim.compose import choices, config_dir
@@ -58,16 +58,13 @@ def precheck(overrides: list[str]) -> None:
 
 @hydra.main(config_path=str(config_dir()), config_name=CONFIG_NAME, version_base=None)
 def _main(cfg: DictConfig) -> None:
-    try:
+    with one_line_errors():
         opts, rest = split(OmegaConf.to_container(cfg, resolve=True), OPTION_KEYS)
         checked = check_options(opts, choices("policy"))
         validate(rest)
         out, task = HydraConfig.get().runtime.output_dir, list(HydraConfig.get().overrides.task)
         with outside_hydra():
             arms = compose_arms(None, checked.policies, arm_overrides(task))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     eff = compare(arms, out, reference=checked.policies[0], confidence=checked.confidence, plots=rest.get("plots", True))
     print(format_effects(eff))
     print(f"results: {out}")
@@ -76,13 +73,10 @@ def _main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    try:
+    with one_line_errors():
         sys.argv[1:] = normalise(sys.argv[1:])
         if not {"-m", "--multirun"} & set(sys.argv[1:]):
             precheck([a for a in sys.argv[1:] if "=" in a and not a.startswith("-")])
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     register(CompareRun)
     _main()
 

@@ -23,10 +23,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from experiments._schema import config_overrides, one_line_errors
 from sim.calibration import describe_use, keep_factors
 from sim.cli import check_overrides
 from sim.compose import compose, config_dir, register
-from sim.config import ConfigError, RunConfig, validate
+from sim.config import RunConfig, validate
 from sim.ensemble import run_ensemble
 from sim.forecast import forecast
 from sim.sweep import is_done, job_key, job_path, params_from_overrides, run_sweep, write_job
@@ -43,21 +44,15 @@ def report(tables: dict, out_dir: str) -> None:
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base=None)
 def _main(cfg: DictConfig) -> None:
-    try:
+    with one_line_errors():
         run = validate(OmegaConf.to_container(cfg, resolve=True))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     hc = HydraConfig.get()
     out = hc.runtime.output_dir
-    try:
+    with one_line_errors():  # e.g. executor=dask with a scheduler that does not answer
         if hc.mode == RunMode.MULTIRUN:
             sweep_job(run, list(hc.overrides.task), hc.sweep.dir, out)
         else:
             report(forecast(run, out), out)
-    except ConfigError as e:  # e.g. executor=dask with a scheduler that does not answer
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
 
 
 def sweep_job(run: RunConfig, overrides: list[str], sweep_dir: str, out: str) -> None:
@@ -88,14 +83,11 @@ def sweep_job(run: RunConfig, overrides: list[str], sweep_dir: str, out: str) ->
 def main() -> None:
     """Check the overrides (one-line errors) and, for a single run, the whole composed
     config, before Hydra creates any output directory; then hand over to Hydra."""
-    try:
+    with one_line_errors():
         sys.argv[1:] = [a if a.startswith("-") else check_overrides([a])[0] for a in sys.argv[1:]]
         if not {"-m", "--multirun"} & set(sys.argv[1:]):
-            run = compose(overrides=[a for a in sys.argv[1:] if "=" in a and not a.startswith(("-", "hydra"))])
+            run = compose(overrides=config_overrides(sys.argv[1:]))
             describe_use(run)  # a missing or malformed posterior fails here, before any output
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     register()
     _main()
 

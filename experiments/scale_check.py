@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments._schema import one_line_errors
 from sim import calibration, results
 from sim.compose import compose
-from sim.config import ConfigError
 
 
 def main(argv: list[str]) -> None:
@@ -29,11 +29,8 @@ def main(argv: list[str]) -> None:
             reps = int(a.split("=", 1)[1])
         else:
             overrides.append(a)
-    try:
+    with one_line_errors():
         cfg = compose(overrides=["calibration=", *overrides])
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     table = calibration.scale_check(cfg, scales, reps)
     ref = max(scales)
     base = table[table["scale"] == ref].set_index(["series", "year"])["mean"]

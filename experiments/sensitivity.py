@@ -18,7 +18,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import compose_entry, key_of, register, split
+from experiments._schema import compose_entry, key_of, one_line_errors, register, split
 from sim.cli import check_overrides
 from sim.compose import choices, config_dir
 from sim.config import ConfigError, RunConfig, validate
@@ -53,11 +53,8 @@ def checked(container: dict) -> tuple[RunConfig, dict, object]:
 
 @hydra.main(config_path=str(config_dir()), config_name=CONFIG_NAME, version_base=None)
 def _main(cfg: DictConfig) -> None:
-    try:
+    with one_line_errors():
         base, spec, opts = checked(OmegaConf.to_container(cfg, resolve=True))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     out = HydraConfig.get().runtime.output_dir
     d = len(spec["factors"])
     runs = (d + 2) * opts.n_base * opts.replicates_per_point
@@ -89,13 +86,10 @@ def _main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    try:
+    with one_line_errors():
         sys.argv[1:] = normalise(sys.argv[1:])
         if not {"-m", "--multirun"} & set(sys.argv[1:]):
             checked(compose_entry(CONFIG_NAME, SobolRun, [a for a in sys.argv[1:] if "=" in a and not a.startswith("-")]))
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     register(SobolRun)
     _main()
 

@@ -19,32 +19,27 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from experiments._schema import config_overrides, one_line_errors
 from sim import design
 from sim.cli import check_overrides
 from sim.compose import compose, config_dir, register
-from sim.config import ConfigError, validate
+from sim.config import validate
 from sim.sweep import TABLE, run_sweep
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base=None)
 def _main(cfg: DictConfig) -> None:
     base = OmegaConf.to_container(cfg, resolve=True)
-    try:
+    with one_line_errors():
         run = validate(base)  # type: ignore[arg-type]
         jobs = design.jobs(base, run.design)  # type: ignore[arg-type]
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     out = run.sweep.dir or HydraConfig.get().runtime.output_dir
     d = run.design
     print(f"design: {d.kind}, {len(jobs)} points over {', '.join(p.key for p in design.factors(d))} (design seed {d.seed}); "
           f"{run.scenario.name}, {run.n_replicates} replicates a job, seed {run.seed}", flush=True)
-    try:
+    with one_line_errors():  # e.g. executor=dask with a scheduler that does not answer
         table = run_sweep(jobs, out, executor=run.executor.name, address=run.executor.address, n_jobs=run.n_jobs,
                           trajectories=run.sweep.trajectories, timeout=run.executor.timeout)
-    except ConfigError as e:  # e.g. executor=dask with a scheduler that does not answer
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     print(f"results: {out}/{TABLE} ({len(table)} rows of this design)")
 
 
@@ -53,17 +48,14 @@ def main() -> None:
     Hydra creates any directory; a given ``sweep.dir`` is also Hydra's run dir (its
     .hydra/ record sits with the results)."""
     args = sys.argv[1:]
-    try:
+    with one_line_errors():
         args = [a if a.startswith("-") else check_overrides([a])[0] for a in args]
-        kv = [a for a in args if "=" in a and not a.startswith(("-", "hydra"))]
+        kv = config_overrides(args)
         if not {"-m", "--multirun"} & set(args):
             run = compose(overrides=kv)
             design.points(run.design)
             if not any(a.startswith("hydra.run.dir=") for a in args):
                 args.insert(0, f"hydra.run.dir={run.sweep.dir}" if run.sweep.dir else "hydra.run.dir=results/sweeps/${now:%Y-%m-%d_%H-%M-%S}")
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
     sys.argv[1:] = args
     register()
     _main()
