@@ -289,3 +289,27 @@ def test_finished_models_are_freed():
     del m
     gc.collect()
     assert ref() is None
+
+
+def test_bulk_agent_creation_restores_the_garbage_collector():
+    """Agents are created and removed in bulk with the cyclic GC paused; it is back on
+    afterwards (and stays off if the caller had turned it off)."""
+    import gc
+
+    from sim.agents import _gc_paused
+
+    m = TierModel(config=cfg(), replicate=0)
+    assert gc.isenabled() and m.materialise and len(m.agents_by_type[SME]) > 0
+    m.step()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError):
+        with _gc_paused():
+            raise RuntimeError("boom")
+    assert gc.isenabled()
