@@ -261,10 +261,10 @@ def simulation_config(config: RunConfig, obs: pd.DataFrame, scale: float | None 
 
 
 def _simulate_one(config: RunConfig, paths: list[str], row: np.ndarray, sim_id: int, obs: pd.DataFrame) -> np.ndarray:
-    from .model import TierModel
+    from .model import simulate
 
     cfg = apply_values(config, dict(zip(paths, row)))
-    return summaries(cfg, TierModel(config=cfg, replicate=int(sim_id)).run(), obs)
+    return summaries(cfg, simulate(cfg, int(sim_id)), obs)
 
 
 def simulate_many(config: RunConfig, paths: list[str], values: np.ndarray, sim_ids: np.ndarray, obs: pd.DataFrame,

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .calendar import month_index
 from .config import TIERS, RunConfig
-from .model import RunRecord, TierModel
+from .model import RunRecord, simulate
 
 FLOW_COLUMNS = ("recognised", "rereviewed", "revoked", "exited")
 
@@ -25,7 +25,7 @@ def run_replicate(config: RunConfig, replicate: int) -> RunRecord:
     (``config.calibration``) the replicate first draws its parameter set from it."""
     from .calibration import config_for_replicate
 
-    return TierModel(config=config_for_replicate(config, replicate), replicate=replicate).run()
+    return simulate(config_for_replicate(config, replicate), replicate)
 
 
 def iter_replicates(config: RunConfig, replicates: list[int], n_jobs: int = 1) -> Iterator[tuple[int, RunRecord]]:
