@@ -44,7 +44,7 @@ def niche_markets(f: FirmArrays, niches: Niches, coverage: float) -> np.ndarray:
     expected share of the whole country's revenue (simulated total / region share), over
     the coverage of simulated firms."""
     n = f.n
-    live_rev = np.where(f.alive[:n], f.revenue[:n], F32(0.0))
+    live_rev = f.revenue[:n] * f.alive[:n]  # revenue >= 0: exited firms give +0.0
     total = np.bincount(f.niche[:n], weights=live_rev, minlength=niches.k).astype(F32)
     expected = niches.weight * F32(live_rev.sum(dtype=np.float64) / niches.region_share)
     return np.maximum(total, expected) / F32(coverage)
@@ -59,7 +59,7 @@ def region_ranks(f: FirmArrays, rows: np.ndarray | None = None) -> np.ndarray:
     rows = np.arange(n) if rows is None else np.asarray(rows)
     if rows.size == 0:
         return np.zeros(0, dtype=np.int32)
-    live_rev = np.where(f.alive[:n], f.revenue[:n], F32(0.0)).astype(F32)
+    live_rev = f.revenue[:n] * f.alive[:n]  # revenue >= 0: exited firms give +0.0
     wanted = np.zeros(int(niche.max()) + 1, dtype=bool)
     wanted[niche[rows]] = True
     rivals = np.flatnonzero((live_rev > live_rev[rows].min()) & wanted[niche])
@@ -100,11 +100,20 @@ def band_points(x: np.ndarray, bands: list) -> np.ndarray:
     the points of the first band that ``x`` reaches (``x >= threshold``; a band written
     [threshold, points, "exclusive"] needs ``x > threshold``), 0 below every band.
     Thresholds are compared in ``x``'s dtype."""
-    out = np.zeros(x.shape, dtype=F32)
-    for band in reversed(bands):  # the first band in the list that x reaches writes last
-        thr = np.asarray(band[0], dtype=x.dtype)
-        np.copyto(out, F32(band[1]), where=(x > thr) if len(band) > 2 and band[2] == "exclusive" else (x >= thr))
-    return out
+    thr = [np.asarray(b[0], dtype=x.dtype) for b in bands]
+    excl = [len(b) > 2 and b[2] == "exclusive" for b in bands]
+    nested = all(thr[i] > thr[i + 1] or (thr[i] == thr[i + 1] and (excl[i] or not excl[i + 1])) for i in range(len(bands) - 1))
+    if not nested or not bands:  # (validated configs are nested; float rounding could tie two thresholds)
+        out = np.zeros(x.shape, dtype=F32)
+        for band, th, ex in zip(bands[::-1], thr[::-1], excl[::-1]):  # the first band x reaches writes last
+            np.copyto(out, F32(band[1]), where=(x > th) if ex else (x >= th))
+        return out
+    # nested bands: reaching a band means reaching every band below it, so the number of
+    # bands reached picks the points (one compare-and-add per band; 10x a masked copy)
+    reached = np.zeros(x.shape, dtype=np.uint8)
+    for th, ex in zip(thr, excl):
+        reached += (x > th) if ex else (x >= th)
+    return np.array([0.0] + [b[1] for b in bands[::-1]], dtype=F32).take(reached)
 
 
 @dataclass

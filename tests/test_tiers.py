@@ -271,6 +271,30 @@ def test_band_points_debt_bands_negated():
     assert list(tiers.band_points(-debt, bands)) == [10, 10, 10, 5, 5, 0, 0]
 
 
+@pytest.mark.parametrize("bands", [
+    [[0.8, 10], [0.6, 7.5], [0.4, 4], [0.2, 1]],
+    [[-0.5, 10, "exclusive"], [-0.7, 5]],
+    [[0.5, 3, "exclusive"], [0.5, 2], [0.1, 0.25]],   # equal thresholds, exclusive first: nested
+    [[0.5, 3], [0.5, 2, "exclusive"], [0.1, 1]],      # inclusive then exclusive at one threshold: not nested
+    [[0.1, 1], [0.5, 3]],                             # ascending: not nested
+    [],
+])
+def test_band_points_is_the_first_band_reached(bands):
+    """The counting shortcut for nested bands and the fallback both give the definition:
+    the points of the first band in the list that x reaches, 0 below every band."""
+    x = np.concatenate([np.random.default_rng(3).uniform(-1, 1, 2_000), [b[0] for b in bands],
+                        np.nextafter([b[0] for b in bands], -np.inf)]).astype(F32)
+
+    def first(v: float) -> float:
+        for b in bands:
+            if (v > F32(b[0])) if len(b) > 2 else (v >= F32(b[0])):
+                return float(F32(b[1]))
+        return 0.0
+    got = tiers.band_points(x, bands)
+    assert got.dtype == F32
+    assert list(got) == [first(v) for v in x]
+
+
 # ---- single champion, provincial champion, leading ---------------------------------------
 
 CH_BASE = dict(alive=True, niche_start=T - 150, revenue=500.0, employees=3000.0, main_share=0.9)
