@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy import stats
 
 SHAPES = ("uniform", "loguniform", "beta")
 
@@ -78,6 +77,8 @@ class Prior:
         u = np.asarray(u, dtype=float)
         inside = (u >= 0) & (u <= 1)
         if self.shape == "beta":
+            from scipy import stats  # on use: replicate workers import this module only for posteriors
+
             out = stats.beta.logpdf(np.clip(u, 1e-12, 1 - 1e-12), self.a, self.b)
         else:
             out = np.zeros_like(u)
@@ -85,6 +86,8 @@ class Prior:
 
     def quantiles(self, qs: tuple[float, ...]) -> list[float]:
         """Prior quantiles in ``unit`` (to compare with the posterior's)."""
+        from scipy import stats
+
         u = stats.beta.ppf(qs, self.a, self.b) if self.shape == "beta" else np.asarray(qs)
         return [float(v) for v in self.to_value(np.asarray(u))]
 

@@ -22,7 +22,7 @@ def chain_opening(owner_chain: np.ndarray, owner_open: np.ndarray, n_chains: int
     if n_chains == 0:
         return np.zeros(1, dtype=F32)
     tot = np.bincount(owner_chain, weights=owner_open, minlength=n_chains) / max(1, owners_per_chain)
-    return np.append(tot, 0.0).astype(F32)  # index -1 (no chain) -> 0
+    return np.append(tot, 0.0).astype(F32, copy=False)  # index -1 (no chain) -> 0
 
 
 def supplier_effects(chain: np.ndarray, opening_by_chain: np.ndarray, is_owner: np.ndarray,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import calibration, ensemble, history, plots, results, targets
+from . import calibration, ensemble, history, results, targets
 from .config import RunConfig
 from .levers import lever_dates
 
@@ -83,6 +83,8 @@ def forecast(config: RunConfig, out_dir: str | Path | None = None, records: list
         results.write_csv(fc, out / "forecast.csv")
         results.write_csv(reach, out / "reachability.csv")
         if config.plots:
+            from . import plots  # matplotlib on use: processes that only run replicates import this module too
+
             for t, row in zip(tgts, reach.itertuples()):
                 base = out / f"fan_{t['name']}"
                 title = f"{config.scenario.label}: {t['label']} — {config.policy.label or config.policy.name}"

@@ -281,7 +281,7 @@ class TierModel(mesa.Model):
         relief = 1 - (1 - e.fin_relief[code]) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
         f.constraint[idx] = rules.financing_constraint(f.fin_base[idx], relief)
         if own:
-            age = ((t - f.birth[idx]) / 12.0).astype(F32)
+            age = (t - f.birth[idx]).astype(F32) / F32(12.0)  # months are exact in float32
             if d is not None and self.calendar.month(t) == 1:
                 if t > 0:  # this year's volatility (the first year's is drawn at construction)
                     f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g), d["vol"])
@@ -292,7 +292,7 @@ class TierModel(mesa.Model):
             f.ip_rate[idx] = rules.ip_rate(f.rd_int[idx], rev, r)
             f.p_inst[idx] = rules.institution_prob_monthly(f.rd_int[idx], r)
             # chain owners are persistent anchors of their chains: they do not exit
-            f.p_exit[idx] = np.where(f.owner[idx], F32(0.0), rules.exit_prob_monthly(age, rev, fp, g.ref_revenue))
+            f.p_exit[idx] = rules.exit_prob_monthly(age, rev, fp, g.ref_revenue) * ~f.owner[idx]
             f.employees[idx] = rules.employees_for(rev, self.rev0[idx], self.emp0[idx], g)
         env = rules.environment_drift(f.constraint[idx], titled.astype(F32), e.drift_add[code] + c_drift, g)
         f.drift_m[idx] = (f.base_drift[idx] + env) / F32(12.0)

@@ -28,33 +28,33 @@ def laplace_scale(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.n
     """Annual Laplace scale b of log growth: b0 * (rev/ref)^-beta * (1 + age_vol*exp(-age/tau))."""
     size = np.maximum(revenue, F32(0.01)) / F32(g.ref_revenue)
     return (F32(g.laplace_scale) * size ** F32(-g.size_elasticity)
-            * (F32(1.0) + F32(g.age_vol) * np.exp(-age / F32(g.age_scale)))).astype(F32)
+            * (F32(1.0) + F32(g.age_vol) * np.exp(-age / F32(g.age_scale)))).astype(F32, copy=False)
 
 
 def monthly_volatility(b: np.ndarray, e: np.ndarray) -> np.ndarray:
     """Monthly sd of log growth for one year, from the annual Laplace scale ``b`` and a
     standard exponential variate ``e``.  A Laplace(0, b) is N(0, V) with V ~ Exp(mean 2b^2);
     twelve monthly N(0, V/12) steps therefore sum to an exactly Laplace annual growth."""
-    return np.sqrt(F32(2.0) * b * b * e / F32(12.0)).astype(F32)
+    return np.sqrt(F32(2.0) * b * b * e / F32(12.0)).astype(F32, copy=False)
 
 
 def growth_drift(revenue: np.ndarray, age: np.ndarray, constraint: np.ndarray, titled: np.ndarray,
                  extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
     """Annual drift of log revenue (1/yr): the firm's own part (:func:`base_drift`) plus the
     part set by its environment (:func:`environment_drift`)."""
-    return (base_drift(revenue, age, g) + environment_drift(constraint, titled, extra, g)).astype(F32)
+    return (base_drift(revenue, age, g) + environment_drift(constraint, titled, extra, g)).astype(F32, copy=False)
 
 
 def base_drift(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.ndarray:
     """Drift from size and age: base + small-firm and young-firm bonuses (1/yr)."""
     small = np.maximum(F32(0.0), np.log(F32(g.ref_revenue) / np.maximum(revenue, F32(0.01))))
-    return (F32(g.drift) + F32(g.small_bonus) * small + F32(g.young_bonus) * np.exp(-age / F32(g.age_scale))).astype(F32)
+    return (F32(g.drift) + F32(g.small_bonus) * small + F32(g.young_bonus) * np.exp(-age / F32(g.age_scale))).astype(F32, copy=False)
 
 
 def environment_drift(constraint: np.ndarray, titled: np.ndarray, extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
     """Drift from financing, titles, levers and chain owners: less the financing penalty,
     plus the title bonus and lever/chain extras (1/yr)."""
-    return (-F32(g.fin_penalty) * constraint + F32(g.title_bonus) * titled + extra).astype(F32)
+    return (-F32(g.fin_penalty) * constraint + F32(g.title_bonus) * titled + extra).astype(F32, copy=False)
 
 
 def grow(revenue: np.ndarray, ytd: np.ndarray, drift: np.ndarray, vol: np.ndarray, z: np.ndarray,
@@ -62,7 +62,7 @@ def grow(revenue: np.ndarray, ytd: np.ndarray, drift: np.ndarray, vol: np.ndarra
     """One month of growth at annual drift ``drift`` (see :func:`growth_step`).  Returns
     (new revenue, new year-to-date log growth)."""
     step = growth_step(drift / F32(12.0), vol, z, cap, ytd)
-    return (revenue * np.exp(step)).astype(F32), (ytd + step).astype(F32)
+    return (revenue * np.exp(step)).astype(F32, copy=False), (ytd + step).astype(F32, copy=False)
 
 
 def growth_step(drift_m: np.ndarray, vol: np.ndarray, z: np.ndarray, cap: np.ndarray | float,
@@ -79,7 +79,7 @@ def growth_step(drift_m: np.ndarray, vol: np.ndarray, z: np.ndarray, cap: np.nda
 
 def employees_for(revenue: np.ndarray, rev0: np.ndarray, emp0: np.ndarray, g: GrowthParams) -> np.ndarray:
     """Employees follow revenue with elasticity ``employee_elasticity``."""
-    return (emp0 * (revenue / np.maximum(rev0, F32(1e-6))) ** F32(g.employee_elasticity)).astype(F32)
+    return (emp0 * (revenue / np.maximum(rev0, F32(1e-6))) ** F32(g.employee_elasticity)).astype(F32, copy=False)
 
 
 # ---- R&D and IP ------------------------------------------------------------------------
@@ -126,17 +126,17 @@ def ip_arrival_prob(rd_int: np.ndarray, revenue: np.ndarray, mult: np.ndarray | 
 
 def ip_rate(rd_int: np.ndarray, revenue: np.ndarray, r: RDParams) -> np.ndarray:
     """Class-I IP rights per year before productivity multipliers: ip_per_rd * R&D spend."""
-    return (F32(r.ip_per_rd) * rd_int * revenue).astype(F32)
+    return (F32(r.ip_per_rd) * rd_int * revenue).astype(F32, copy=False)
 
 
 def ip_prob(rate: np.ndarray, mult: np.ndarray | float) -> np.ndarray:
     """Monthly arrival probability at ``rate`` (1/yr) times the productivity multiplier."""
-    return (F32(1.0) - np.exp(-rate * mult / F32(12.0))).astype(F32)
+    return (F32(1.0) - np.exp(-rate * mult / F32(12.0))).astype(F32, copy=False)
 
 
 def institution_prob_monthly(rd_int: np.ndarray, r: RDParams) -> np.ndarray:
     """Monthly chance of founding an R&D institution (intensity >= institution_min_intensity)."""
-    return np.where(rd_int >= F32(r.institution_min_intensity), F32(1.0 - (1.0 - r.institution_prob) ** (1 / 12)), F32(0.0)).astype(F32)
+    return (rd_int >= F32(r.institution_min_intensity)) * F32(1.0 - (1.0 - r.institution_prob) ** (1 / 12))
 
 
 # ---- exit and entry --------------------------------------------------------------------
@@ -147,7 +147,7 @@ def exit_prob_monthly(age: np.ndarray, revenue: np.ndarray, f: FirmParams, ref_r
     idx = np.clip(age.astype(np.int32), 0, len(table) - 1)
     h = table[idx] * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)
     h = np.minimum(h, F32(f.hazard_max))
-    return (F32(1.0) - (F32(1.0) - h) ** F32(1.0 / 12.0)).astype(F32)
+    return (F32(1.0) - (F32(1.0) - h) ** F32(1.0 / 12.0)).astype(F32, copy=False)
 
 
 def entrants_expected_monthly(n_initial: int, f: FirmParams) -> float:

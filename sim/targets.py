@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
 from sim.results import sum_tiers
 
@@ -72,6 +71,8 @@ def _one_target(traj: pd.DataFrame, t: dict[str, Any], origin: str, batches: pd.
     g = at_dl.groupby(level=KEYS)
     n, k = g.size(), (at_dl >= thr).groupby(level=KEYS).sum()
     out = pd.DataFrame({"n_replicates": n, "p_reached": k / n})
+    from scipy.stats import binomtest  # on use (start-up of replicate workers)
+
     ci = [binomtest(int(ki), int(ni)).proportion_ci(confidence_level=0.95, method="exact") for ki, ni in zip(k, n)]
     out["p_low"] = [c.low for c in ci]
     out["p_high"] = [c.high for c in ci]

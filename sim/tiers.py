@@ -45,7 +45,7 @@ def niche_markets(f: FirmArrays, niches: Niches, coverage: float) -> np.ndarray:
     the coverage of simulated firms."""
     n = f.n
     live_rev = f.revenue[:n] * f.alive[:n]  # revenue >= 0: exited firms give +0.0
-    total = np.bincount(f.niche[:n], weights=live_rev, minlength=niches.k).astype(F32)
+    total = np.bincount(f.niche[:n], weights=live_rev, minlength=niches.k).astype(F32, copy=False)
     expected = niches.weight * F32(live_rev.sum(dtype=np.float64) / niches.region_share)
     return np.maximum(total, expected) / F32(coverage)
 
@@ -77,7 +77,7 @@ def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndar
     the national rank (out-of-region domestic leaders with a larger share rank above)
     and the world rank (foreign leaders with a larger world share rank above)."""
     nk = f.niche[rows]
-    share = np.where(f.alive[rows], f.revenue[rows] / np.maximum(markets[nk], F32(1e-9)), F32(0.0)).astype(F32)
+    share = f.revenue[rows] / np.maximum(markets[nk], F32(1e-9)) * f.alive[rows]  # >= 0: exited firms give +0.0
     if region_rank is None:
         empty = np.zeros(0, dtype=np.int32)
         return Market(share, empty, empty, empty)
@@ -135,7 +135,7 @@ class FirmMetrics:
         ny = (t - f.niche_start[:n]).astype(F32) / F32(12.0)
         # in float64, rounded to 1e-6, so a firm exactly at a growth gate is not pushed off it by float32
         g2 = np.round(np.sqrt(f.rev_y1[:n].astype(np.float64) / np.maximum(f.rev_y3[:n], 1e-6)) - 1.0, 6)
-        return cls(ny, g2, (f.rd_int[:n] * f.revenue[:n]).astype(F32), f.is_sme(fp))
+        return cls(ny, g2, (f.rd_int[:n] * f.revenue[:n]).astype(F32, copy=False), f.is_sme(fp))
 
 
 # ---- criteria -----------------------------------------------------------------------
@@ -159,7 +159,7 @@ def srdi_score(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> 
     distinct = band_points(mk.nat_share, k.share_bands)
     innov = (band_points(f.rd_int[:n], k.rd_int_bands) + band_points(m.rd_spend, k.rd_spend_bands)
              + np.minimum(F32(k.ip_points_each) * f.ip[:n], F32(7.0)) + F32(k.institution_points) * f.rd_inst[:n])
-    return (spec + refine + distinct + innov).astype(F32)
+    return (spec + refine + distinct + innov).astype(F32, copy=False)
 
 
 def srdi_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
@@ -211,7 +211,7 @@ def selection_priority(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaCo
     breaks ties): leading enterprises by the rule (owners first, then revenue), others by
     latent quality plus the precision-services boost (``boost``, aligned with ``rows``)."""
     if tier == "leading":
-        size = np.log1p(f.revenue[rows]).astype(F32)
+        size = np.log1p(f.revenue[rows]).astype(F32, copy=False)
         return size + (F32(100.0) * f.owner[rows] if c.leading.rule == "owners_first" else F32(0.0))
     return f.quality[rows] + boost
 
@@ -247,7 +247,7 @@ def prefilter(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, t: 
     if tier == "srdi":
         rd = f.rd_int[rows]
         rev = f.revenue[rows]
-        return ok & (rd >= F32(k.min_rd_intensity)) & (rev >= F32(k.min_revenue)) & ((rd * rev).astype(F32) >= k.min_rd_spend)
+        return ok & (rd >= F32(k.min_rd_intensity)) & (rev >= F32(k.min_revenue)) & ((rd * rev).astype(F32, copy=False) >= k.min_rd_spend)
     if tier == "little_giant":
         ok &= f.main_share[rows] >= F32(k.min_main_share)
         return ok & (f.titles[TIER_INDEX["srdi"], rows] != NONE) if k.requires_srdi else ok
@@ -300,7 +300,7 @@ def apply_probability(tier: str, sched: TierSchedule, rp: RecognitionParams, app
     p = np.minimum(F32(rp.apply_prob[tier]) * apply_mult, F32(1.0))
     if sched.batch_month == 0:
         p = F32(1.0) - (F32(1.0) - p) ** F32(1.0 / 12.0)
-    return p.astype(F32)
+    return p.astype(F32, copy=False)
 
 
 def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: np.ndarray, code: np.ndarray,
