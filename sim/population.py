@@ -137,7 +137,9 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     firms.brand[rows] = u[2] > 1.0 - f.brand_share
     firms.emerging[rows] = u[3] > 1.0 - f.emerging_share
     # Beta(a, b) marginal in the copula's rank order (a sorted Beta sample, cheaper than its quantile function)
-    firms.main_share[rows] = np.sort(rng.beta(f.main_share_a, f.main_share_b, n))[np.argsort(np.argsort(u[4]))]
+    share = np.empty(n)
+    share[np.argsort(u[4])] = np.sort(rng.beta(f.main_share_a, f.main_share_b, n))  # the i-th smallest u gets the i-th smallest share
+    firms.main_share[rows] = share
     firms.debt[rows] = debt
     firms.fin_base[rows] = fin
     firms.quality[rows] = quality
