@@ -157,7 +157,7 @@ class FirmSubset:
         return self._parent.titles[:, self._rows]
 
     def holds(self, tier: str) -> np.ndarray:
-        return self._parent.titles[TIER_INDEX[tier], self._rows] != NONE
+        return self._parent.titles[TIER_INDEX[tier]].take(self._rows) != NONE
 
     def is_sme(self, fp: "FirmParams") -> np.ndarray:
         return sme_mask(self.employees, self.revenue, fp)

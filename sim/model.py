@@ -212,7 +212,7 @@ class TierModel(mesa.Model):
         alive = f.alive[rows]
         titled = np.zeros(alive.shape[0], dtype=bool)
         for tier in TITLED:
-            titled |= f.titles[TIER_INDEX[tier], rows] != NONE
+            titled |= f.titles[TIER_INDEX[tier]][rows] != NONE
         code = (alive.astype(np.uint8) | (sme_mask(f.employees[rows], f.revenue[rows], self.params.firms) << 1)
                 | (f.library[rows] << 2) | (titled << 3) | ((f.chain[rows] >= 0) << 4)).astype(np.uint8)
         self._set_codes(rows, code)
@@ -275,10 +275,10 @@ class TierModel(mesa.Model):
         with titles, levers and chain opening, so they are refreshed each January, after
         batch months and when levers change; own parts once a year."""
         f, g, r, fp = self.firms, self.params.growth, self.params.rd, self.params.firms
-        e, code = self._table, self._codes[idx]  # lever effects per segment code: e.X[code]
+        e, code = self._table, self._codes[idx]  # lever effects per segment code: e.X.take(code)
         c_drift, c_ip, c_relief = chains.supplier_effects(f.chain[idx], self._opening, f.owner[idx], self.params.chains)
-        titled = (f.titles[TIER_INDEX["srdi"], idx] != NONE) | (f.titles[TIER_INDEX["little_giant"], idx] != NONE)
-        relief = 1 - (1 - e.fin_relief[code]) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
+        titled = (f.titles[TIER_INDEX["srdi"]][idx] != NONE) | (f.titles[TIER_INDEX["little_giant"]][idx] != NONE)
+        relief = 1 - (1 - e.fin_relief.take(code)) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
         f.constraint[idx] = rules.financing_constraint(f.fin_base[idx], relief)
         if own:
             age = (t - f.birth[idx]).astype(F32) / F32(12.0)  # months are exact in float32
@@ -294,10 +294,10 @@ class TierModel(mesa.Model):
             # chain owners are persistent anchors of their chains: they do not exit
             f.p_exit[idx] = rules.exit_prob_monthly(age, rev, fp, g.ref_revenue) * ~f.owner[idx]
             f.employees[idx] = rules.employees_for(rev, self.rev0[idx], self.emp0[idx], g)
-        env = rules.environment_drift(f.constraint[idx], titled.astype(F32), e.drift_add[code] + c_drift, g)
+        env = rules.environment_drift(f.constraint[idx], titled.astype(F32), e.drift_add.take(code) + c_drift, g)
         f.drift_m[idx] = (f.base_drift[idx] + env) / F32(12.0)
-        f.cap[idx] = F32(g.cap) + e.cap_add[code]
-        f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult[code] * c_ip)
+        f.cap[idx] = F32(g.cap) + e.cap_add.take(code)
+        f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult.take(code) * c_ip)
         dead = np.flatnonzero(~f.alive[idx])
         if dead.size:
             _stop(f, dead + idx.start if isinstance(idx, slice) else np.asarray(idx)[dead])
@@ -331,10 +331,10 @@ class TierModel(mesa.Model):
         f, e, lg = self.firms, self._table, self.criteria.little_giant
         code = self._codes[idx]
         f.rd_prev[idx] = f.rd_int[idx]
-        has, intensity = rules.rd_year(f.has_rd[idx], f.rd_int[idx], f.rd_target[idx], self.constraint(idx), e.rd_mult[code],
-                                       e.rd_start_mult[code], d["rd_u"], d["rd_z"], self.params.rd)
+        has, intensity = rules.rd_year(f.has_rd[idx], f.rd_int[idx], f.rd_target[idx], self.constraint(idx), e.rd_mult.take(code),
+                                       e.rd_start_mult.take(code), d["rd_u"], d["rd_z"], self.params.rd)
         rev = f.revenue[idx]
-        wants = has & sme_mask(f.employees[idx], rev, self.params.firms) & (f.titles[TIER_INDEX["little_giant"], idx] == NONE)
+        wants = has & sme_mask(f.employees[idx], rev, self.params.firms) & (f.titles[TIER_INDEX["little_giant"]][idx] == NONE)
         f.has_rd[idx] = has
         # each firm bunches at the gates that apply to it: 3% (SRDI; little giants >= 100 M CNY),
         # 6% only for little-giant candidates with revenue 50-100 M CNY

@@ -145,7 +145,7 @@ def exit_prob_monthly(age: np.ndarray, revenue: np.ndarray, f: FirmParams, ref_r
     """Monthly exit probability from the annual age hazard (DOMAIN §6), scaled by size."""
     table = np.asarray(list(f.hazard_by_age) + [f.hazard_old], dtype=F32)
     idx = np.clip(age.astype(np.int32), 0, len(table) - 1)
-    h = table[idx] * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)
+    h = table.take(idx) * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)
     h = np.minimum(h, F32(f.hazard_max))
     return (F32(1.0) - (F32(1.0) - h) ** F32(1.0 / 12.0)).astype(F32, copy=False)
 

@@ -77,7 +77,7 @@ def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndar
     the national rank (out-of-region domestic leaders with a larger share rank above)
     and the world rank (foreign leaders with a larger world share rank above)."""
     nk = f.niche[rows]
-    share = f.revenue[rows] / np.maximum(markets[nk], F32(1e-9)) * f.alive[rows]  # >= 0: exited firms give +0.0
+    share = f.revenue[rows] / np.maximum(markets.take(nk), F32(1e-9)) * f.alive[rows]  # >= 0: exited firms give +0.0
     if region_rank is None:
         empty = np.zeros(0, dtype=np.int32)
         return Market(share, empty, empty, empty)
@@ -250,8 +250,8 @@ def prefilter(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, t: 
         return ok & (rd >= F32(k.min_rd_intensity)) & (rev >= F32(k.min_revenue)) & ((rd * rev).astype(F32, copy=False) >= k.min_rd_spend)
     if tier == "little_giant":
         ok &= f.main_share[rows] >= F32(k.min_main_share)
-        return ok & (f.titles[TIER_INDEX["srdi"], rows] != NONE) if k.requires_srdi else ok
-    return ok & ((f.revenue[rows] >= F32(k.min_revenue)) | (f.titles[TIER_INDEX["little_giant"], rows] != NONE))
+        return ok & (f.titles[TIER_INDEX["srdi"]].take(rows) != NONE) if k.requires_srdi else ok
+    return ok & ((f.revenue[rows] >= F32(k.min_revenue)) | (f.titles[TIER_INDEX["little_giant"]].take(rows) != NONE))
 
 
 NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")  # national shares
@@ -314,9 +314,9 @@ def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: 
     p_max = float(p_table.max())
     if p_max < 0.1:  # applications are rare: test the few draws below the highest probability
         hit = np.flatnonzero(u_apply < p_max)
-        applicants = hit[(u_apply[hit] < p_table[code[hit]]) & f.alive[hit] & (rec[hit] == NONE)]
+        applicants = hit[(u_apply[hit] < p_table.take(code[hit])) & f.alive[hit] & (rec[hit] == NONE)]
     else:
-        applicants = np.flatnonzero((u_apply < p_table[code]) & f.alive[:n] & (rec == NONE))
+        applicants = np.flatnonzero((u_apply < p_table.take(code)) & f.alive[:n] & (rec == NONE))
     due = np.flatnonzero((rec <= t - validity_months) & (rec != NONE)) if reviews else np.zeros(0, dtype=np.intp)
     return applicants, due
 
