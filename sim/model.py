@@ -213,8 +213,10 @@ class TierModel(mesa.Model):
         titled = np.zeros(alive.shape[0], dtype=bool)
         for tier in TITLED:
             titled |= f.titles[TIER_INDEX[tier]][rows] != NONE
-        code = (alive.astype(np.uint8) | (sme_mask(f.employees[rows], f.revenue[rows], self.params.firms) << 1)
-                | (f.library[rows] << 2) | (titled << 3) | ((f.chain[rows] >= 0) << 4)).astype(np.uint8)
+        code = alive.astype(np.uint8)  # bit i of the code is SEGMENT_BITS[i], built in uint8
+        for bit, mask in enumerate((sme_mask(f.employees[rows], f.revenue[rows], self.params.firms), f.library[rows], titled,
+                                    f.chain[rows] >= 0), start=1):
+            code |= mask.view(np.uint8) << np.uint8(bit)
         self._set_codes(rows, code)
 
     def _set_codes(self, rows, code: np.ndarray | int) -> None:
