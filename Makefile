@@ -11,7 +11,7 @@ POLICY   ?= baseline
 N        ?= 100
 SEED     ?= 1
 
-.PHONY: setup forecast test bench lock clean
+.PHONY: setup forecast test bench bench-all lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# bench plus the 200-replicate national forecast, 5 runs (~40 min more)
+bench-all: $(STAMP)
+	$(PY) benchmarks/run.py --ensemble
 
 lock: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock.new && mv requirements.lock.new requirements.lock
