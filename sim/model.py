@@ -108,7 +108,7 @@ class TierModel(mesa.Model):
     def _initial_volatility(self) -> None:
         """The first year's growth volatility (later years: January in firm_month)."""
         f, n = self.firms, self.firms.n
-        age = ((0 - f.birth[:n]) / 12.0).astype(F32)
+        age = rules.age_years(0, f.birth[:n])
         e = self.streams["vol"].standard_exponential(n, dtype=F32)
         f.vol[:n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[:n], age, self.params.growth), e)
 
@@ -283,7 +283,7 @@ class TierModel(mesa.Model):
         relief = 1 - (1 - e.fin_relief.take(code)) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
         f.constraint[idx] = rules.financing_constraint(f.fin_base[idx], relief)
         if own:
-            age = (t - f.birth[idx]).astype(F32) / F32(12.0)  # months are exact in float32
+            age = rules.age_years(t, f.birth[idx])
             if d is not None and self.calendar.month(t) == 1:
                 if t > 0:  # this year's volatility (the first year's is drawn at construction)
                     f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g), d["vol"])

@@ -15,6 +15,14 @@ from .config import FirmParams, GrowthParams, RDParams
 F32 = np.float32
 
 
+# ---- age -------------------------------------------------------------------------------
+
+def age_years(t: int, birth_month: np.ndarray) -> np.ndarray:
+    """Age in years (float32) at month ``t`` of firms born in ``birth_month`` (month index;
+    negative before the start).  Whole months are exact in float32."""
+    return (t - birth_month).astype(F32) / F32(12.0)
+
+
 # ---- financing -------------------------------------------------------------------------
 
 def financing_constraint(fin_base: np.ndarray, relief: np.ndarray) -> np.ndarray:

@@ -265,3 +265,11 @@ def test_bunch_two_gates_and_no_bunching_without_probability():
     assert list(out) == [F32(0.03), F32(0.06), F32(0.035), F32(0.07)]
     r0 = RDParams(bunch_prob=0.0)
     assert np.array_equal(rules.bunch(x, (0.03, 0.06), np.ones(4, bool), np.zeros(4, F32), r0), x)
+
+
+def test_age_years_is_months_over_twelve_rounded_once_to_float32():
+    birth = np.arange(-1200, 121, dtype=np.int32)
+    for t in (0, 37, 119):
+        got = rules.age_years(t, birth)
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, ((t - birth) / 12.0).astype(np.float32))
