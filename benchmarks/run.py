@@ -559,6 +559,9 @@ def main() -> None:
                     help="replicates of the ensemble benchmark (default 200, the issue's figure; smaller for a smoke test)")
     ap.add_argument("--only", choices=BENCHES, action="append", help="run only this benchmark (repeatable)")
     args = ap.parse_args()
+    for flag in ("runs", "agent_runs", "compare_steps", "ensemble_runs", "ensemble_replicates"):
+        if getattr(args, flag) < 1:
+            ap.error(f"--{flag.replace('_', '-')}: {getattr(args, flag)} is not allowed (allowed: an integer >= 1)")
     if args.one:
         run_child(args.one)
         return

@@ -21,3 +21,34 @@ def test_profile_script_times_every_part_once_per_step():
     assert prof["calls"]["rd_decision (January)"] == steps // 12
     assert sum(v["months"] for v in prof["recognise_by_due_tiers_s"].values()) == steps
     assert prof["parts_s"]["move_firms"] >= prof["parts_s"]["draw (firm-rule variates)"]
+
+
+def test_run_script_refuses_zero_runs_in_one_line():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--only", "ensemble_national_200", "--ensemble-runs", "0"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().splitlines()[-1].endswith("--ensemble-runs: 0 is not allowed (allowed: an integer >= 1)")
+
+
+def test_ensemble_line_is_the_median_of_its_runs(monkeypatch):
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    walls = iter([500.0, 470.0, 430.0])
+    monkeypatch.setattr(bench, "spawn", lambda spec: {"wall_s": next(walls), "returncode": 0, "cmd": "c", "peak_rss_mb_largest_process": 1.0,
+                                                      "stdout_head": [], "stderr_tail": []})
+    out = bench.bench_ensemble(argparse.Namespace(ensemble_replicates=200, ensemble_runs=3), {})
+    assert out["wall_s_all"] == [500.0, 470.0, 430.0] and out["runs"] == 3
+    assert out["wall_s_median"] == 470.0 and out["meets_target"] is True
+
+
+def test_replicate_workers_do_not_import_plotting_or_scipy_stats():
+    """A worker unpickling a replicate imports sim.ensemble, sim.calibration and sim.executors;
+    matplotlib and scipy.stats are imported only where used (worker start-up: 0.65 s, was 1.4 s)."""
+    code = ("import sys, sim.ensemble, sim.calibration, sim.executors; "
+            "print(sorted(m for m in ('matplotlib', 'scipy.stats') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, timeout=60)
+    assert out.stdout.strip() == "[]"
