@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import itertools
-import weakref
 from typing import TYPE_CHECKING
 
 import mesa
@@ -23,27 +21,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import TierModel
 
 
-class _IdCounters(weakref.WeakKeyDictionary):
-    """Per-model unique-id counters that do not keep models alive.  (Mesa 3.3's
-    ``Agent._ids`` is a class-level defaultdict keyed by model: every model ever built
-    stays in memory, ~30 MB per Shandong replicate in an ensemble.)"""
-
-    def __getitem__(self, model):
-        try:
-            return super().__getitem__(model)
-        except KeyError:
-            counter = self[model] = itertools.count(1)
-            return counter
-
-
 def add_many(model: "TierModel", cls: type["FirmAgent"], rows) -> dict[int, "FirmAgent"]:
-    """Create and register agents of ``cls`` for firm ``rows`` in bulk: the per-agent work of
-    ``mesa.Agent.__init__`` and ``Model.register_agent`` (Mesa 3.3: id, the model's agent
-    dict, the type's AgentSet, the AgentSet of all agents), without the per-agent
-    function calls and debug-log formatting, which dominate at 10^4-10^5 agents.
-    Returns {row: agent}."""
+    """Create agents of ``cls`` for firm ``rows`` through Mesa's public path (``Agent.__init__``,
+    which registers each agent with ``Model.register_agent``), with the cyclic garbage
+    collector paused.  Returns {row: agent}.  (Measured on Shandong's 37,871 SMEs: 0.10 s,
+    against 0.04 s for the earlier bulk writes into Mesa's private registries.)"""
     with _gc_paused():
-        return _add_many(model, cls, rows)
+        return {int(row): cls(model, row) for row in rows}
 
 
 @contextlib.contextmanager
@@ -60,40 +44,15 @@ def _gc_paused():
             gc.enable()
 
 
-def _add_many(model: "TierModel", cls: type["FirmAgent"], rows) -> dict[int, "FirmAgent"]:
-    counter, new = cls._ids[model], object.__new__
-    made = {}
-    for row in rows:
-        a = new(cls)
-        a.model, a.unique_id, a.pos, a.row = model, next(counter), None, int(row)
-        made[a.row] = a
-    agents = list(made.values())
-    if not agents:
-        return made
-    model._agents.update(dict.fromkeys(agents))
-    by_type = model._agents_by_type.get(cls)
-    if by_type is None:
-        model._agents_by_type[cls] = mesa.agent.AgentSet(agents, random=model.random)
-    else:
-        by_type._agents.update(dict.fromkeys(agents))
-    model._all_agents._agents.update(dict.fromkeys(agents))
-    return made
-
-
-def remove_many(model: "TierModel", agents: list["FirmAgent"]) -> None:
-    """Deregister ``agents`` in bulk (what ``Agent.remove`` does per agent)."""
-    all_agents, by_type = model._all_agents._agents, model._agents_by_type
+def remove_many(agents: list["FirmAgent"]) -> None:
+    """Deregister ``agents`` (Mesa's ``Agent.remove``) with the cyclic collector paused."""
     with _gc_paused():
         for a in agents:
-            del model._agents[a]
-            del by_type[type(a)]._agents[a]
-            del all_agents[a]
+            a.remove()
 
 
 class FirmAgent(mesa.Agent):
     """A firm: attribute access goes to row ``row`` of ``model.firms``."""
-
-    _ids = _IdCounters()
 
     def __init__(self, model: "TierModel", row: int) -> None:
         super().__init__(model)

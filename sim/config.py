@@ -448,7 +448,7 @@ class RunConfig:
     n_replicates: int = p(20, "replicates", "run knob", range=(1, 100_000))
     n_jobs: int = p(-1, "parallel workers (-1 = all cores)", "run knob", range=(-1, 1024))
     driver: str = p("vector", "firm-rule driver: vector (all firms as arrays) or agent (each firm's rules as its Mesa agent's method, run by shuffle_do; slow reference)", "run knob", choices=("vector", "agent"))
-    agents: str = p("auto", "which SMEs are materialised as Mesa agents", "run knob", choices=("auto", "all", "on_demand"))
+    agents: str = p("auto", "which SMEs are materialised as Mesa agents: all; on_demand (when asked for: model.sme(row), model.select_firms(mask)); auto = all for a model built directly (up to agent_limit), on demand in ensemble replicates (they return records only)", "run knob", choices=("auto", "all", "on_demand"))
     agent_limit: int = p(60_000, "max SMEs materialised by agents='auto'", "run knob (memory/time budget)", range=(0, 10_000_000))
     progress: str = p("auto", "progress bar", "run knob: auto = only when stderr is a terminal", choices=("auto", "on", "off"))
     plots: bool = p(True, "flag: draw fan charts", "run knob")
