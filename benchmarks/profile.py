@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/profile.py --scenario shandong --scale 1 --json
 
 Each named part is timed by wrapping the model's method (or the ``tiers`` function) with a
-wall-clock timer, so nested parts are also inside their parents (``move_firms`` contains
-``draw``, ``firm_month``, ``refresh``, ``exits``); ``recognise`` is also split by the tiers
+wall-clock timer, so nested parts are also inside their parents (``refresh_rates`` contains
+``refresh`` and ``rd_decision``; ``refresh`` also runs for entrants, inside ``entry``); ``recognise`` is also split by the tiers
 that were due in the month.  One run, fresh process; the overhead of the timers is a few
 microseconds per call (~2,000 calls per run).  Plain Python; no timing assertions anywhere.
 """
@@ -31,13 +31,14 @@ PARTS = [
     ("  _lever_table (January, lever changes)", model_mod.TierModel, "_lever_table", "apply_levers"),
     ("    select_library", model_mod.TierModel, "select_library", "_lever_table"),
     ("  _lever_rows", model_mod.TierModel, "_lever_rows", "apply_levers"),
+    ("owners_act", model_mod.TierModel, "owners_act", None),
     ("chain_opening", model_mod.TierModel, "chain_opening", None),
+    ("draw (firm-rule variates)", model_mod.TierModel, "draw", None),
+    ("refresh_rates", model_mod.TierModel, "refresh_rates", None),
+    ("  refresh (also for entrants)", model_mod.TierModel, "refresh", "refresh_rates"),
+    ("    rd_decision (January)", model_mod.TierModel, "rd_decision", "refresh"),
     ("move_firms", model_mod.TierModel, "move_firms", None),
-    ("  draw (firm-rule variates)", model_mod.TierModel, "draw", "move_firms"),
-    ("  firm_month", model_mod.TierModel, "firm_month", "move_firms"),
-    ("    refresh (also for entrants)", model_mod.TierModel, "refresh", "firm_month"),
-    ("      rd_decision (January)", model_mod.TierModel, "rd_decision", "refresh"),
-    ("  exits", model_mod.TierModel, "exits", "move_firms"),
+    ("exit_firms", model_mod.TierModel, "exit_firms", None),
     ("entry", model_mod.TierModel, "entry", None),
     ("recognise", model_mod.TierModel, "recognise", None),
     ("  niche_markets", tiers_mod, "niche_markets", "recognise"),

@@ -117,19 +117,25 @@ class TierModel(mesa.Model):
         f.vol[:n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[:n], age, self.params.growth), e)
 
     # ------------------------------------------------------------------ the month
+    # The month, in order (ODD §3 describes each sub-step under these names; a test holds it to this).
+    STEP_PLAN = ("apply_levers", "owners_act", "chain_opening", "draw", "refresh_rates", "move_firms", "exit_firms",
+                 "entry", "recognise", "record")
+
     def step(self) -> None:
         t = self.t_now
-        self.apply_levers(t)
-        if self.owner_rows.size:
-            self.agents_by_type[ChainOwner].do("step")
-        self.chain_opening()
-        if self.config.driver == "agent":  # reference: each firm's rules as its agent's method
+        self.apply_levers(t)           # effects of the active levers; which rows need new rates
+        self.owners_act()              # chain owners set their opening
+        self.chain_opening()           # per-chain opening from the owners
+        if self.config.driver == "agent":  # reference: draw .. exit_firms as each firm agent's own method
             self.agents.shuffle_do("month")
         else:
-            self.move_firms(t)
-        self.entry(t)
-        self.recognise(t)
-        self.record(t)
+            d = self.draw(self.firms.n, t)  # this month's firm-rule variates, one per row and stream
+            self.refresh_rates(t, d)   # rates of the rows due (January: every row, with the R&D decision)
+            self.move_firms(t, d)      # one month of growth, IP, institutions; December: revenue history
+            self.exit_firms(t, d)      # exits at the refreshed hazard; their titles end
+        self.entry(t)                  # new firms
+        self.recognise(t)              # this month's recognition batches, in ladder order
+        self.record(t)                 # stocks and alive firms at month end
         self.t_now += 1
         self.datacollector.collect(self)
         if self.t_now >= self.calendar.n_steps:
@@ -312,17 +318,30 @@ class TierModel(mesa.Model):
         """Effective financing constraint of rows ``idx`` (as of the last refresh)."""
         return self.firms.constraint[idx]
 
-    def firm_month(self, idx, t: int, d: dict[str, np.ndarray]) -> None:
-        """One month of the firm rules for rows ``idx`` (a slice or index array) with the
-        variates ``d`` (aligned with idx): shared by both drivers.  Rows due a refresh get
-        new rates first; then one month of growth, IP and institutions at those rates."""
-        f = self.firms
-        r, own = self._refresh, self.calendar.month(t) == 1
+    def owners_act(self) -> None:
+        """Each chain owner decides its opening this month (``ChainOwner.step``)."""
+        if self.owner_rows.size:
+            self.agents_by_type[ChainOwner].do("step")
+
+    def refresh_rates(self, t: int, d: dict[str, np.ndarray]) -> None:
+        """Vectorised driver: new rates for the rows due a refresh this month (``apply_levers``
+        decided which: every row each January and when the active levers change, else last
+        month's entrants and the firms whose titles changed), with their variates of ``d``."""
+        r = self._refresh
         if r is not None:
-            if isinstance(idx, slice):  # vectorised driver: all rows
-                self.refresh(r, t, {k: v[r] for k, v in d.items()}, own)
-            elif self._refresh_flag[idx[0]]:  # agent driver: this firm
-                self.refresh(idx, t, d, own)
+            self.refresh(r, t, {k: v[r] for k, v in d.items()}, self.calendar.month(t) == 1)
+
+    def firm_month(self, idx, t: int, d: dict[str, np.ndarray]) -> None:
+        """Agent driver: this firm's refresh (if due) and one month of its rules, with its own
+        variates ``d`` — the same functions the vectorised driver runs over all rows."""
+        if self._refresh is not None and self._refresh_flag[idx[0]]:
+            self.refresh(idx, t, d, self.calendar.month(t) == 1)
+        self.firm_rules(idx, t, d)
+
+    def firm_rules(self, idx, t: int, d: dict[str, np.ndarray]) -> None:
+        """One month of growth, IP and institutions for rows ``idx`` (a slice or index array)
+        at their refreshed rates, with the variates ``d`` (aligned with idx)."""
+        f = self.firms
         # exited firms have zero rates and volatility (see exits/refresh), so no alive mask here
         step = rules.growth_step(f.drift_m[idx], f.vol[idx], d["growth"], f.cap[idx], f.ytd[idx], out=d["growth"])
         f.ytd[idx] += step
@@ -365,14 +384,14 @@ class TierModel(mesa.Model):
             self._set_codes(rows, 0)  # no lever reaches an exited firm
         return rows
 
-    def move_firms(self, t: int) -> None:
-        """Vectorised driver: the firm rules and exits for all rows at once."""
-        n = self.firms.n
-        d = self.draw(n, t)
-        all_rows = slice(0, n)
-        self.firm_month(all_rows, t, d)
-        gone = [a for a in map(self._sme_agents.pop, self.exits(all_rows, t, d["exit"]).tolist(), itertools.repeat(None)) if a is not None]
-        remove_many(gone)
+    def move_firms(self, t: int, d: dict[str, np.ndarray]) -> None:
+        """Vectorised driver: one month of the firm rules for all rows at once."""
+        self.firm_rules(slice(0, self.firms.n), t, d)
+
+    def exit_firms(self, t: int, d: dict[str, np.ndarray]) -> None:
+        """Vectorised driver: the exits of all rows; exited SMEs' agents are removed."""
+        rows = self.exits(slice(0, self.firms.n), t, d["exit"]).tolist()
+        remove_many([a for a in map(self._sme_agents.pop, rows, itertools.repeat(None)) if a is not None])
 
     def entry(self, t: int) -> None:
         rng = self.streams["entry"]

@@ -16,11 +16,12 @@ def test_profile_script_times_every_part_once_per_step():
     prof = json.loads(out.stdout)
     steps = prof["steps"]
     assert steps == 120 and prof["n_firms"] > 0
-    for part in ("apply_levers", "move_firms", "draw (firm-rule variates)", "entry", "recognise", "record"):
+    for part in ("apply_levers", "owners_act", "chain_opening", "draw (firm-rule variates)", "refresh_rates", "move_firms",
+                 "exit_firms", "entry", "recognise", "record"):
         assert prof["calls"][part] == steps, part
     assert prof["calls"]["rd_decision (January)"] == steps // 12
     assert sum(v["months"] for v in prof["recognise_by_due_tiers_s"].values()) == steps
-    assert prof["parts_s"]["move_firms"] >= prof["parts_s"]["draw (firm-rule variates)"]
+    assert prof["parts_s"]["refresh_rates"] >= prof["parts_s"]["rd_decision (January)"]
 
 
 def test_run_script_refuses_zero_runs_in_one_line():

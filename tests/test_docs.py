@@ -104,3 +104,40 @@ def test_odd_has_the_protocol_sections(odd):
                     "## 3. Process overview and scheduling", "## 4. Design concepts", "## 5. Initialization",
                     "## 6. Input data", "## 7. Submodels", "## 8. Known limitations"):
         assert heading in odd, f"docs/ODD.md lacks the section {heading!r}"
+
+
+# ---- ODD §3 against TierModel.step ------------------------------------------------------
+
+def _step_calls() -> list[str]:
+    """The model methods ``TierModel.step`` calls on ``self``, in source order (the
+    vectorised branch; the agent driver's ``shuffle_do`` is Mesa's)."""
+    import ast
+    import inspect
+    import textwrap
+
+    from sim.model import TierModel
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(TierModel.step)))
+    calls = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
+                and node.func.value.id == "self":
+            calls.append((node.lineno, node.col_offset, node.func.attr))
+    return [name for *_, name in sorted(calls)]
+
+
+def test_step_calls_its_plan_in_order():
+    from sim.model import TierModel
+
+    assert _step_calls() == list(TierModel.STEP_PLAN)
+    for name in TierModel.STEP_PLAN:
+        assert callable(getattr(TierModel, name)), name
+
+
+def test_odd_section_3_lists_the_step_plan_in_order(odd):
+    from sim.model import TierModel
+
+    sec = odd[odd.index("## 3. Process overview"):odd.index("## 4. Design concepts")]
+    items = re.findall(r"^\s*(\d+)\. \*\*[^*]+\*\* \(`model\.TierModel\.(\w+)`", sec, flags=re.M)
+    assert [int(n) for n, _ in items] == list(range(1, len(items) + 1)), "ODD §3: numbered sub-steps out of sequence"
+    assert [name for _, name in items] == list(TierModel.STEP_PLAN), "ODD §3 does not follow TierModel.STEP_PLAN"
