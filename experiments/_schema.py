@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -72,3 +73,39 @@ def config_overrides(args: list[str]) -> list[str]:
     """The ``key=value`` overrides of a command line that compose a RunConfig (not flags,
     not ``hydra.*``)."""
     return [a for a in args if "=" in a and not a.startswith(("-", "hydra"))]
+
+
+def hydra_handles(args: list[str]) -> bool:
+    """True where Hydra's own machinery must run the command: a flag (``-m``/``--multirun``
+    for launchers and sweepers, ``--cfg``, ``--help``, ``--info``, ...)."""
+    return any(a.startswith("-") for a in args)
+
+
+def compose_single(config_name: str, node: type, overrides: list[str]) -> tuple[dict, Any]:
+    """Compose a single run **once** (Hydra's compose API, with its ``hydra`` node): returns
+    (the plain job config, the hydra node).  Nothing is written: validate the job config,
+    then make the run folder with :func:`make_run_dir`."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import open_dict
+
+    register(node)
+    with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    hydra_node = cfg.hydra
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return OmegaConf.to_container(cfg, resolve=True), hydra_node  # type: ignore[return-value]
+
+
+def make_run_dir(hydra_node: Any, job: dict, overrides: list[str]) -> str:
+    """The run folder ``hydra.run.dir`` (resolved now, as ``@hydra.main`` would) with Hydra's
+    ``.hydra/`` record: config.yaml (the composed job config), hydra.yaml, overrides.yaml."""
+    from pathlib import Path
+
+    out = Path(str(hydra_node.run.dir))
+    rec = out / str(hydra_node.output_subdir or ".hydra")
+    rec.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(OmegaConf.create(job), rec / "config.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_node, resolve=False)}), rec / "hydra.yaml")
+    OmegaConf.save(OmegaConf.create(list(overrides)), rec / "overrides.yaml")
+    return str(out)

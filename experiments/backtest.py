@@ -19,11 +19,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import config_overrides, one_line_errors
+from experiments._schema import compose_single, hydra_handles, make_run_dir, one_line_errors
 from sim.backtest import backtest, check_until
 from sim.cli import check_overrides
-from sim.compose import compose, config_dir, register
-from sim.config import validate
+from sim.compose import config_dir, register
+from sim.config import RunConfig, validate
 
 RUN_DIR = "hydra.run.dir=results/backtest/${scenario.name}/until${abc.until}/${now:%Y-%m-%d_%H-%M-%S}"
 
@@ -46,14 +46,20 @@ def _main(cfg: DictConfig) -> None:
         report(backtest(run, run.abc.until, out), out)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """``until=Y`` is ``abc.until=Y``; overrides are checked in one line each before Hydra runs."""
     with one_line_errors():
-        args = [("abc." + a) if a.startswith("until=") else a for a in sys.argv[1:]]
+        args = [("abc." + a) if a.startswith("until=") else a for a in (sys.argv[1:] if argv is None else argv)]
         args = [a if a.startswith("-") else check_overrides([a])[0] for a in args]
-        run = compose(overrides=config_overrides(args))
-        check_until(run, run.abc.until)  # before Hydra creates the output directory
-    sys.argv[1:] = [RUN_DIR, *args]
+        args = [RUN_DIR, *args]
+        if not hydra_handles(args):  # a single run: composed and validated once, then its folder
+            job, hydra_node = compose_single("config", RunConfig, args)
+            run = validate(job)
+            check_until(run, run.abc.until)  # before the output directory is made
+            out = make_run_dir(hydra_node, job, args)
+            report(backtest(run, run.abc.until, out), out)
+            return
+    sys.argv[1:] = args
     register()
     _main()
 

@@ -20,11 +20,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import config_overrides, one_line_errors
+from experiments._schema import compose_single, hydra_handles, make_run_dir, one_line_errors
 from sim.calibration import calibrate
 from sim.cli import check_overrides
-from sim.compose import compose, config_dir, register
-from sim.config import validate
+from sim.compose import config_dir, register
+from sim.config import RunConfig, validate
 
 RUN_DIR = "hydra.run.dir=results/calibration/${scenario.name}/${now:%Y-%m-%d_%H-%M-%S}"
 
@@ -48,12 +48,18 @@ def _main(cfg: DictConfig) -> None:
         report(calibrate(run, out), out)
 
 
-def main() -> None:
-    """Check the overrides in one line each before Hydra creates the output directory."""
+def main(argv: list[str] | None = None) -> None:
+    """A single run is composed and validated once, then its folder is made; Hydra's flags
+    (``-m``, ``--cfg``, ...) go through ``@hydra.main``."""
     with one_line_errors():
-        args = [a if a.startswith("-") else check_overrides([a])[0] for a in sys.argv[1:]]
-        compose(overrides=config_overrides(args))
-    sys.argv[1:] = [RUN_DIR, *args]
+        args = [RUN_DIR, *(a if a.startswith("-") else check_overrides([a])[0] for a in (sys.argv[1:] if argv is None else argv))]
+        if not hydra_handles(args):
+            job, hydra_node = compose_single("config", RunConfig, args)
+            run = validate(job)
+            out = make_run_dir(hydra_node, job, args)
+            report(calibrate(run, out), out)
+            return
+    sys.argv[1:] = args
     register()
     _main()
 

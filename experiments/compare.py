@@ -17,7 +17,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import compose_entry, key_of as _key, one_line_errors, outside_hydra, register, split
+from experiments._schema import (compose_entry, compose_single, hydra_handles, key_of as _key, make_run_dir, one_line_errors,
+                                 outside_hydra, register, split)
 from sim.cli import check_overrides
 from sim.compare import OPTION_KEYS, CompareRun, check_options, compare, compose_arms, format_effects
 from sim.compose import choices, config_dir
@@ -56,6 +57,14 @@ def precheck(overrides: list[str]) -> None:
     compose_arms(None, checked.policies, arm_overrides(overrides))
 
 
+def run_and_report(checked, arms, out: str, plots: bool) -> None:
+    eff = compare(arms, out, reference=checked.policies[0], confidence=checked.confidence, plots=plots)
+    print(format_effects(eff))
+    print(f"results: {out}")
+    for name in ("compare.csv", "effects.png"):
+        print(f"wrote: {out}/{name}")
+
+
 @hydra.main(config_path=str(config_dir()), config_name=CONFIG_NAME, version_base=None)
 def _main(cfg: DictConfig) -> None:
     with one_line_errors():
@@ -65,18 +74,26 @@ def _main(cfg: DictConfig) -> None:
         out, task = HydraConfig.get().runtime.output_dir, list(HydraConfig.get().overrides.task)
         with outside_hydra():
             arms = compose_arms(None, checked.policies, arm_overrides(task))
-    eff = compare(arms, out, reference=checked.policies[0], confidence=checked.confidence, plots=rest.get("plots", True))
-    print(format_effects(eff))
-    print(f"results: {out}")
-    for name in ("compare.csv", "effects.png"):
-        print(f"wrote: {out}/{name}")
+    run_and_report(checked, arms, out, rest.get("plots", True))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """A single compare composes its own config once and each arm once, then makes its folder;
+    Hydra's flags (``-m``, ``--cfg``, ...) go through ``@hydra.main``."""
     with one_line_errors():
-        sys.argv[1:] = normalise(sys.argv[1:])
-        if not {"-m", "--multirun"} & set(sys.argv[1:]):
-            precheck([a for a in sys.argv[1:] if "=" in a and not a.startswith("-")])
+        args = normalise(sys.argv[1:] if argv is None else list(argv))
+        if not hydra_handles(args):
+            job, hydra_node = compose_single(CONFIG_NAME, CompareRun, args)
+            opts, rest = split(dict(job), OPTION_KEYS)
+            checked = check_options(opts, choices("policy"))
+            arms = compose_arms(None, checked.policies, arm_overrides(args))
+            out = make_run_dir(hydra_node, job, args)
+        else:
+            precheck([a for a in args if "=" in a and not a.startswith("-")])
+    if not hydra_handles(args):
+        run_and_report(checked, arms, out, rest.get("plots", True))
+        return
+    sys.argv[1:] = args
     register(CompareRun)
     _main()
 

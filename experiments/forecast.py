@@ -23,10 +23,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import config_overrides, one_line_errors
+from experiments._schema import compose_single, hydra_handles, make_run_dir, one_line_errors
 from sim.calibration import describe_use, keep_factors
 from sim.cli import check_overrides
-from sim.compose import compose, config_dir, register
+from sim.compose import config_dir, register
 from sim.config import RunConfig, validate
 from sim.ensemble import run_ensemble
 from sim.forecast import forecast
@@ -80,14 +80,21 @@ def sweep_job(run: RunConfig, overrides: list[str], sweep_dir: str, out: str) ->
           f"{job_path(sweep_dir, key)}", flush=True)
 
 
-def main() -> None:
-    """Check the overrides (one-line errors) and, for a single run, the whole composed
-    config, before Hydra creates any output directory; then hand over to Hydra."""
+def main(argv: list[str] | None = None) -> None:
+    """A single run is composed and validated once, and its folder made only after that (bad
+    input: one line, no folder); ``-m`` (sweeps, launchers) and Hydra's other flags go
+    through ``@hydra.main``."""
+    args = sys.argv[1:] if argv is None else list(argv)
     with one_line_errors():
-        sys.argv[1:] = [a if a.startswith("-") else check_overrides([a])[0] for a in sys.argv[1:]]
-        if not {"-m", "--multirun"} & set(sys.argv[1:]):
-            run = compose(overrides=config_overrides(sys.argv[1:]))
+        args = [a if a.startswith("-") else check_overrides([a])[0] for a in args]
+        if not hydra_handles(args):
+            job, hydra_node = compose_single("config", RunConfig, args)
+            run = validate(job)
             describe_use(run)  # a missing or malformed posterior fails here, before any output
+            out = make_run_dir(hydra_node, job, args)
+            report(forecast(run, out), out)  # e.g. executor=dask with a scheduler that does not answer
+            return
+    sys.argv[1:] = args
     register()
     _main()
 

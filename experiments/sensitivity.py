@@ -18,7 +18,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import compose_entry, key_of, one_line_errors, register, split
+from experiments._schema import compose_entry, compose_single, hydra_handles, key_of, make_run_dir, one_line_errors, register, split
 from sim.cli import check_overrides
 from sim.compose import choices, config_dir
 from sim.config import ConfigError, RunConfig, validate
@@ -55,7 +55,10 @@ def checked(container: dict) -> tuple[RunConfig, dict, object]:
 def _main(cfg: DictConfig) -> None:
     with one_line_errors():
         base, spec, opts = checked(OmegaConf.to_container(cfg, resolve=True))
-    out = HydraConfig.get().runtime.output_dir
+    run_and_report(base, spec, opts, HydraConfig.get().runtime.output_dir)
+
+
+def run_and_report(base: RunConfig, spec: dict, opts, out: str) -> None:
     d = len(spec["factors"])
     runs = (d + 2) * opts.n_base * opts.replicates_per_point
     print(f"sobol: {spec.get('name')} ({d} factors), N={opts.n_base}, {opts.replicates_per_point} replicate(s) a point "
@@ -85,11 +88,21 @@ def _main(cfg: DictConfig) -> None:
         print(f"wrote: {out}/{name}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """A single analysis is composed and validated once, then its folder is made; Hydra's
+    flags (``-m``, ``--cfg``, ...) go through ``@hydra.main``."""
     with one_line_errors():
-        sys.argv[1:] = normalise(sys.argv[1:])
-        if not {"-m", "--multirun"} & set(sys.argv[1:]):
-            checked(compose_entry(CONFIG_NAME, SobolRun, [a for a in sys.argv[1:] if "=" in a and not a.startswith("-")]))
+        args = normalise(sys.argv[1:] if argv is None else list(argv))
+        if not hydra_handles(args):
+            job, hydra_node = compose_single(CONFIG_NAME, SobolRun, args)
+            base, spec, opts = checked(dict(job))
+            out = make_run_dir(hydra_node, job, args)
+        else:
+            checked(compose_entry(CONFIG_NAME, SobolRun, [a for a in args if "=" in a and not a.startswith("-")]))
+    if not hydra_handles(args):
+        run_and_report(base, spec, opts, out)
+        return
+    sys.argv[1:] = args
     register(SobolRun)
     _main()
 

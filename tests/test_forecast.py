@@ -159,3 +159,41 @@ def test_cli_shows_the_composed_config_without_running(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "name: national" in out.stdout and "financing:" in out.stdout
     assert not (tmp_path / "run").exists()
+
+
+def test_a_single_forecast_composes_and_validates_once(tmp_path, monkeypatch, capsys):
+    """One composition (Hydra's config loader) and one validation per single forecast; the
+    run folder honours hydra.run.dir and holds Hydra's .hydra/ record."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    import experiments.forecast as entry
+
+    calls = {"load": 0, "validate": 0}
+    load, validate = ConfigLoaderImpl.load_configuration, entry.validate
+
+    def counting_load(self, *a, **k):
+        calls["load"] += 1
+        return load(self, *a, **k)
+
+    def counting_validate(*a, **k):
+        calls["validate"] += 1
+        return validate(*a, **k)
+
+    monkeypatch.setattr(ConfigLoaderImpl, "load_configuration", counting_load)
+    monkeypatch.setattr(entry, "validate", counting_validate)
+    run_dir = tmp_path / "run"
+    entry.main(["scenario=liaocheng", "n_replicates=1", "n_jobs=1", "plots=false", "progress=off", f"hydra.run.dir={run_dir}"])
+    assert calls == {"load": 1, "validate": 1}
+    assert (run_dir / "reachability.csv").exists() and (run_dir / "summary.json").exists()
+    assert "n_replicates=1" in (run_dir / ".hydra" / "overrides.yaml").read_text()
+    assert "liaocheng" in (run_dir / ".hydra" / "config.yaml").read_text()
+    assert "results:" in capsys.readouterr().out
+
+
+def test_bad_single_forecast_makes_no_folder(tmp_path, capsys):
+    import experiments.forecast as entry
+
+    with pytest.raises(SystemExit) as e:
+        entry.main(["scenario=liaocheng", "scenario.scale=7", f"hydra.run.dir={tmp_path / 'run'}"])
+    assert e.value.code == 2 and not (tmp_path / "run").exists()
+    assert capsys.readouterr().err.strip().startswith("error: scenario.scale: 7")
