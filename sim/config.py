@@ -15,27 +15,19 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any, get_origin, get_type_hints
+from typing import Any, Iterable, get_origin, get_type_hints
+
+from .declare import p  # declares a parameter (re-exported here)
+from .levers import LEVER_TYPES
 
 
 class ConfigError(ValueError):
     """A configuration value is unknown, malformed or out of range (one-line message)."""
 
 
-def p(default: Any, unit: str, source: str, *, range: tuple[float, float] | None = None,
-      choices: tuple[str, ...] | None = None, item_range: tuple[float, float] | None = None,
-      bands: bool = False) -> Any:
-    """Declare a parameter: default, unit, source, and optionally an allowed range or
-    choices; for lists, the range of each item or ``bands`` ([[threshold, points], ...])."""
-    meta = {"unit": unit, "source": source, "range": range, "choices": choices, "item_range": item_range, "bands": bands}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
 DATE_RE = re.compile(r"^(19|20|21)\d\d-(0[1-9]|1[0-2])$")
 TIERS = ("innovative", "srdi", "little_giant", "single_champion", "provincial_champion", "leading")
-LEVERS = ("financing", "talent", "land", "innovation", "chain_length", "library", "services")
+LEVERS = tuple(LEVER_TYPES)  # the registered lever classes' names (sim/levers.py), in definition order
 SEGMENTS = ("all", "sme", "library", "titled", "chain", "library_or_titled")
 
 # --------------------------------------------------------------------------------------
@@ -149,21 +141,24 @@ class ChainParams:
     purchase_share: float = p(0.1, "share of owner revenue bought from chain SMEs", "assumed; ~1.7 deals per SRDI firm at matchmaking events (DOMAIN §5)", range=(0.0, 1.0))
 
 
-@dataclass
-class LeverEffects:
-    """Effect of each lever per unit of intensity: the one place these sizes live.
-    Intensity 0 gives no effect; effects act only on the lever's target segment."""
+def _fresh(f: dataclasses.Field) -> dataclasses.Field:
+    """A copy of a declared field, so one declaration can serve several schemas."""
+    return field(default=f.default, default_factory=f.default_factory, metadata=dict(f.metadata))
 
-    financing: float = p(0.35, "fraction of the financing constraint removed", "DOMAIN §5-6: credit +18.2% y/y for SRDI; titles act via financing; assumed", range=(0.0, 1.0))
-    talent: float = p(0.2, "relative gain in IP per M CNY of R&D", "DOMAIN §5: SD talent rewards; assumed", range=(0.0, 5.0))
-    land_cap: float = p(0.3, "added max annual log growth (capacity limit)", "DOMAIN §5: ~88 mu per key project; assumed", range=(0.0, 5.0))
-    land_drift: float = p(0.01, "1/yr added growth drift", "assumed ('factors follow projects')", range=(0.0, 1.0))
-    innovation: float = p(0.15, "relative gain in target R&D intensity", "DOMAIN §6: super-deduction notch +18.8% reported R&D (Chen et al. 2021); assumed", range=(0.0, 5.0))
-    innovation_start: float = p(0.5, "relative gain in the chance to start R&D", "assumed (vouchers)", range=(0.0, 10.0))
-    chain_length: float = p(1.0, "owner opening added (units of ChainParams effects)", "seed 002/003: chain-length system; assumed", range=(0.0, 10.0))
-    library: float = p(0.2, "share of SMEs in the cultivation library", "DOMAIN §4: >110,000 in pools vs ~500,000 firms", range=(0.0, 1.0))
-    services_apply: float = p(0.5, "relative gain in application propensity (library firms)", "seed 003 一企一策 / through-train; assumed", range=(0.0, 10.0))
-    services_success: float = p(0.3, "share of the re-review failure gap closed; priority under quota", "assumed", range=(0.0, 1.0))
+
+def effects_schema(levers: Iterable[type] | None = None) -> type:
+    """The dataclass of the effect sizes of ``levers`` (lever classes; default: every
+    registered lever) — ``params.levers``: each lever's declared ``sizes``, in lever order."""
+    levers = LEVER_TYPES.values() if levers is None else levers
+    fields = [(name, type(f.default if f.default is not dataclasses.MISSING else f.default_factory()), _fresh(f))
+              for lv in levers for name, f in lv.sizes.items()]
+    doc = """Effect of each lever per unit of intensity, declared by its lever class
+    (``sizes`` in sim/levers.py).  Intensity 0 gives no effect; effects act only on the
+    lever's target segment."""
+    return dataclasses.make_dataclass("LeverEffects", fields, namespace={"__module__": __name__, "__doc__": doc})
+
+
+LeverEffects = effects_schema()
 
 
 @dataclass
@@ -362,22 +357,24 @@ def _lever() -> Any:
     return field(default_factory=LeverConfig)
 
 
-@dataclass
-class PolicyConfig:
-    """Levers keyed by name (``policy.financing.intensity=1.5``); an absent lever is off."""
+def policy_schema(levers: Iterable[type] | None = None) -> type:
+    """The dataclass of a policy over ``levers`` (lever classes; default: every registered
+    lever): ``name``, ``label`` and one :class:`LeverConfig` per lever, in lever order;
+    ``lever_types`` maps each name to its class."""
+    types = {lv.name: lv for lv in (LEVER_TYPES.values() if levers is None else levers)}
 
-    name: str = p("", "id", "policy")
-    label: str = p("", "text", "policy")
-    financing: LeverConfig = _lever()
-    talent: LeverConfig = _lever()
-    land: LeverConfig = _lever()
-    innovation: LeverConfig = _lever()
-    chain_length: LeverConfig = _lever()
-    library: LeverConfig = _lever()
-    services: LeverConfig = _lever()
+    def levers_of(self) -> dict[str, LeverConfig]:
+        return {name: getattr(self, name) for name in types}
 
-    def levers(self) -> dict[str, "LeverConfig"]:
-        return {name: getattr(self, name) for name in LEVERS}
+    levers_of.__name__, levers_of.__qualname__ = "levers", "PolicyConfig.levers"
+    fields = [("name", str, p("", "id", "policy")), ("label", str, p("", "text", "policy"))]
+    fields += [(name, LeverConfig, _lever()) for name in types]
+    doc = """Levers keyed by name (``policy.financing.intensity=1.5``); an absent lever is off."""
+    return dataclasses.make_dataclass("PolicyConfig", fields, namespace={
+        "__module__": __name__, "__doc__": doc, "lever_types": types, "levers": levers_of})
+
+
+PolicyConfig = policy_schema()
 
 
 @dataclass

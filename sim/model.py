@@ -22,7 +22,7 @@ import numpy as np
 from . import chains, rules, tiers
 from .agents import SME, ChainOwner, add_many, remove_many
 from .calendar import Calendar
-from .config import LEVERS, TIERS, RunConfig
+from .config import TIERS, RunConfig
 from .firms import NONE, TIER_INDEX, FirmArrays, sme_mask
 from .levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
 from .population import KINDS, draw_attributes, synthesise
@@ -93,7 +93,7 @@ class TierModel(mesa.Model):
         self.flows = np.zeros((T, K, len(tiers.FLOW_KINDS)), dtype=np.int64)
         self.alive_count = np.zeros(T, dtype=np.int64)
         self.batches: list[dict] = []
-        self.cost = {name: 0.0 for name in LEVERS}
+        self.cost = {name: 0.0 for name in self.policy.levers()}
         self._active_key: tuple | None = None
         self._reach: list[np.ndarray] = []
         self._table = Effects.none(len(SEGMENT_CODES))
@@ -204,14 +204,14 @@ class TierModel(mesa.Model):
         self._table = Effects.none(len(SEGMENT_CODES))
         self._reach = []
         bits = {name: ((SEGMENT_CODES >> i) & 1).astype(bool) for i, name in enumerate(SEGMENT_BITS)}
-        for lv in active:  # the library lever first: it defines the segment others reach
-            if lv.name == "library":
+        for lv in active:  # levers that define a segment others reach (the library) first
+            if lv.defines_reach:
                 lv.apply(self._table, bits["alive"], self.params.levers)
         alive = f.alive[:n]
         self.select_library(t, self._table.library_share, sme_mask(f.employees[:n], f.revenue[:n], self.params.firms) & alive)
         for lv in active:
             reach = segment_mask(lv.target, bits["sme"], bits["library"], bits["titled"], bits["chain"], bits["alive"])
-            if lv.name != "library":
+            if not lv.defines_reach:
                 lv.apply(self._table, reach, self.params.levers)
             self._reach.append(reach.astype(np.float64))
 

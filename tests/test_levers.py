@@ -21,8 +21,9 @@ import pytest
 from sim import tiers
 from sim.agents import ChainOwner
 from sim.compose import compose
-from sim.config import LEVERS, LeverEffects
-from sim.levers import Effects
+from sim.config import LEVERS, ConfigError, LeverEffects, build, describe, effects_schema, policy_schema
+from sim.declare import p
+from sim.levers import F32, LEVER_TYPES, Effects, Lever
 from sim.model import TierModel
 from synthetic import snapshot
 
@@ -437,3 +438,65 @@ def test_financing_and_innovation_enlarge_the_srdi_eligible_pool():
     d = np.array([np.subtract(pools(on, r), pools(cfg(), r)) for r in range(10)])
     assert_positive(d[:, 0].astype(float), "financing+innovation: eligible SRDI applicants at the 2016-10 batch")
     assert_positive(d[:, 1].astype(float), "financing+innovation: firms meeting the SRDI criteria at 2017-10")
+
+
+# ----------------------------------------------------------------------------- a new lever
+class Voucher(Lever, register=False):
+    """A throw-away lever, not registered (the global schemas stay as they are): raises the
+    application propensity of the firms it reaches."""
+
+    name = "voucher"
+    sizes = {"voucher_apply": p(0.4, "relative gain in application propensity", "test", range=(0.0, 5.0))}
+
+    def apply(self, e, reach, size):
+        e.apply_mult[reach] *= 1 + size.voucher_apply * F32(self.intensity)
+
+
+def test_registry_holds_the_levers_in_order_and_each_owns_its_effect_sizes():
+    assert LEVERS == tuple(LEVER_TYPES) == ("financing", "talent", "land", "innovation", "chain_length", "library", "services")
+    assert all(cls.name == name for name, cls in LEVER_TYPES.items())
+    assert [f.name for f in dataclasses.fields(LeverEffects)] == [k for cls in LEVER_TYPES.values() for k in cls.sizes]
+    assert [name for name, cls in LEVER_TYPES.items() if cls.defines_reach] == ["library"]
+    with pytest.raises(TypeError, match="already registered"):
+        class Again(Lever):  # noqa: F841 - a second class under a registered name is refused
+            name = "financing"
+    assert LEVER_TYPES["financing"].__name__ == "Financing"
+
+
+def test_a_new_lever_is_one_class_and_its_config():
+    types = [*LEVER_TYPES.values(), Voucher]
+    policy_cls, sizes_cls = policy_schema(types), effects_schema(types)
+    # the schemas built with it accept policy.voucher.* and params.levers.voucher_apply, checked as usual
+    pol = build(policy_cls, {"voucher": {"intensity": 1.5, "start": "2016-01", "target": "sme"}}, "policy")
+    assert list(pol.levers()) == [*LEVERS, "voucher"] and pol.voucher.intensity == 1.5
+    sizes = build(sizes_cls, {"voucher_apply": 0.8, "land_cap": 0.2}, "params.levers")
+    assert sizes.land_cap == 0.2 and sizes.library == LeverEffects().library
+    with pytest.raises(ConfigError, match=r"^params\.levers\.voucher_apply: 9\.0 is not allowed"):
+        build(sizes_cls, {"voucher_apply": 9.0}, "params.levers")
+    with pytest.raises(ConfigError, match=r"^policy\.voucher\.target: 'nobody' is not allowed"):
+        build(policy_cls, {"voucher": {"target": "nobody"}}, "policy")
+    rows = {name: (default, unit, source) for name, default, unit, source in describe(sizes_cls, "params.levers.")}
+    assert rows["params.levers.voucher_apply"] == (0.4, "relative gain in application propensity", "test")
+    assert "policy.voucher.intensity" in [name for name, *_ in describe(policy_cls, "policy.")]
+    # the registry and the global schemas are untouched
+    assert "voucher" not in LEVER_TYPES and "voucher_apply" not in {f.name for f in dataclasses.fields(LeverEffects)}
+    with pytest.raises(ConfigError, match=r"^policy\.voucher: unknown key"):
+        build(type(cfg().policy), {"voucher": {"intensity": 1.0}}, "policy")
+    # its apply on an Effects table
+    e = Effects.none(4)
+    Voucher(0, 10, 2.0, "all", 0.0).apply(e, np.array([True, False, True, False]), sizes)
+    assert e.apply_mult.tolist() == pytest.approx([2.6, 1.0, 2.6, 1.0])
+    # and in a model: the policy's lever classes run, on alive firms of the target (SMEs: not all)
+    base_cfg = cfg()
+    config = dataclasses.replace(base_cfg, policy=pol, params=dataclasses.replace(base_cfg.params, levers=sizes))
+    m = TierModel(config=config, replicate=0)
+    assert [type(lv) for lv in m.levers] == [Voucher]
+    for _ in range(3):
+        m.step()
+    n = m.firms.n
+    mult = m.effects.apply_mult[:n]
+    reached = mult != 1
+    alive = m.firms.alive[:n]
+    assert reached.any() and not (reached & ~alive).any() and (alive & ~reached).any()
+    assert mult[reached] == pytest.approx(1 + 0.8 * 1.5)
+    assert m.cost["voucher"] == 0.0 and list(m.cost) == [*LEVERS, "voucher"]
