@@ -141,3 +141,163 @@ def test_odd_section_3_lists_the_step_plan_in_order(odd):
     items = re.findall(r"^\s*(\d+)\. \*\*[^*]+\*\* \(`model\.TierModel\.(\w+)`", sec, flags=re.M)
     assert [int(n) for n, _ in items] == list(range(1, len(items) + 1)), "ODD §3: numbered sub-steps out of sequence"
     assert [name for _, name in items] == list(TierModel.STEP_PLAN), "ODD §3 does not follow TierModel.STEP_PLAN"
+
+
+# ---- README.md as a short guide, and the guides in docs/ ---------------------------------
+# README.md is the user guide (issue 10): at most README_MAX_LINES lines, the two quick-start
+# commands, a key to every printed column; measured figures and longer guides live in docs/.
+
+README = ROOT / "README.md"
+README_MAX_LINES = 250
+GUIDES = ["BENCHMARKS.md", "VALIDATION.md", "FORECASTS.md", "SWEEPS.md", "CALIBRATION.md", "COMPARE.md", "MODEL.md"]
+QUICK_START = {"make forecast": "forecast", "make test": "test"}
+
+
+@pytest.fixture(scope="module")
+def readme() -> str:
+    return README.read_text(encoding="utf-8")
+
+
+def _backticked(text: str) -> set[str]:
+    return set(re.findall(r"`([^`\n]+)`", text))
+
+
+def _header_cells(line: str) -> list[str]:
+    """The cells of a fixed-width header line (columns are separated by two or more spaces)."""
+    return [c for c in re.split(r"\s{2,}", line.strip()) if c]
+
+
+def test_readme_is_at_most_250_lines(readme):
+    n = len(readme.splitlines())
+    assert n <= README_MAX_LINES, (f"README.md has {n} lines (at most {README_MAX_LINES}): move detail to a page "
+                                   "in docs/ and link it")
+
+
+def test_readme_quick_start_commands_are_makefile_targets(readme):
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    rules = set(re.findall(r"^([A-Za-z][\w.-]*)\s*:(?!=)", makefile, re.M))
+    for cmd, target in QUICK_START.items():
+        assert re.search(rf"^{re.escape(cmd)}(\s|$)", readme, re.M), f"README.md lacks the quick-start command line {cmd!r}"
+        assert target in rules, f"README.md's {cmd!r}: the Makefile has no rule {target!r}"
+
+
+def test_readme_quick_start_matches_what_make_runs(readme):
+    """`make -n` (print, run nothing): `make forecast` runs experiments.forecast with the defaults
+    the README states, `make test` runs pytest."""
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    out = {t: subprocess.run(["make", "-n", t], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+           for t in QUICK_START.values()}
+    run = re.search(r"-m experiments\.forecast (.*)$", out["forecast"], re.M)
+    assert run, f"`make -n forecast` does not run experiments.forecast:\n{out['forecast']}"
+    args = dict(a.split("=", 1) for a in run.group(1).split())
+    stated = f"**{args['scenario'].capitalize()}, {args['policy']} policy, {args['n_replicates']} replicates, seed {args['seed']}**"
+    assert stated in readme, f"README.md should state the default forecast as {stated}"
+    assert re.search(r"-m pytest\b", out["test"]), f"`make -n test` does not run pytest:\n{out['test']}"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a markdown heading."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)
+    return {_slug(h) for h in re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", text, re.M)}
+
+
+def _relative_links(path: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.S)  # code blocks hold no links
+    links = re.findall(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", text)
+    return [u for u in links if not re.match(r"[a-z][a-z0-9+.-]*:", u)]  # http:, https:, mailto: ...
+
+
+@pytest.mark.parametrize("page", ["README.md", *(f"docs/{g}" for g in GUIDES)])
+def test_relative_links_point_at_files_that_exist(page):
+    path = ROOT / page
+    assert path.is_file(), f"{page} is missing"
+    bad = []
+    for link in _relative_links(path):
+        target, _, anchor = link.partition("#")
+        dest = (path.parent / target).resolve() if target else path
+        if not dest.exists():
+            bad.append(f"{link} (no file {dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest})")
+        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+            bad.append(f"{link} (no heading #{anchor} in {dest.name})")
+    assert not bad, f"{page} has broken links: {bad}"
+
+
+def test_readme_links_every_guide(readme):
+    missing = [g for g in GUIDES if f"(docs/{g})" not in readme]
+    assert not missing, f"README.md does not link these docs pages: {missing}"
+
+
+def test_readme_keys_every_printed_reachability_column(readme):
+    """A column that format_reachability prints without a key in the README fails here."""
+    from synthetic import make_traj
+
+    from sim.targets import format_reachability, reachability_table
+
+    t = {"name": "lg", "label": "little giants", "tiers": ["little_giant"], "metric": "stock", "threshold": 300.0,
+         "deadline": "2022-12", "illustrative": False}
+    lines = format_reachability(reachability_table(make_traj(n_rep=4), [t])).splitlines()
+    assert lines[0].startswith("== ")
+    head = _header_cells(lines[1])
+    assert "target" in head and len(head) >= 5, f"unexpected header line: {lines[1]!r}"
+    keyed = _backticked(readme)
+    missing = [h for h in head if h not in keyed]
+    assert not missing, f"README.md's column key does not name these printed columns (as `code`): {missing}"
+
+
+def test_readme_keys_every_reachability_csv_column(readme):
+    from sim.targets import COLUMNS
+
+    keyed = _backticked(readme)
+    missing = [c for c in COLUMNS if c not in keyed]
+    assert not missing, f"README.md does not explain these reachability.csv columns (as `code`): {missing}"
+
+
+def test_readme_keys_every_printed_compare_column(readme):
+    import pandas as pd
+
+    from sim.compare import COLUMNS, format_effects
+
+    row = {c: 0.5 for c in COLUMNS}
+    row.update(scenario="s", policy="p", baseline="b", target="t", n=4)
+    lines = format_effects(pd.DataFrame([row], columns=COLUMNS)).splitlines()
+    head = _header_cells(lines[1])
+    assert "target" in head and len(head) >= 4, f"unexpected header line: {lines[1]!r}"
+    missing = [h for h in head if h not in _backticked(readme)]
+    assert not missing, f"README.md's compare key does not name these printed columns (as `code`): {missing}"
+
+
+def test_forecast_csv_columns_are_in_the_readme(readme):
+    from synthetic import make_traj
+
+    from sim.results import forecast_table
+
+    cols = list(forecast_table(make_traj(n_rep=2, n_months=3)).columns)
+    missing = [c for c in cols if c not in _backticked(readme)]
+    assert not missing, f"README.md's run-folder table does not name these forecast.csv columns: {missing}"
+
+
+@pytest.mark.parametrize("page,module", [("COMPARE.md", "sim.compare"), ("COMPARE.md", "sim.sensitivity"),
+                                         ("CALIBRATION.md", "sim.backtest")])
+def test_guides_key_every_table_column(page, module):
+    """compare.csv, sobol.csv and backtest.csv: every column is named on its docs page."""
+    mod = importlib.import_module(module)
+    cols = getattr(mod, "CSV_COLUMNS", None) or mod.COLUMNS
+    missing = [c for c in cols if c not in _backticked((DOCS / page).read_text(encoding="utf-8"))]
+    assert not missing, f"docs/{page} does not name these {module} table columns (as `code`): {missing}"
+
+
+def test_sweeps_page_names_the_outcome_columns():
+    from sim.sweep import OUTCOME_KEYS
+
+    text = _backticked((DOCS / "SWEEPS.md").read_text(encoding="utf-8"))
+    missing = [c for c in [*OUTCOME_KEYS, "job", "count__<target>", "reached__<target>", "fiscal_cost_m_cny"] if c not in text]
+    assert not missing, f"docs/SWEEPS.md does not name these sweep-table columns: {missing}"
