@@ -28,14 +28,13 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import abc, history, results
+from . import abc, history, keys, record, results
 from .calendar import month_index
-from .config import TIERS, ConfigError, RunConfig, validate
+from .config import ConfigError, RunConfig, validate
 
 POSTERIOR_DIR: Path = history.DATA_DIR / "posteriors"
 CALIBRATION_STREAM = 1_000_003   # replicate r's posterior draw: SeedSequence(seed, spawn_key=(r, CALIBRATION_STREAM))
@@ -69,25 +68,6 @@ COMMON_PRIORS: tuple[tuple, ...] = (
 QUOTA_RANGE = (0.5, 2.0)        # quota_default prior: log-uniform over this multiple of the scenario's value
 QUOTA_GROWTH = (-0.2, 1.0)      # back-test: quota_growth prior (1/yr) after the last batch size known by `until`
 UNIT_PRIOR = (0.8, 1.1)         # obs.champion_unit prior: published champion total / model title count
-
-
-def _get(d: dict, path: str) -> Any:
-    cur: Any = d
-    for part in path.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            raise KeyError(path)
-        cur = cur[part]
-    return cur
-
-
-def _set(d: dict, path: str, value: Any) -> None:
-    parts = path.split(".")
-    cur = d
-    for part in parts[:-1]:
-        cur = cur[part]
-    if parts[-1] not in cur:
-        raise KeyError(path)
-    cur[parts[-1]] = value
 
 
 def declare_priors(config: RunConfig, until: int | None = None) -> list[abc.Prior]:
@@ -131,18 +111,19 @@ def truncate_quotas(config: RunConfig, until: int) -> RunConfig:
 
 
 def apply_values(config: RunConfig, values: dict[str, float], where: str = "calibration") -> RunConfig:
-    """``config`` with the given config-path values set (``obs.*`` entries are skipped) and
-    validated again, so a value outside a field's range fails with one line."""
-    d = dataclasses.asdict(config)
+    """``config`` with the given config-path values set (``obs.*`` entries are skipped; a
+    value for an integer key is rounded) and validated again, so a value outside a field's
+    range fails with one line."""
+    out = {}
     for path, v in values.items():
         if path.startswith("obs."):
             continue
         try:
-            old = _get(d, path)
-        except KeyError:
+            typ = keys.leaf(path).type
+        except ConfigError:
             raise ConfigError(f"{where}: parameter {path!r} is not a config key (allowed: dotted paths of sim/config.py RunConfig, or obs.*)") from None
-        _set(d, path, int(round(v)) if isinstance(old, int) and not isinstance(old, bool) else float(v))
-    return validate(d)
+        out[path] = int(round(v)) if typ is int else float(v)
+    return keys.with_values(config, out)
 
 
 # --------------------------------------------------------------------------------------
@@ -188,23 +169,19 @@ def summaries(config: RunConfig, rec, obs: pd.DataFrame) -> np.ndarray:
     (cumulative_new) or since the start (cumulative_all)."""
     start = month_index(config.scenario.start)
     T = rec.stock.shape[0]
-    rec_flow = rec.flows[:, :, 0]
+    w_new = month_index(config.scenario.window_start) - start
     out = np.full(len(obs), np.nan)
     for i, o in enumerate(obs.itertuples()):
-        k = TIERS.index(o.tier)
         t = month_index(o.date) - start
         if not 0 <= t < T:
             continue
         if o.metric == "stock":
-            out[i] = rec.stock[t, k]
-        elif o.metric == "batch_new":
+            out[i] = record.count(rec, o.tier, "stock", date=t)
+        elif o.metric == "batch_new":  # recognised from January through December of the year
             y0 = month_index(f"{o.year:04d}-01") - start
-            out[i] = rec_flow[max(0, y0):min(T, y0 + 12), k].sum()
-        elif o.metric == "cumulative_new":
-            w0 = max(0, month_index(config.scenario.window_start) - start)
-            out[i] = rec_flow[w0:t + 1, k].sum()
-        else:  # cumulative_all
-            out[i] = rec_flow[:t + 1, k].sum()
+            out[i] = record.count(rec, o.tier, "cumulative_new", y0, min(T, y0 + 12) - 1) if y0 < T and y0 + 12 > 0 else 0.0
+        else:  # cumulative_new from window_start, cumulative_all from the start
+            out[i] = record.count(rec, o.tier, "cumulative_new", w_new if o.metric == "cumulative_new" else 0, t)
     return out
 
 

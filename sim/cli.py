@@ -4,49 +4,30 @@ allowed (Hydra's own messages span several lines)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from typing import get_type_hints
 
 import yaml
 
-from .config import TIERS, ConfigError, RunConfig, TierSchedule, _check_scalar
+from . import keys
+from .config import ConfigError
 
 GROUPS = ("scenario", "policy", "criteria", "params", "executor", "design", "experiment")
-_DICT_VALUE_TYPES = {("ScenarioConfig", "tiers"): (TIERS, TierSchedule)}
 
 
-def _walk(cls: type, parts: list[str], done: list[str], value: str | None) -> bool:
-    """Check a dotted key against the schema; True if it ends inside a free-form mapping
-    (quota_by_year, apply_prob, ...) where Hydra needs '++' to add a key."""
-    if not parts:
-        return False
-    name, rest = parts[0], parts[1:]
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    where = ".".join(done + [name])
-    if name not in fields:
-        raise ConfigError(f"{where}: unknown key (allowed: {', '.join(fields)})")
-    typ = get_type_hints(cls)[name]
-    if dataclasses.is_dataclass(typ):
-        return _walk(typ, rest, done + [name], value)
-    elif (cls.__name__, name) in _DICT_VALUE_TYPES and rest:
-        keys, sub = _DICT_VALUE_TYPES[(cls.__name__, name)]
-        if rest[0] not in keys:
-            raise ConfigError(f"{where}.{rest[0]}: unknown key (allowed: {', '.join(keys)})")
-        return _walk(sub, rest[1:], done + [name, rest[0]], value)
-    elif typ in (bool, int, float, str) and not rest:
-        if value is None:  # a Hydra sweep function (range(...), choice(...)): Hydra expands it
-            return False
+def _check_key(key: str, value: str | None) -> bool:
+    """Check a dotted key (and, for a declared scalar, its command-line value) against the
+    schema; True if it ends inside a free-form mapping (quota_by_year, apply_prob, ...) where
+    Hydra needs '++' to add a key.  Lists and free-form entries are checked by validate()."""
+    leaf = keys.leaf(key)
+    if value is not None and leaf.type in keys.SCALARS:  # None: a Hydra sweep function (range(...), choice(...))
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
             parsed = value
-        if typ is str and not isinstance(parsed, str):
+        if leaf.type is str and not isinstance(parsed, str):
             parsed = value
-        _check_scalar(where, parsed, typ, fields[name].metadata)
-        return False
-    # free-form dicts and lists (quota_by_year, apply_prob, targets, ...) are checked by validate()
-    return typ is dict and bool(rest)
+        keys.check(key, parsed)
+    return leaf.free_form
 
 
 def check_overrides(overrides: list[str], extra_keys: tuple[str, ...] = ()) -> list[str]:
@@ -74,7 +55,7 @@ def check_overrides(overrides: list[str], extra_keys: tuple[str, ...] = ()) -> l
                     raise ConfigError(f"{key}: {v!r} is not allowed (allowed: {', '.join(opts)})")
             continue
         values: list[str | None] = _sweep_values(value) or [None]
-        free_form = any([_walk(RunConfig, key.split("."), [], v) for v in values])
+        free_form = any([_check_key(key, v) for v in values])
         if free_form and not ov.startswith("+"):
             out[-1] = "++" + ov
     return out

@@ -13,16 +13,14 @@ composition).
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, get_type_hints
+from typing import Any
 
 import numpy as np
 
-from .cli import check_overrides
+from . import keys
 from .config import ConfigError, DesignConfig, RunConfig, validate
 
 SCALES = ("linear", "log")
@@ -52,19 +50,6 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _leaf_type(key: str) -> type | None:
-    """The declared type of a dotted key's leaf (None inside free-form mappings and lists)."""
-    cls: Any = RunConfig
-    for part in key.split("."):
-        if not dataclasses.is_dataclass(cls):
-            return None
-        hints = get_type_hints(cls)
-        if part not in hints:
-            return None
-        cls = hints[part]
-    return cls if cls in (bool, int, float, str) else None
-
-
 def factors(design: DesignConfig) -> list[Factor]:
     """The design's factors, each key checked against the configuration schema (unknown key
     or a range outside the key's allowed values: one-line ConfigError)."""
@@ -80,9 +65,13 @@ def factors(design: DesignConfig) -> list[Factor]:
         extra = set(spec) - {"low", "high", "scale", "integer", "values"}
         if extra:
             raise ConfigError(f"{where}.{sorted(extra)[0]}: unknown key (allowed: low, high, scale, integer, values)")
-        typ = _leaf_type(key)
-        if typ in (bool, str):
-            raise ConfigError(f"{where}: {spec!r} is not allowed (allowed: ranges of numeric keys only; this key is a {typ.__name__})")
+        try:  # unknown key: the command line's one-line error
+            typ = keys.leaf(key).type
+        except ConfigError as e:
+            raise ConfigError(f"design.factors.{e}") from None
+        if typ not in (int, float, None):  # None: an entry of a free-form mapping or a list item
+            name = typ.__name__ if isinstance(typ, type) else str(typ)
+            raise ConfigError(f"{where}: {spec!r} is not allowed (allowed: ranges of numeric keys only; this key is a {name})")
         values = tuple(spec.get("values", ()))
         if values and design.kind != "grid":
             raise ConfigError(f"{where}.values: {list(values)!r} is not allowed (allowed: only with design.kind=grid)")
@@ -90,8 +79,8 @@ def factors(design: DesignConfig) -> list[Factor]:
         for v in probe:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise ConfigError(f"{where}: {v!r} is not allowed (allowed: numbers)")
-            try:  # unknown key, out-of-range value: the command line's one-line errors
-                check_overrides([f"{key}={v}"])
+            try:  # out-of-range value: the command line's one-line error
+                keys.check(key, v)
             except ConfigError as e:
                 raise ConfigError(f"design.factors.{e}") from None
         low, high = (min(probe), max(probe)) if values else (float(spec["low"]), float(spec["high"]))
@@ -151,27 +140,11 @@ def points(design: DesignConfig) -> list[dict[str, Any]]:
     return [{f.key: (int(c[i]) if f.integer else float(c[i])) for f, c in zip(fs, cols)} for i in range(len(u))]
 
 
-def set_key(d: dict, key: str, value: Any) -> None:
-    """Set a dotted key in a composed config mapping (list items by index)."""
-    parts = key.split(".")
-    node: Any = d
-    for part in parts[:-1]:
-        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-    last = parts[-1]
-    if isinstance(node, list):
-        node[int(last)] = value
-    else:
-        node[last] = value
-
-
 def apply(base: dict, point: dict[str, Any]) -> RunConfig:
     """The base configuration (a composed mapping) with the point's values set, validated."""
     from .calibration import keep_factors
 
-    d = copy.deepcopy(base)
-    for key, value in point.items():
-        set_key(d, key, value)
-    return keep_factors(validate(d), point)  # a factor the posterior draws turns the posterior off
+    return keep_factors(keys.with_values(base, point), point)  # a factor the posterior draws turns the posterior off
 
 
 def jobs(base: dict, design: DesignConfig | None = None) -> list[tuple[dict[str, Any], RunConfig]]:

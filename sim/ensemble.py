@@ -13,11 +13,13 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from . import record
 from .calendar import month_index
 from .config import TIERS, RunConfig
-from .model import RunRecord, simulate
+from .model import simulate
+from .record import RunRecord
 
-FLOW_COLUMNS = ("recognised", "rereviewed", "revoked", "exited")
+FLOW_COLUMNS = record.FLOWS
 
 
 def run_replicate(config: RunConfig, replicate: int) -> RunRecord:
@@ -56,11 +58,9 @@ def trajectories(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
     """Tidy table: one row per (scenario, policy, replicate, date, tier)."""
     dates = records[0].dates
     T, K, R = len(dates), len(TIERS), len(records)
-    stock = np.stack([r.stock for r in records])            # (R, T, K)
-    flows = np.stack([r.flows for r in records])            # (R, T, K, 4)
-    w0 = month_index(config.scenario.window_start) - month_index(dates[0])
-    in_window = (np.arange(T) >= w0)[None, :, None]
-    cum = np.cumsum(np.where(in_window, flows[..., 0], 0.0), axis=1)
+    s = record.stack(records)
+    stock, flows = s.stock, s.flows                         # (R, T, K), (R, T, K, 4)
+    cum = record.series(s, "cumulative_new", month_index(config.scenario.window_start) - month_index(dates[0]))
     df = pd.DataFrame({
         "scenario": config.scenario.name,
         "policy": config.policy.name,

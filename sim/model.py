@@ -14,7 +14,6 @@ so a policy that changes one process leaves the other processes' draws unchanged
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
@@ -26,22 +25,11 @@ from .config import TIERS, RunConfig
 from .firms import NONE, TIER_INDEX, FirmArrays, sme_mask
 from .levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
 from .population import KINDS, draw_attributes, synthesise
+from .record import RunRecord
 
 F32 = np.float32
 STREAMS = ("synth", "growth", "vol", "rd", "bunch", "ip", "inst", "exit", "entry", "apply", "review", "select")
 TITLED = ("srdi", "little_giant", "single_champion", "provincial_champion")
-
-
-@dataclass
-class RunRecord:
-    """What a replicate returns: counts in real (scaled-back) units."""
-
-    dates: list[str]
-    stock: np.ndarray        # (T, K) titles held at month end
-    flows: np.ndarray        # (T, K, 4): recognised, rereviewed, revoked, exited
-    alive: np.ndarray        # (T,) firms alive
-    batches: list[dict] = field(default_factory=list)
-    cost: dict[str, float] = field(default_factory=dict)  # M CNY over the run, per lever
 
 
 class TierModel(mesa.Model):

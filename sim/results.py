@@ -13,6 +13,9 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from .config import TIERS
+from .record import tier_sum
+
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 # forecast metric name -> trajectories column
 METRICS = {"stock": "stock", "new": "recognised", "cumulative_new": "cumulative_new"}
@@ -108,10 +111,18 @@ def forecast_table(traj: pd.DataFrame) -> pd.DataFrame:
 
 def sum_tiers(traj: pd.DataFrame, tiers: Iterable[str] | str) -> pd.DataFrame:
     """Per (scenario, policy, replicate, date): stock, recognised and cumulative_new summed over
-    ``tiers``. Raises ValueError for tiers absent from ``traj``."""
+    ``tiers`` (``sim.record.tier_sum``: in TIERS order, compensated — the sum sweep outcomes and
+    calibration summaries use). Raises ValueError for tiers absent from ``traj``."""
     tiers = [tiers] if isinstance(tiers, str) else list(tiers)
     missing = sorted(set(tiers) - set(traj["tier"].unique()))
     if missing:
         raise ValueError(f"tiers not in trajectories: {', '.join(missing)}")
     sub = traj[traj["tier"].isin(tiers)]
-    return sub.groupby(["scenario", "policy", "replicate", "date"], as_index=False, sort=True)[SUM_COLUMNS].sum()
+    g = sub.groupby(["scenario", "policy", "replicate", "date"], sort=True)
+    out = g.size().index.to_frame(index=False)
+    rows, cols = g.ngroup().to_numpy(), sub["tier"].map({t: k for k, t in enumerate(TIERS)}).to_numpy()
+    for c in SUM_COLUMNS:
+        wide = np.full((len(out), len(TIERS)), np.nan)
+        wide[rows, cols] = sub[c].to_numpy(dtype=np.float64)
+        out[c] = tier_sum(wide)
+    return out

@@ -23,20 +23,18 @@ same statistic and method as ``SobolResult.bootstrap``, which itself takes no se
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.stats import qmc
 
-from .config import ConfigError, RunConfig, build, p, validate
+from .config import ConfigError, RunConfig, build, p
 
-from . import sweep
+from . import keys, sweep
 
 COLUMNS = ["analysis", "output", "factor", "index", "estimate", "ci_low", "ci_high", "low", "high", "n_base",
            "replicates_per_point", "runs", "output_mean", "output_var", "note"]
@@ -86,50 +84,25 @@ OPTION_KEYS = tuple(f.name for f in dataclasses.fields(SobolOptions))
 
 
 # --------------------------------------------------------------------------- config
-def _leaf(cfg: Any, path: str) -> tuple[Any, str, type]:
-    """(parent object, final key, type) of a numeric leaf of a RunConfig; ConfigError otherwise."""
-    obj, parts = cfg, path.split(".")
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        where = ".".join(parts[: i + 1])
-        if dataclasses.is_dataclass(obj):
-            names = [f.name for f in dataclasses.fields(obj)]
-            if part not in names:
-                raise ConfigError(f"{where}: unknown key (allowed: {', '.join(names)})")
-            typ = get_type_hints(type(obj))[part]
-            if last:
-                if typ is not float:
-                    raise ConfigError(f"{path}: {typ.__name__} key is not allowed as a factor (allowed: a float key)")
-                return obj, part, float
-            obj = getattr(obj, part)
-        elif isinstance(obj, dict):
-            if part not in obj:
-                raise ConfigError(f"{where}: unknown key (allowed: {', '.join(map(str, obj))})")
-            if last:
-                if not isinstance(obj[part], (int, float)) or isinstance(obj[part], bool):
-                    raise ConfigError(f"{path}: {obj[part]!r} is not allowed as a factor (allowed: a number)")
-                return obj, part, float
-            obj = obj[part]
-        else:
-            raise ConfigError(f"{where}: unknown key (allowed: a path to a number)")
-    raise ConfigError(f"{path}: not allowed (allowed: a path to a number)")  # pragma: no cover
+def _factor_key(cfg: RunConfig, path: str) -> None:
+    """``path`` is a float key of ``cfg`` (an entry of a free-form mapping: a number in
+    ``cfg``); ConfigError (one line) otherwise."""
+    typ = keys.leaf(path).type
+    if typ is None:
+        value = keys.get(cfg, path)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{path}: {value!r} is not allowed as a factor (allowed: a number)")
+    elif typ is not float:
+        name = typ.__name__ if isinstance(typ, type) else str(typ)
+        raise ConfigError(f"{path}: {name} key is not allowed as a factor (allowed: a float key)")
 
 
 def apply(cfg: RunConfig, values: dict[str, float]) -> RunConfig:
-    """A copy of ``cfg`` with the dotted keys set (no other change).  Only the top-level
-    sections the keys touch (policy, params, ...) are copied; the rest is shared with ``cfg``
-    (configs are not mutated once validated)."""
-    out = copy.copy(cfg)
-    for top in {path.split(".")[0] for path in values}:
-        if dataclasses.is_dataclass(getattr(cfg, top, None)):
-            setattr(out, top, copy.deepcopy(getattr(cfg, top)))
-    for path, v in values.items():
-        parent, key, _ = _leaf(out, path)
-        if isinstance(parent, dict):
-            parent[key] = float(v)
-        else:
-            setattr(parent, key, float(v))
-    return out
+    """A copy of ``cfg`` with the dotted float keys set, validated (``sim.keys.with_values``):
+    a value outside a key's declared range fails with one line."""
+    for path in values:
+        _factor_key(cfg, path)
+    return keys.with_values(cfg, {path: float(v) for path, v in values.items()})
 
 
 def check_factors(base: RunConfig, spec: dict) -> list[Factor]:
@@ -141,14 +114,14 @@ def check_factors(base: RunConfig, spec: dict) -> list[Factor]:
     factors = [build(Factor, f, f"sensitivity.factors[{i}]") for i, f in enumerate(s.factors)]
     seen = set()
     for i, f in enumerate(factors):
-        _leaf(base, f.path)
+        _factor_key(base, f.path)
         if f.path in seen:
             raise ConfigError(f"sensitivity.factors[{i}].path: {f.path!r} is not allowed (allowed: each key once)")
         seen.add(f.path)
         if not f.low < f.high:
             raise ConfigError(f"sensitivity.factors[{i}].high: {f.high!r} is not allowed (allowed: above low {f.low!r})")
     for corner in ("low", "high"):
-        validate(dataclasses.asdict(apply(base, {f.path: getattr(f, corner) for f in factors})))
+        apply(base, {f.path: getattr(f, corner) for f in factors})
     return factors
 
 

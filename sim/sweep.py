@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import ensemble, results
+from . import ensemble, keys, record, results
 from .calendar import month_index
-from .config import LEVERS, TIERS, RunConfig
+from .config import LEVERS, ConfigError, RunConfig
 from .executors import make_executor
-from .model import RunRecord
+from .record import RunRecord
 
 # Keys that change how a run is executed or written, never its results: left out of the job key.
 RUN_ONLY_KEYS = ("n_jobs", "progress", "plots", "executor", "design", "sweep")
@@ -59,31 +59,14 @@ def job_key(cfg: RunConfig) -> str:
 
 
 # --------------------------------------------------------------------------- outcomes
-def _kahan_sum(parts: list[np.ndarray]) -> np.ndarray:
-    """Compensated sum in the given order: the summation pandas' groupby-sum does, so that
-    target counts equal sim.targets' (which sums the tiers of the tidy table) bit for bit."""
-    total = np.zeros_like(parts[0])
-    comp = np.zeros_like(parts[0])
-    for x in parts:
-        y = x - comp
-        t = total + y
-        comp = (t - total) - y
-        total = t
-    return total
-
-
 def outcomes(cfg: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
     """One row per replicate: ``replicate``, ``seed``, ``scenario``, ``policy``; for each target
-    ``count__<name>`` (its metric summed over its tiers at its deadline, real units, as
-    ``sim.targets`` computes it) and ``reached__<name>`` (count >= threshold); the fiscal
+    ``count__<name>`` (its metric summed over its tiers at its deadline, real units:
+    ``sim.record.count``, as ``sim.targets`` computes it) and ``reached__<name>`` (count >= threshold); the fiscal
     cost over the run, ``fiscal_cost_m_cny`` (M CNY, all levers) and ``fiscal_cost__<lever>``."""
-    dates = records[0].dates
-    R, T = len(records), len(dates)
-    pos = {d: i for i, d in enumerate(dates)}
-    stock = np.stack([r.stock for r in records])                     # (R, T, K)
-    new = np.stack([r.flows[..., 0] for r in records])               # (R, T, K)
-    w0 = month_index(cfg.scenario.window_start) - month_index(dates[0])
-    cum = np.cumsum(np.where((np.arange(T) >= w0)[None, :, None], new, 0.0), axis=1)
+    s = record.stack(records)
+    R, pos = len(records), {d: i for i, d in enumerate(s.dates)}
+    w0 = month_index(cfg.scenario.window_start) - month_index(s.dates[0])
     out: dict[str, Any] = {
         "replicate": np.arange(R, dtype=np.int64),
         "seed": np.full(R, cfg.seed, dtype=np.int64),
@@ -91,9 +74,7 @@ def outcomes(cfg: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
         "policy": cfg.policy.name,
     }
     for t in cfg.scenario.targets:
-        src = stock if t.metric == "stock" else cum
-        ks = [k for k, tier in enumerate(TIERS) if tier in t.tiers]
-        count = _kahan_sum([src[:, pos[t.deadline], k] for k in ks]) if ks else np.zeros(R)
+        count = record.count(s, t.tiers, t.metric, w0, pos[t.deadline])
         out[f"count__{t.name}"] = count
         out[f"reached__{t.name}"] = count >= t.threshold
     cost = np.array([[r.cost.get(lv, 0.0) for lv in LEVERS] for r in records], dtype=np.float64).reshape(R, len(LEVERS))
@@ -256,17 +237,9 @@ def params_from_overrides(cfg: RunConfig, overrides: Sequence[str]) -> dict[str,
         if key in GROUPS:
             params[key] = value
             continue
-        node: Any = cfg
         try:
-            for part in key.split("."):
-                if isinstance(node, list):
-                    node = node[int(part)]
-                elif isinstance(node, dict):
-                    node = node[int(part)] if part.isdigit() and int(part) in node else node[part]
-                else:
-                    node = getattr(node, part)
-            params[key] = node
-        except (AttributeError, KeyError, IndexError, ValueError):
+            params[key] = keys.get(cfg, key)
+        except ConfigError:
             import yaml
 
             params[key] = yaml.safe_load(value)
