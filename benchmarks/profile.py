@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sim import model as model_mod  # noqa: E402
-from sim import tiers as tiers_mod  # noqa: E402
-from sim.compose import compose  # noqa: E402
+from sim.config.compose import compose
+from sim.core import model as model_mod
+from sim.core import tiers as tiers_mod
 
 # (label, owner, attribute, parent) — the parent is only for the printed tree
 PARTS = [

@@ -22,7 +22,7 @@ The floor (``floor_national``): for each of the 120 months of the default run, d
 the variates the model's firm rules draw that month -- by calling the model's own
 ``model.draw(size, t)`` at the size the model drew, so count, distributions and dtypes are the model's by
 construction (4 float32 arrays of the rows in use in a month, 8 in January) -- plus one
-read-and-write pass over every firm state array (each column of ``sim.firms.SCHEMA`` and
+read-and-write pass over every firm state array (each column of ``sim.core.firms.SCHEMA`` and
 ``titles``) over the rows in use that month.  The rows in use and the capacity per month
 are those of an instrumented run of the same replicate.  A second, wider floor replays
 *every* draw of that instrumented run (firm rules, recognition batches, entry) call for
@@ -117,7 +117,7 @@ def meta() -> dict:
 
 # ============================================================================ child: one timed run
 def _compose(scale: float, driver: str, extra=()):
-    from sim.compose import compose
+    from sim.config.compose import compose
 
     return compose("national", "baseline", [f"scenario.scale={scale}", f"driver={driver}", "n_jobs=1", "progress=off", *extra])
 
@@ -126,7 +126,7 @@ def child_model(spec: dict) -> dict:
     """Construct (synthesise) one model and step it ``steps`` months; time both."""
     import numpy as np  # noqa: F401  (import cost outside the timings)
 
-    from sim.model import TierModel
+    from sim.core.model import TierModel
 
     t_c0 = time.perf_counter()
     cfg = _compose(spec["scale"], spec["driver"])
@@ -174,7 +174,7 @@ class CountingRNG:
 
 
 def _state_arrays(f):
-    from sim.firms import SCHEMA
+    from sim.core.firms import SCHEMA
 
     return [getattr(f, name) for name in SCHEMA] + [f.titles]
 
@@ -196,10 +196,10 @@ def _state_pass(arrays, n: int) -> None:
 def child_floor(spec: dict) -> dict:
     import numpy as np
 
-    from sim import tiers as tiers_mod
-    from sim.config import TIERS
-    from sim.firms import SCHEMA
-    from sim.model import TierModel
+    from sim.core import tiers as tiers_mod
+    from sim.core.firms import SCHEMA
+    from sim.core.model import TierModel
+    from sim.core.schema import TIERS
 
     cfg = _compose(1.0, "vector")
     rep = spec["replicate"]
@@ -395,8 +395,8 @@ def spawn(spec: dict) -> dict:
 
 
 def scale_for(n_target: int) -> tuple[float, int]:
-    from sim.compose import compose
-    from sim.population import sizes
+    from sim.config.compose import compose
+    from sim.core.population import sizes
 
     pop = compose("national", "baseline", []).scenario.population
     full = sum(sizes(pop, 1.0).values())

@@ -33,10 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim import design, ensemble, sweep  # noqa: E402
-from sim.compose import compose_dict  # noqa: E402
-from sim.config import validate  # noqa: E402
-from sim.executors import available_cores  # noqa: E402
+from sim.config.compose import compose_dict
+from sim.config.validate import validate
+from sim.run import design, ensemble, sweep
+from sim.run.executors import available_cores
 
 
 def emit(obj: dict) -> None:

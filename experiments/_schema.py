@@ -10,8 +10,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sim.compose import config_dir
-from sim.config import ConfigError
+from sim.config.overrides import config_dir
+from sim.core.schema import ConfigError
 
 
 def register(node: type) -> None:

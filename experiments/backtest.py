@@ -20,10 +20,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments._schema import compose_single, hydra_handles, make_run_dir, one_line_errors
-from sim.backtest import backtest, check_until
-from sim.cli import check_overrides
-from sim.compose import config_dir, register
-from sim.config import RunConfig, validate
+from sim.analysis.scoring import check_until
+from sim.config.compose import register
+from sim.config.overrides import check_overrides, config_dir
+from sim.config.validate import validate
+from sim.core.schema import RunConfig
+from sim.pipelines.backtest import backtest
 
 RUN_DIR = "hydra.run.dir=results/backtest/${scenario.name}/until${abc.until}/${now:%Y-%m-%d_%H-%M-%S}"
 

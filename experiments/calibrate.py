@@ -3,7 +3,7 @@
     python -m experiments.calibrate scenario=national
     python -m experiments.calibrate scenario=shandong abc.n_particles=100 abc.max_simulations=800 abc.firms=8000
 
-Settings are the ``abc.*`` keys of the run config (sim/config.py ABCConfig: particles,
+Settings are the ``abc.*`` keys of the run config (sim/core/schema.py ABCConfig: particles,
 generations, tolerance quantile, simulation budget, simulated firms, ``abc.until``);
 ``data.path=...`` fits to a user history file.  Writes into
 results/calibration/<scenario>/<timestamp>/: posterior.parquet (parameter columns,
@@ -21,10 +21,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments._schema import compose_single, hydra_handles, make_run_dir, one_line_errors
-from sim.calibration import calibrate
-from sim.cli import check_overrides
-from sim.compose import config_dir, register
-from sim.config import RunConfig, validate
+from sim.config.compose import register
+from sim.config.overrides import check_overrides, config_dir
+from sim.config.validate import validate
+from sim.core.schema import RunConfig
+from sim.pipelines.calibrate import calibrate
 
 RUN_DIR = "hydra.run.dir=results/calibration/${scenario.name}/${now:%Y-%m-%d_%H-%M-%S}"
 

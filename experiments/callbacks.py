@@ -16,7 +16,7 @@ class CollectSweep(Callback):
     multirun whose jobs wrote no job files."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from sim.sweep import JOBS_DIR, TABLE, collect
+        from sim.run.sweep import JOBS_DIR, TABLE, collect
 
         sweep_dir = Path(config.hydra.sweep.dir)
         if not any((sweep_dir / JOBS_DIR).glob("*.parquet")):

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.sweep import TABLE, collect
+from sim.run.sweep import TABLE, collect
 
 
 def main(argv: list[str] | None = None) -> int:

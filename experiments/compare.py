@@ -6,7 +6,7 @@ Every policy runs the same replicates of the same seed; the first policy is the 
 Writes compare.csv, outcomes.parquet, effects.png/.svg and summary.json into the Hydra run
 directory (results/compare/<scenario>/<timestamp>/) and prints the effects table.  Other
 overrides (seed, scenario.scale, params.*, policy.<lever>.*) apply to every policy.
-The same from Python: ``sim.compare.compare(sim.compare.compose_arms(...), out_dir)``.
+The same from Python: ``sim.pipelines.compare.compare(sim.pipelines.compare.compose_arms(...), out_dir)``.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import (compose_entry, compose_single, hydra_handles, key_of as _key, make_run_dir, one_line_errors,
-                                 outside_hydra, register, split)
-from sim.cli import check_overrides
-from sim.compare import OPTION_KEYS, CompareRun, check_options, compare, compose_arms, format_effects
-from sim.compose import choices, config_dir
-from sim.config import ConfigError, validate
+from experiments._schema import compose_entry, compose_single, hydra_handles, make_run_dir, one_line_errors, outside_hydra, register, split
+from experiments._schema import key_of as _key
+from sim.analysis.paired import format_effects
+from sim.config.overrides import check_overrides, choices, config_dir
+from sim.config.validate import validate
+from sim.core.schema import ConfigError
+from sim.pipelines.compare import OPTION_KEYS, CompareRun, check_options, compare, compose_arms
 
 CONFIG_NAME = "compare"
 

@@ -3,7 +3,7 @@
     python -m experiments.forecast scenario=shandong policy=baseline n_replicates=100 seed=1
 
 Writes into the Hydra run directory (results/<scenario>/<policy>/<timestamp>/) and prints
-the reachability table.  The same run from Python: ``sim.api.forecast(...)``.
+the reachability table.  The same run from Python: ``sim.pipelines.api.forecast(...)``.
 
 With ``--multirun`` every job is a sweep job (``sweep_job``): its outcomes go to
 ``<hydra.sweep.dir>/jobs/<job key>.parquet``, finished jobs are skipped on a re-run with
@@ -24,14 +24,15 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from experiments._schema import compose_single, hydra_handles, make_run_dir, one_line_errors
-from sim.calibration import describe_use, keep_factors
-from sim.cli import check_overrides
-from sim.compose import config_dir, register
-from sim.config import RunConfig, validate
-from sim.ensemble import run_ensemble
-from sim.forecast import forecast
-from sim.sweep import is_done, job_key, job_path, params_from_overrides, run_sweep, write_job
-from sim.targets import format_reachability
+from sim.analysis.targets import format_reachability
+from sim.config.compose import register
+from sim.config.overrides import check_overrides, config_dir
+from sim.config.posterior import describe_use, keep_factors
+from sim.config.validate import validate
+from sim.core.schema import RunConfig
+from sim.pipelines.forecast import forecast
+from sim.run.ensemble import run_ensemble
+from sim.run.sweep import is_done, job_key, job_path, params_from_overrides, run_sweep, write_job
 
 
 def report(tables: dict, out_dir: str) -> None:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.analysis_plots import heatmap
-
-from sim import sweep
+from sim.plots.charts import heatmap
+from sim.run import sweep
 
 USAGE = "usage: python -m experiments.heatmap <sweep_dir|table.parquet|table.csv> x=<column> y=<column> target=<name> [value=p|count] [out=<path base>]"
 KEYS = ("x", "y", "target", "value", "out")

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from experiments._schema import one_line_errors
-from sim import calibration, results
-from sim.compose import compose
+from sim.analysis import calibration
+from sim.config.compose import compose
+from sim.run import atomic
 
 
 def main(argv: list[str]) -> None:
@@ -45,7 +46,7 @@ def main(argv: list[str]) -> None:
             print(f"scale {s} vs {ref}: {int(sub['within'].sum())} of {len(sub)} means within the distance's noise sd; "
                   f"median |relative difference| {sub['rel_diff'].abs().median():.3f}")
     out = Path("results/calibration") / f"scale_check_{cfg.scenario.name}.csv"
-    results.write_csv(table, out)
+    atomic.write_csv(table, out)
     print(f"results: {out}")
 
 

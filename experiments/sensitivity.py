@@ -7,7 +7,7 @@ Factors and ranges: configs/sensitivity/<name>.yaml.  Runs (d + 2)·n_base·repl
 model runs through the sweep engine and writes design.parquet, points.parquet, sobol.csv,
 tornado.png/.svg and summary.json into the Hydra run directory
 (results/sensitivity/<scenario>/<analysis>/<timestamp>/).  The same from Python:
-``sim.sensitivity.run_sobol(config, spec, options, out_dir)``.
+``sim.pipelines.sensitivity.run_sobol(config, spec, options, out_dir)``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments._schema import compose_entry, compose_single, hydra_handles, key_of, make_run_dir, one_line_errors, register, split
-from sim.cli import check_overrides
-from sim.compose import choices, config_dir
-from sim.config import ConfigError, RunConfig, validate
-from sim.sensitivity import OPTION_KEYS, SobolRun, check_factors, check_options, run_sobol
+from sim.config.overrides import check_overrides, choices, config_dir
+from sim.config.validate import validate
+from sim.core.schema import ConfigError, RunConfig
+from sim.pipelines.sensitivity import OPTION_KEYS, SobolRun, check_factors, check_options, run_sobol
 
 CONFIG_NAME = "sobol"
 

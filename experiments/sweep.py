@@ -8,7 +8,7 @@ ranges of config keys, every point a job of ``n_replicates`` replicates, one tab
 Writes ``<sweep dir>/jobs/<job key>.parquet`` per finished job and ``<sweep dir>/sweep.parquet``
 (+ ``sweep.csv``) at the end; the same command with the same ``sweep.dir`` resumes, skipping
 finished jobs.  ``sweep.dir`` defaults to results/sweeps/<timestamp>/.  The design is in
-``configs/design/`` (``sim/design.py``); the engine in ``sim/sweep.py``.
+``configs/design/`` (``sim/run/design.py``); the engine in ``sim/run/sweep.py``.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments._schema import config_overrides, one_line_errors
-from sim import design
-from sim.cli import check_overrides
-from sim.compose import compose, config_dir, register
-from sim.config import validate
-from sim.sweep import TABLE, run_sweep
+from sim.config.compose import compose, register
+from sim.config.overrides import check_overrides, config_dir
+from sim.config.validate import validate
+from sim.run import design
+from sim.run.sweep import TABLE, run_sweep
 
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base=None)

@@ -8,10 +8,9 @@ Quick use::
     model = sim.TierModel(scenario_name="liaocheng", policy_name="baseline", seed=1)
 """
 
-from .api import forecast
-from .compose import compose
-from .config import ConfigError, RunConfig
-from .model import TierModel
+from sim.config.compose import TierModel, compose
+from sim.core.schema import ConfigError, RunConfig
+from sim.pipelines.api import forecast
 
 __all__ = ["forecast", "compose", "ConfigError", "RunConfig", "TierModel"]
 __version__ = "0.1.0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.firms import SCHEMA
+from sim.core.firms import SCHEMA
 
 TIERS = ["srdi", "little_giant", "single_champion"]
 

@@ -8,9 +8,8 @@ import pandas as pd
 import pytest
 
 from experiments import heatmap as entry
-from sim import analysis_plots as ap
-from sim import compare as cmp
-from sim import sensitivity as sens
+from sim.analysis import paired, sobol
+from sim.plots import charts as ap
 
 
 @pytest.fixture
@@ -54,16 +53,16 @@ def test_effects_chart_and_tornado_from_tables(tmp_path):
     for pol in ("financing_plus", "no_policy"):
         for t in ("a", "b"):
             d = rng.normal()
-            rows.append({c: np.nan for c in cmp.COLUMNS} | {"scenario": "s", "policy": pol, "baseline": "baseline", "target": t,
+            rows.append({c: np.nan for c in paired.COLUMNS} | {"scenario": "s", "policy": pol, "baseline": "baseline", "target": t,
                          "diff_count": d, "ci_low": d - 1, "ci_high": d + 1, "diff_p": 0.1, "p_ci_low": -0.1,
                          "p_ci_high": 0.3, "n": 10})
     paths = ap.effects_chart(pd.DataFrame(rows), tmp_path / "effects")
     assert all(p.is_file() for p in paths)
-    fs = [sens.Factor(path=f"policy.{x}.intensity", low=0.0, high=2.0) for x in ("financing", "talent")]
-    pts = sens.design(fs, 16, seed=0)
+    fs = [sobol.Factor(path=f"policy.{x}.intensity", low=0.0, high=2.0) for x in ("financing", "talent")]
+    pts = sobol.design(fs, 16, seed=0)
     out = pd.DataFrame({"count__a": pts[fs[0].path].to_numpy() + 0.1 * pts[fs[1].path].to_numpy(), "count__b": 1.0},
                        index=pts["sample"])
-    sob = sens.analyse(pts, out, fs, n_bootstrap=99)
+    sob = sobol.analyse(pts, out, fs, n_bootstrap=99)
     paths = ap.tornado(sob, tmp_path / "tornado")
     assert all(p.is_file() for p in paths)
     svg = paths[1].read_text(encoding="utf-8")
@@ -76,7 +75,7 @@ def test_heatmap_table_bins_a_space_filling_design():
     import numpy as np
     import pandas as pd
 
-    from sim.analysis_plots import BINS, heatmap_table
+    from sim.plots.charts import BINS, heatmap_table
 
     rng = np.random.default_rng(4)
     x, y = rng.uniform(0, 2, 400), rng.uniform(0, 2, 400)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.calendar import Calendar, month_index, month_str
+from sim.core.calendar import Calendar, month_index, month_str
 
 
 @pytest.mark.parametrize("date, absolute", [("2016-01", 2016 * 12), ("2016-12", 2016 * 12 + 11),

@@ -13,9 +13,12 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import abc, backtest, calibration, ensemble
-from sim.config import ConfigError
-from sim.forecast import forecast
+from sim.analysis import abc, calibration, scoring
+from sim.config import posterior
+from sim.core.schema import ConfigError
+from sim.pipelines import backtest
+from sim.pipelines.forecast import forecast
+from sim.run import ensemble
 
 TINY = ["calibration=", "abc.firms=300", "abc.n_particles=6", "abc.generations=2", "abc.max_simulations=30",
         "abc.round_size=6", "abc.n_predictive=3", "n_jobs=1", "plots=false", "progress=off"]
@@ -90,7 +93,7 @@ def test_distance_treats_batch_two_as_either_figure_and_srdi_as_a_lower_bound(na
 def test_champion_totals_take_the_unit_multiplier(national):
     obs = calibration.observations(national)
     tot = obs[obs["series"] == "champion_cumulative"]
-    assert (tot["unit_param"] == calibration.UNIT_PARAM).all()
+    assert (tot["unit_param"] == posterior.UNIT_PARAM).all()
     assert (obs[obs["series"] == "champion_new"]["unit_param"] == "").all()
     model = tot["value"].to_numpy() / 0.9
     assert np.allclose(calibration.deviations(model, tot, unit_mult=0.9), 0)
@@ -137,7 +140,7 @@ def test_backtest_calibration_sees_no_later_observation(national, monkeypatch, t
     assert seen_years and max(seen_years) <= until
     assert seen_quota_years and max(seen_quota_years) <= until
     table = pd.read_csv(tmp_path / "backtest.csv")
-    assert list(table.columns[:12]) == list(backtest.CSV_COLUMNS)
+    assert list(table.columns[:12]) == list(scoring.CSV_COLUMNS)
     assert (table["year"] > until).all() and len(table) == out["n_observations"] > 0
 
 
@@ -152,7 +155,7 @@ def _synthetic_obs() -> pd.DataFrame:
 
 
 def test_naive_forecasts_persist_and_trend_the_batches():
-    later = backtest.naive_forecasts(_synthetic_obs(), until=2018)
+    later = scoring.naive_forecasts(_synthetic_obs(), until=2018)
     b = later[later["series"] == "b"].set_index("year")
     assert b.loc[2019, "persistence"] == 140 and b.loc[2020, "persistence"] == 140
     assert np.isclose(b.loc[2019, "trend"], 160) and np.isclose(b.loc[2020, "trend"], 180)
@@ -162,19 +165,19 @@ def test_naive_forecasts_persist_and_trend_the_batches():
 
 
 def test_ape_and_coverage():
-    assert np.allclose(backtest.ape(np.array([90, 110, 1600, 50_000, 30_000]), np.array([100, 100, 1584, 40_000, 40_000]),
+    assert np.allclose(scoring.ape(np.array([90, 110, 1600, 50_000, 30_000]), np.array([100, 100, 1584, 40_000, 40_000]),
                                     np.array([100, 100, 1744, np.inf, np.inf]), np.array([100, 100, 1584, 40_000, 40_000])),
                        [0.1, 0.1, 0.0, 0.0, 0.25])
-    obs = backtest.naive_forecasts(_synthetic_obs(), until=2018)
+    obs = scoring.naive_forecasts(_synthetic_obs(), until=2018)
     truth = obs["value"].to_numpy(dtype=float)
     rng = np.random.default_rng(0)
     pred = truth[None, :] * rng.uniform(0.9, 1.1, size=(200, len(truth)))  # bands around the truth
-    table = backtest.score(obs, pred)
-    s = backtest.summarise(table)
+    table = scoring.score(obs, pred)
+    s = scoring.summarise(table)
     assert s["coverage_90"] == 1.0 and s["median_ape"] < 0.02
     assert s["skill_vs_persistence"] > 0.5  # persistence misses the growing batches
-    far = backtest.score(obs, pred * 3)
-    assert backtest.summarise(far)["coverage_90"] == 0.0 and (far["ape"] > 1.5).all()
+    far = scoring.score(obs, pred * 3)
+    assert scoring.summarise(far)["coverage_90"] == 0.0 and (far["ape"] > 1.5).all()
 
 
 # ---- forecasting from a posterior -----------------------------------------------------------
@@ -193,8 +196,8 @@ SMALL = ["scenario.scale=0.2", "scenario.horizon=2018-12", "scenario.origin=2018
 
 def test_posterior_draw_per_replicate_is_reproducible_and_serial_equals_parallel(tmp_path):
     cfg = sim.compose("liaocheng", "baseline", [*SMALL, f"calibration={_posterior(tmp_path)}"])
-    drifts = [calibration.config_for_replicate(cfg, r).params.growth.drift for r in range(40)]
-    assert drifts == [calibration.config_for_replicate(cfg, r).params.growth.drift for r in range(40)]
+    drifts = [posterior.config_for_replicate(cfg, r).params.growth.drift for r in range(40)]
+    assert drifts == [posterior.config_for_replicate(cfg, r).params.growth.drift for r in range(40)]
     assert set(drifts) == {0.0, 0.05, 0.1}
     assert drifts.count(0.1) > drifts.count(0.0)  # weights 0.5 vs 0.2
     serial = [rec for _, rec in ensemble.iter_replicates(cfg, [0, 1], n_jobs=1)]
@@ -205,10 +208,10 @@ def test_posterior_draw_per_replicate_is_reproducible_and_serial_equals_parallel
 
 def test_scenario_parameters_apply_only_to_the_scenario_fitted(tmp_path):
     cfg = sim.compose("liaocheng", "baseline", [*SMALL, f"calibration={_posterior(tmp_path, scenario='national')}"])
-    used = calibration.describe_use(cfg)
+    used = posterior.describe_use(cfg)
     assert used["applied"] == ["params.growth.drift"]
     assert set(used["skipped"]) == {"scenario.tiers.srdi.capacity.quota_default", "obs.champion_unit"}
-    assert calibration.config_for_replicate(cfg, 0).scenario.tiers["srdi"].capacity.quota_default == cfg.scenario.tiers["srdi"].capacity.quota_default
+    assert posterior.config_for_replicate(cfg, 0).scenario.tiers["srdi"].capacity.quota_default == cfg.scenario.tiers["srdi"].capacity.quota_default
 
 
 def test_forecast_with_a_tiny_posterior_runs_and_records_it(tmp_path):
@@ -223,12 +226,12 @@ def test_forecast_with_a_tiny_posterior_runs_and_records_it(tmp_path):
 
 @pytest.mark.parametrize("scenario, shipped", [("shandong", "shandong"), ("national", "national"), ("liaocheng", "shandong")])
 def test_shipped_default_posterior_is_the_scenarios_own(scenario, shipped):
-    path, df = calibration.load_posterior("default", scenario)
+    path, df = posterior.load_posterior("default", scenario)
     assert path.name == f"{shipped}.parquet" and len(df) >= 20 and np.isclose(df["weight"].sum(), 1.0)
     assert {"params.growth.drift", "weight", "distance", "scenario"} <= set(df.columns)
     assert set(df["scenario"]) == {shipped}
     with pytest.raises(ConfigError, match="no shipped posterior for scenario 'atlantis'"):
-        calibration.resolve("default", "atlantis")
+        posterior.resolve("default", "atlantis")
 
 
 @pytest.mark.parametrize("make, fragment", [
@@ -244,14 +247,14 @@ def test_malformed_posterior_fails_in_one_line(tmp_path, make, fragment):
     make(path)
     cfg = sim.compose("liaocheng", "baseline", [*SMALL, f"calibration={path}"])
     with pytest.raises(ConfigError) as exc:
-        calibration.config_for_replicate(cfg, 0)
+        posterior.config_for_replicate(cfg, 0)
     assert "\n" not in str(exc.value) and fragment in str(exc.value)
 
 
 def test_missing_posterior_names_what_is_allowed(tmp_path):
     cfg = sim.compose("liaocheng", "baseline", [*SMALL, f"calibration={tmp_path}/nothing"])
     with pytest.raises(ConfigError, match="calibration: .* is not allowed .*shipped name"):
-        calibration.describe_use(cfg)
+        posterior.describe_use(cfg)
 
 
 def test_calibration_reads_the_user_history_file_and_fails_on_a_bad_one(tmp_path, national):
@@ -282,21 +285,22 @@ def test_calibration_is_the_same_serial_or_parallel(national):
 @pytest.mark.parametrize("until", [0, 2015, 2021])
 def test_backtest_until_must_leave_observations_on_both_sides(national, until):
     with pytest.raises(ConfigError, match=r"until: .* is not allowed \(allowed: a year from 2016 to 2020"):
-        backtest.check_until(national, until)
+        scoring.check_until(national, until)
 
 
 def test_factors_the_posterior_draws_turn_the_posterior_off():
     """A design or sensitivity factor that the posterior would overwrite in every replicate
     (params.growth.drift) switches the posterior off for that run; lever factors keep it."""
-    from sim import design, sensitivity
+    from sim.pipelines import sensitivity
+    from sim.run import design
 
     cfg = sim.compose("shandong", "baseline", ["calibration=default"])
-    assert calibration.keep_factors(cfg, ["policy.financing.intensity"]).calibration == "default"
-    assert calibration.keep_factors(cfg, ["params.growth.drift"]).calibration == ""
-    from sim.compose import compose_dict
+    assert posterior.keep_factors(cfg, ["policy.financing.intensity"]).calibration == "default"
+    assert posterior.keep_factors(cfg, ["params.growth.drift"]).calibration == ""
+    from sim.config.compose import compose_dict
 
     base = compose_dict("shandong", "baseline", ["calibration=default"])
     assert design.apply(base, {"params.growth.drift": 0.05}).calibration == ""
     assert design.apply(base, {"policy.talent.intensity": 1.5}).calibration == "default"
     run = sensitivity.apply(cfg, {"params.growth.drift": 0.05})
-    assert calibration.config_for_replicate(calibration.keep_factors(run, ["params.growth.drift"]), 3).params.growth.drift == 0.05
+    assert posterior.config_for_replicate(posterior.keep_factors(run, ["params.growth.drift"]), 3).params.growth.drift == 0.05

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import compare as cmp
-from sim.config import LEVERS, ConfigError
-from sim.targets import reachability_table
-
-from sim import sweep
+from sim.analysis import paired
+from sim.analysis.targets import reachability_table
+from sim.core.schema import LEVERS, ConfigError
+from sim.pipelines import compare
+from sim.run import sweep
 
 ROOT = Path(sim.__file__).resolve().parent.parent
 SMALL = ["scenario.scale=0.02", "n_jobs=1", "plots=false"]
@@ -35,17 +35,17 @@ def test_a_policy_that_changes_nothing_gives_exactly_zero(tmp_path):
         "baseline": sim.compose("shandong", "baseline", ov),
         "baseline_dearer": sim.compose("shandong", "baseline", ov + ["policy.financing.cost=0.6"]),
     }
-    table = cmp.run_arms(arms, tmp_path, n_jobs=1)
-    zero = cmp.effects(table[table["arm"].isin(["no_policy", "baseline_at_zero"])], "no_policy")
+    table = compare.run_arms(arms, tmp_path, n_jobs=1)
+    zero = paired.effects(table[table["arm"].isin(["no_policy", "baseline_at_zero"])], "no_policy")
     assert len(zero) == 4 and (zero["n"] == 2).all()
     assert (zero[["diff_count", "ci_low", "ci_high", "diff_p", "diff_fiscal_m_cny", "sd_diff"]] == 0).all().all()
-    dear = cmp.effects(table[table["arm"].isin(["baseline", "baseline_dearer"])], "baseline")
+    dear = paired.effects(table[table["arm"].isin(["baseline", "baseline_dearer"])], "baseline")
     assert (dear["diff_count"] == 0).all() and (dear["sd_diff"] == 0).all() and (dear["diff_p"] == 0).all()
     base = table[table["arm"] == "baseline"]
     assert dear["diff_fiscal_m_cny"].iloc[0] == pytest.approx(base["fiscal_cost__financing"].mean())  # cost 0.3 -> 0.6
     assert base["fiscal_cost__financing"].mean() > 0
     # the levers do act: the baseline differs from no policy in the same replicates
-    real = cmp.effects(table[table["arm"].isin(["no_policy", "baseline"])], "no_policy")
+    real = paired.effects(table[table["arm"].isin(["no_policy", "baseline"])], "no_policy")
     assert (real.set_index("target").loc[COUNT_TARGETS, "diff_count"] > 0).all()
 
 
@@ -59,13 +59,13 @@ def test_common_random_numbers_shrink_the_variance_of_the_difference(tmp_path):
             ({"arm": "independent"}, sim.compose("shandong", "financing_plus", [*ov[:-1], "seed=2"]))]
     table = sweep.run_sweep(jobs, tmp_path, n_jobs=1)
     by = {a: g.sort_values("replicate") for a, g in table.groupby("arm")}
-    eff = cmp.effects(table[table["arm"] != "independent"], "baseline").set_index("target")
+    eff = paired.effects(table[table["arm"] != "independent"], "baseline").set_index("target")
     for t in COUNT_TARGETS:
         x, y, z = (by[a][f"count__{t}"].to_numpy(float) for a in ("baseline", "financing_plus", "independent"))
-        paired, unpaired = np.var(y - x, ddof=1), np.var(z - x, ddof=1)
-        assert paired > 0 and unpaired > 4 * paired, (t, paired, unpaired)
+        var_paired, var_unpaired = np.var(y - x, ddof=1), np.var(z - x, ddof=1)
+        assert var_paired > 0 and var_unpaired > 4 * var_paired, (t, var_paired, var_unpaired)
         assert eff.loc[t, "variance_ratio"] > 4
-        assert eff.loc[t, "variance_ratio"] == pytest.approx(cmp.variance_ratio(x, y))
+        assert eff.loc[t, "variance_ratio"] == pytest.approx(paired.variance_ratio(x, y))
         # the paired-t interval is the one computed from the differences
         d = y - x
         half = 2.262157 * d.std(ddof=1) / np.sqrt(10)  # t(0.975, 9)
@@ -77,9 +77,9 @@ def test_outcomes_match_the_reachability_table():
     """Per-replicate outcomes use the targets' definition: their mean and median are the
     forecast's P(reached) and count_p50."""
     cfg = sim.compose("liaocheng", "baseline", ["n_replicates=3", "n_jobs=1", "seed=2"])
-    records = sim.ensemble.run_ensemble(cfg, progress="off")
+    records = sim.run.ensemble.run_ensemble(cfg, progress="off")
     out = sweep.outcomes(cfg, records)
-    reach = reachability_table(sim.ensemble.trajectories(cfg, records), [t.__dict__ for t in cfg.scenario.targets])
+    reach = reachability_table(sim.run.ensemble.trajectories(cfg, records), [t.__dict__ for t in cfg.scenario.targets])
     assert list(out["replicate"]) == [0, 1, 2] and (out["seed"] == 2).all()
     for r in reach.itertuples():
         assert out[f"reached__{r.target}"].mean() == pytest.approx(r.p_reached)
@@ -96,7 +96,7 @@ def test_newcombe_interval_covers_the_paired_difference():
     cells = rng.choice(4, size=(sims, n), p=[0.45, 0.25, 0.10, 0.20])
     for c in cells:
         pol, base = (c == 0) | (c == 1), (c == 0) | (c == 2)
-        d, lo, hi = cmp.paired_proportion_ci(pol, base)
+        d, lo, hi = paired.paired_proportion_ci(pol, base)
         assert -1 <= lo <= d <= hi <= 1
         hits += lo <= 0.15 <= hi
     assert 0.92 <= hits / sims <= 0.98, hits / sims
@@ -104,14 +104,14 @@ def test_newcombe_interval_covers_the_paired_difference():
 
 def test_interval_edge_cases():
     all_reach = np.ones(20, bool)
-    d, lo, hi = cmp.paired_proportion_ci(all_reach, all_reach)
+    d, lo, hi = paired.paired_proportion_ci(all_reach, all_reach)
     assert d == 0 and lo < 0 < hi and lo == pytest.approx(-hi)
-    d, lo, hi = cmp.paired_proportion_ci(np.zeros(10, bool), np.ones(10, bool))
+    d, lo, hi = paired.paired_proportion_ci(np.zeros(10, bool), np.ones(10, bool))
     assert d == -1 and lo == -1 and hi < 0
-    m, lo, hi = cmp.paired_mean_ci(np.full(5, 3.0))
+    m, lo, hi = paired.paired_mean_ci(np.full(5, 3.0))
     assert (m, lo, hi) == (3.0, 3.0, 3.0)
-    assert cmp.variance_ratio(np.array([1.0, 2, 3]), np.array([1.0, 2, 3])) == float("inf")
-    assert np.isnan(cmp.variance_ratio(np.ones(3), np.ones(3)))
+    assert paired.variance_ratio(np.array([1.0, 2, 3]), np.array([1.0, 2, 3])) == float("inf")
+    assert np.isnan(paired.variance_ratio(np.ones(3), np.ones(3)))
 
 
 def test_options_fail_in_one_line():
@@ -121,7 +121,7 @@ def test_options_fail_in_one_line():
                       ({"policies": ["baseline", "baseline"]}, "distinct"),
                       ({"confidence": 1.5}, "confidence: 1.5 is not allowed")]:
         with pytest.raises(ConfigError) as e:
-            cmp.check_options(data, avail)
+            compare.check_options(data, avail)
         assert msg in str(e.value) and "\n" not in str(e.value)
 
 

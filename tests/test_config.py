@@ -11,8 +11,10 @@ from typing import get_type_hints
 
 import pytest
 
-from sim.compose import choices, compose
-from sim.config import (LEVERS, TIERS, ConfigError, LeverConfig, RunConfig, describe, validate)
+from sim.config.compose import compose
+from sim.config.overrides import choices
+from sim.config.validate import validate
+from sim.core.schema import LEVERS, TIERS, ConfigError, LeverConfig, RunConfig, describe
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = choices("scenario")

@@ -1,7 +1,7 @@
 """A real Dask cluster on loopback: a `dask scheduler` and two `dask worker` processes
 (one thread each, tiersim importable through PYTHONPATH, and *without*
 MALLOC_TRIM_THRESHOLD_, which Dask's nanny sets to 65536 and which costs this model ~25% CPU:
-see sim.executors.trim_warning); a small sweep and a forecast ensemble through
+see sim.run.executors.trim_warning); a small sweep and a forecast ensemble through
 ``executor=dask`` equal a serial run's.  The processes are stopped by id in a finally
 block; every wait is bounded."""
 
@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import design, ensemble, sweep
-from sim.compose import compose, compose_dict
-from sim.executors import _trim_threshold, trim_warning
+from sim.config.compose import compose, compose_dict
+from sim.run import design, ensemble, sweep
+from sim.run.executors import _trim_threshold, trim_warning
 
 ROOT = Path(__file__).resolve().parent.parent
 DASK = Path(sys.executable).parent / "dask"
@@ -100,8 +100,8 @@ def test_ensemble_on_dask_via_the_config_equals_serial(cluster):
 
 
 def test_unreachable_scheduler_fails_with_one_line():
-    from sim.config import ConfigError
-    from sim.executors import make_executor
+    from sim.core.schema import ConfigError
+    from sim.run.executors import make_executor
 
     port = _free_port()  # nothing listens there
     with pytest.raises(ConfigError) as e, make_executor("dask", address=f"tcp://127.0.0.1:{port}", timeout=1) as ex:

@@ -1,5 +1,5 @@
 """The documentation keeps up with the code: docs/PARAMETERS.md is what docs/gen_parameters.py
-renders from sim.config.describe(), and docs/ODD.md names every lever, tier and random stream
+renders from sim.core.schema.describe(), and docs/ODD.md names every lever, tier and random stream
 and points only at modules and functions that exist."""
 
 from __future__ import annotations
@@ -13,13 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import LEVERS, TIERS, describe
-from sim.model import STREAMS
+from sim.core.model import STREAMS
+from sim.core.schema import LEVERS, TIERS, describe
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 ODD = DOCS / "ODD.md"
-SIM_MODULES = sorted(p.stem for p in (ROOT / "sim").glob("*.py") if p.stem != "__init__")
+# module basename -> dotted module (basenames are unique across the layers: a test holds that)
+SIM_MODULES = {p.stem: ".".join(p.relative_to(ROOT).with_suffix("").parts)
+               for p in sorted((ROOT / "sim").rglob("*.py")) if p.stem != "__init__"}
+
+
+def test_module_basenames_are_unique():
+    stems = [p.stem for p in (ROOT / "sim").rglob("*.py") if p.stem != "__init__"]
+    assert len(stems) == len(set(stems)), sorted(s for s in stems if stems.count(s) > 1)
 
 
 def _generator():
@@ -43,7 +50,7 @@ def odd() -> str:
 def test_parameters_md_is_up_to_date():
     expected = _generator().render()
     current = (DOCS / "PARAMETERS.md").read_text(encoding="utf-8") if (DOCS / "PARAMETERS.md").exists() else ""
-    assert current == expected, "docs/PARAMETERS.md is out of date with sim/config.py: run `python docs/gen_parameters.py`"
+    assert current == expected, "docs/PARAMETERS.md is out of date with sim/core/schema.py: run `python docs/gen_parameters.py`"
 
 
 def test_parameters_md_lists_every_parameter():
@@ -77,8 +84,8 @@ def test_odd_names_every_lever_tier_and_stream(odd, kind, names):
 
 
 def test_odd_module_paths_exist(odd):
-    paths = sorted(set(re.findall(r"sim/([A-Za-z_][A-Za-z0-9_]*)\.py", odd)))
-    assert paths, "docs/ODD.md references no sim/<module>.py"
+    paths = sorted(set(re.findall(r"sim/([A-Za-z_][A-Za-z0-9_/]*)\.py", odd)))
+    assert paths, "docs/ODD.md references no sim/<layer>/<module>.py"
     missing = [f"sim/{p}.py" for p in paths if not (ROOT / "sim" / f"{p}.py").is_file()]
     assert not missing, f"docs/ODD.md references modules that do not exist: {missing}"
 
@@ -90,7 +97,7 @@ def test_odd_code_references_resolve(odd):
         head, _, rest = token.partition(".")
         if head not in SIM_MODULES or not rest or rest.split(".")[-1] in ("py", "yaml", "csv", "md"):
             continue
-        obj = importlib.import_module(f"sim.{head}")
+        obj = importlib.import_module(SIM_MODULES[head])
         for part in rest.split("."):
             if not hasattr(obj, part):
                 bad.append(token)
@@ -115,7 +122,7 @@ def _step_calls() -> list[str]:
     import inspect
     import textwrap
 
-    from sim.model import TierModel
+    from sim.core.model import TierModel
 
     tree = ast.parse(textwrap.dedent(inspect.getsource(TierModel.step)))
     calls = []
@@ -127,7 +134,7 @@ def _step_calls() -> list[str]:
 
 
 def test_step_calls_its_plan_in_order():
-    from sim.model import TierModel
+    from sim.core.model import TierModel
 
     assert _step_calls() == list(TierModel.STEP_PLAN)
     for name in TierModel.STEP_PLAN:
@@ -135,7 +142,7 @@ def test_step_calls_its_plan_in_order():
 
 
 def test_odd_section_3_lists_the_step_plan_in_order(odd):
-    from sim.model import TierModel
+    from sim.core.model import TierModel
 
     sec = odd[odd.index("## 3. Process overview"):odd.index("## 4. Design concepts")]
     items = re.findall(r"^\s*(\d+)\. \*\*[^*]+\*\* \(`model\.TierModel\.(\w+)`", sec, flags=re.M)
@@ -240,7 +247,7 @@ def test_readme_keys_every_printed_reachability_column(readme):
     """A column that format_reachability prints without a key in the README fails here."""
     from synthetic import make_traj
 
-    from sim.targets import format_reachability, reachability_table
+    from sim.analysis.targets import format_reachability, reachability_table
 
     t = {"name": "lg", "label": "little giants", "tiers": ["little_giant"], "metric": "stock", "threshold": 300.0,
          "deadline": "2022-12", "illustrative": False}
@@ -254,7 +261,7 @@ def test_readme_keys_every_printed_reachability_column(readme):
 
 
 def test_readme_keys_every_reachability_csv_column(readme):
-    from sim.targets import COLUMNS
+    from sim.analysis.targets import COLUMNS
 
     keyed = _backticked(readme)
     missing = [c for c in COLUMNS if c not in keyed]
@@ -264,7 +271,7 @@ def test_readme_keys_every_reachability_csv_column(readme):
 def test_readme_keys_every_printed_compare_column(readme):
     import pandas as pd
 
-    from sim.compare import COLUMNS, format_effects
+    from sim.analysis.paired import COLUMNS, format_effects
 
     row = {c: 0.5 for c in COLUMNS}
     row.update(scenario="s", policy="p", baseline="b", target="t", n=4)
@@ -278,15 +285,15 @@ def test_readme_keys_every_printed_compare_column(readme):
 def test_forecast_csv_columns_are_in_the_readme(readme):
     from synthetic import make_traj
 
-    from sim.results import forecast_table
+    from sim.analysis.tables import forecast_table
 
     cols = list(forecast_table(make_traj(n_rep=2, n_months=3)).columns)
     missing = [c for c in cols if c not in _backticked(readme)]
     assert not missing, f"README.md's run-folder table does not name these forecast.csv columns: {missing}"
 
 
-@pytest.mark.parametrize("page,module", [("COMPARE.md", "sim.compare"), ("COMPARE.md", "sim.sensitivity"),
-                                         ("CALIBRATION.md", "sim.backtest")])
+@pytest.mark.parametrize("page,module", [("COMPARE.md", "sim.analysis.paired"), ("COMPARE.md", "sim.analysis.sobol"),
+                                         ("CALIBRATION.md", "sim.analysis.scoring")])
 def test_guides_key_every_table_column(page, module):
     """compare.csv, sobol.csv and backtest.csv: every column is named on its docs page."""
     mod = importlib.import_module(module)
@@ -296,7 +303,7 @@ def test_guides_key_every_table_column(page, module):
 
 
 def test_sweeps_page_names_the_outcome_columns():
-    from sim.sweep import OUTCOME_KEYS
+    from sim.run.sweep import OUTCOME_KEYS
 
     text = _backticked((DOCS / "SWEEPS.md").read_text(encoding="utf-8"))
     missing = [c for c in [*OUTCOME_KEYS, "job", "count__<target>", "reached__<target>", "fiscal_cost_m_cny"] if c not in text]

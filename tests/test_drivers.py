@@ -7,9 +7,9 @@ the outcome is deterministic; a 25% change in the IP rule alone gives 3.0 SE).""
 import numpy as np
 import pytest
 
-from sim.compose import compose
-from sim.config import TIERS
-from sim.model import TierModel
+from sim.config.compose import compose
+from sim.core.model import TierModel
+from sim.core.schema import TIERS
 
 N_REP = 30
 OVERRIDES = ["scenario.scale=0.15", "scenario.horizon=2018-12", "scenario.origin=2018-12", "scenario.window_start=2017-01",
@@ -38,7 +38,7 @@ def both():
 def test_agent_driver_uses_agents_for_every_firm():
     cfg = compose("liaocheng", "baseline", OVERRIDES + ["driver=agent", "agents=on_demand"])
     m = TierModel(config=cfg)
-    from sim.agents import SME, ChainOwner
+    from sim.core.agents import SME, ChainOwner
     n = m.firms.n
     assert len(m.agents_by_type[SME]) + len(m.agents_by_type[ChainOwner]) == int(m.firms.alive[:n].sum())
 

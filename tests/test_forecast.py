@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.config import LEVERS
+from sim.core.schema import LEVERS
 
 ROOT = Path(sim.__file__).resolve().parent.parent
 TRAJ_COLUMNS = ["scenario", "policy", "replicate", "date", "tier", "stock", "recognised", "rereviewed", "revoked",

@@ -7,14 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.history import (
-    REQUIRED_COLUMNS,
-    HistoryError,
-    default_history_path,
-    load_history,
-    observed_points,
-    until,
-)
+from sim.config.history import REQUIRED_COLUMNS, HistoryError, default_history_path, load_history, observed_points, until
 
 HEADER = ",".join(REQUIRED_COLUMNS)
 GOOD = [

@@ -1,4 +1,4 @@
-"""The one dotted-key walker (sim/keys.py) and the one record reducer (sim/record.py): keys at
+"""The one dotted-key walker (sim/config/keys.py) and the one record reducer (sim/core/record.py): keys at
 every depth (fields, mappings of sub-configs, free-form mappings, list items), one-line errors,
 set-and-validate; and target counts that the tidy tables, the sweep outcomes and the
 calibration summaries compute identically."""
@@ -12,10 +12,15 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import calibration, ensemble, keys, record, sensitivity, sweep
-from sim.calendar import month_index
-from sim.config import TIERS, ConfigError, LeverConfig, RunConfig, TargetConfig, TierSchedule, validate
-from sim.results import sum_tiers
+from sim.analysis import calibration
+from sim.analysis.tables import sum_tiers
+from sim.config import keys, posterior
+from sim.config.validate import validate
+from sim.core import record
+from sim.core.calendar import month_index
+from sim.core.schema import TIERS, ConfigError, LeverConfig, RunConfig, TargetConfig, TierSchedule
+from sim.pipelines import sensitivity
+from sim.run import ensemble, sweep
 
 
 def one_line(err: ConfigError, start: str) -> str:
@@ -28,7 +33,7 @@ def one_line(err: ConfigError, start: str) -> str:
 
 @pytest.mark.parametrize("key, typ, free_form", [
     ("seed", int, False),
-    ("policy", sim.config.PolicyConfig, False),
+    ("policy", sim.core.schema.PolicyConfig, False),
     ("policy.financing", LeverConfig, False),
     ("policy.financing.intensity", float, False),
     ("policy.financing.start", str, False),
@@ -59,7 +64,7 @@ def test_leaf_at_every_depth(key, typ, free_form):
 def test_leaf_carries_the_fields_metadata():
     _, meta, _ = keys.leaf("policy.financing.intensity")
     assert meta["range"] == (0.0, 10.0) and meta["unit"] == "multiple of the announced level"
-    assert keys.leaf("policy.financing.target").meta["choices"] == sim.config.SEGMENTS
+    assert keys.leaf("policy.financing.target").meta["choices"] == sim.core.schema.SEGMENTS
     assert keys.leaf("params.firms.hazard_by_age").meta["item_range"] == (0.0, 1.0)
     assert keys.parts("scenario.targets[0].threshold") == ["scenario", "targets", "0", "threshold"]
 
@@ -191,8 +196,8 @@ def test_the_consumers_walk_keys_the_same_way():
     cfg = sim.compose("liaocheng", "baseline")
     # calibration: a posterior column that is no config key keeps its message; integer keys are rounded
     with pytest.raises(ConfigError, match=r"^calibration: parameter 'params.growth.nope' is not a config key"):
-        calibration.apply_values(cfg, {"params.growth.nope": 0.1})
-    assert calibration.apply_values(cfg, {"params.chains.owners_per_chain": 4.4, "obs.champion_unit": 0.9}).params.chains.owners_per_chain == 4
+        posterior.apply_values(cfg, {"params.growth.nope": 0.1})
+    assert posterior.apply_values(cfg, {"params.chains.owners_per_chain": 4.4, "obs.champion_unit": 0.9}).params.chains.owners_per_chain == 4
     # sweeps: a --multirun parameter read back from the config, typed; not a key: its yaml value
     assert sweep.params_from_overrides(cfg, ["scenario.targets[0].threshold=12", "policies=[a]"]) == \
         {"scenario.targets[0].threshold": cfg.scenario.targets[0].threshold, "policies": ["a"]}
@@ -228,7 +233,7 @@ def test_count_of_one_record_and_of_many():
     assert np.array_equal(record.count(recs, "srdi", "stock", date=4), np.array([r.stock[4, 1] for r in recs]))
     assert np.array_equal(record.count(recs, "srdi", "recognised", date=[0, 5]), np.array([r.flows[[0, 5], 1, 0] for r in recs]))
     assert record.count(recs, [], "stock", date=0).tolist() == [0.0, 0.0, 0.0]
-    assert sim.model.RunRecord is record.RunRecord and sim.ensemble.RunRecord is record.RunRecord
+    assert sim.core.model.RunRecord is record.RunRecord and sim.run.ensemble.RunRecord is record.RunRecord
     with pytest.raises(ValueError, match="metric 'flow'"):
         record.count(recs, "srdi", "flow")
 

@@ -17,15 +17,16 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 import pytest
-
-from sim import tiers
-from sim.agents import ChainOwner
-from sim.compose import compose
-from sim.config import LEVERS, ConfigError, LeverEffects, build, describe, effects_schema, policy_schema
-from sim.declare import p
-from sim.levers import F32, LEVER_TYPES, Effects, Lever
-from sim.model import TierModel
 from synthetic import snapshot
+
+from sim.config.compose import compose
+from sim.config.validate import build
+from sim.core import tiers
+from sim.core.agents import ChainOwner
+from sim.core.declare import p
+from sim.core.levers import F32, LEVER_TYPES, Effects, Lever
+from sim.core.model import TierModel
+from sim.core.schema import LEVERS, ConfigError, LeverEffects, describe, effects_schema, policy_schema
 
 SCENARIO = "liaocheng"
 K_SE = 2.0          # tolerance: paired mean difference must exceed K_SE standard errors

@@ -11,16 +11,16 @@ import mesa
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import snapshot
 
 import sim
-from sim import ensemble
-from sim.agents import SME, ChainOwner
-from sim.calibration import config_for_replicate
-from sim.compose import compose
-from sim.config import TIERS
-from sim.firms import NONE, TIER_INDEX
-from sim.model import STREAMS, TierModel
-from synthetic import snapshot
+from sim.config.compose import compose
+from sim.config.posterior import config_for_replicate
+from sim.core.agents import SME, ChainOwner
+from sim.core.firms import NONE, TIER_INDEX
+from sim.core.model import STREAMS, TierModel
+from sim.core.schema import TIERS
+from sim.run import ensemble
 
 
 @lru_cache(maxsize=None)
@@ -47,7 +47,8 @@ def test_rerun_is_bit_identical():
     for k in s1:
         np.testing.assert_array_equal(s1[k], s2[k], err_msg=k)
     # the keyword route (what mesa.batch_run uses) builds the same model
-    m3 = TierModel(scenario_name="liaocheng", policy_name="baseline", seed=c.seed, replicate=2)
+    m3 = sim.TierModel(scenario_name="liaocheng", policy_name="baseline", seed=c.seed, replicate=2)
+    assert isinstance(m3, TierModel)
     assert_same_record(m3.run(), r1)
 
 
@@ -97,7 +98,7 @@ def test_model_streams_come_from_the_replicate_child():
     m2 = TierModel(config=c, replicate=i)
     np.testing.assert_array_equal(m.firms.revenue, m2.firms.revenue)
     # replicate i of an ensemble is that model, with replicate i's draw from the posterior
-    # the config names (calibration: default; sim.calibration.config_for_replicate)
+    # the config names (calibration: default; sim.config.posterior.config_for_replicate)
     (_, rec), = ensemble.iter_replicates(c, [i], n_jobs=1)
     assert_same_record(rec, TierModel(config=config_for_replicate(c, i), replicate=i).run())
 
@@ -284,7 +285,7 @@ def test_finished_models_hold_no_memory():
     import gc
     import tracemalloc
 
-    from sim.model import simulate
+    from sim.core.model import simulate
 
     simulate(cfg(), 0)  # warm caches (imports, compiled configs)
     gc.collect()
@@ -307,7 +308,7 @@ def test_released_model_frees_its_arrays_without_a_collection():
     import gc
     import weakref
 
-    from sim.model import simulate
+    from sim.core.model import simulate
 
     m = TierModel(config=cfg(), replicate=0)
     rec = m.run()
@@ -329,7 +330,7 @@ def test_bulk_agent_creation_restores_the_garbage_collector():
     afterwards (and stays off if the caller had turned it off)."""
     import gc
 
-    from sim.agents import _gc_paused
+    from sim.core.agents import _gc_paused
 
     m = TierModel(config=cfg(), replicate=0)
     assert gc.isenabled() and m.materialise and len(m.agents_by_type[SME]) > 0

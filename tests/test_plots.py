@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from sim.plots import BAND_COLUMNS, bands_for_target, fan_chart, to_plot_dates
+from sim.plots.fan import BAND_COLUMNS, bands_for_target, fan_chart, to_plot_dates
 
 N_REP = 20
 MONTHS = [str(p) for p in pd.period_range("2023-01", periods=36, freq="M")]  # 2023-01 .. 2025-12

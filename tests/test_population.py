@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.compose import compose
-from sim.firms import FirmArrays
-from sim.population import KINDS, draw_attributes, sizes, synthesise
+from sim.config.compose import compose
+from sim.core.firms import FirmArrays
+from sim.core.population import KINDS, draw_attributes, sizes, synthesise
 
 SCALE = 0.02
 SME, LARGE, SMALL = (KINDS.index(k) for k in ("sme", "large", "small"))

@@ -1,4 +1,4 @@
-"""Tests for sim.results: forecast quantiles, tier sums, atomic writers."""
+"""Tests for sim.analysis.tables and sim.run.atomic: forecast quantiles, tier sums, atomic writers."""
 
 from __future__ import annotations
 
@@ -9,19 +9,11 @@ import stat
 import numpy as np
 import pandas as pd
 import pytest
-
-from sim import results
-from sim.results import (
-    QUANTILES,
-    atomic_write_bytes,
-    forecast_table,
-    sum_tiers,
-    write_csv,
-    write_json,
-    write_parquet,
-)
-
 from synthetic import make_traj
+
+from sim.analysis.tables import QUANTILES, forecast_table, sum_tiers
+from sim.run import atomic
+from sim.run.atomic import atomic_write_bytes, write_csv, write_json, write_parquet
 
 
 # --------------------------------------------------------------------------- forecast_table
@@ -153,7 +145,7 @@ def test_replace_failure_leaves_no_partial_or_temp(tmp_path, monkeypatch, existi
     def fail(*_a, **_k):
         raise OSError("replace failed")
 
-    monkeypatch.setattr(results.os, "replace", fail)
+    monkeypatch.setattr(atomic.os, "replace", fail)
     with pytest.raises(OSError, match="replace failed"):
         write_csv(pd.DataFrame({"a": [1]}), p)
     assert _listing(tmp_path) == (["t.csv"] if existing else [])

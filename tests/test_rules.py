@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import rules
-from sim.config import FirmParams, GrowthParams, RDParams
+from sim.core import rules
+from sim.core.schema import FirmParams, GrowthParams, RDParams
 
 F32 = np.float32
 G = GrowthParams()

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 import sim
-from sim import sensitivity as sens
-from sim.config import ConfigError
+from sim.analysis import sobol
+from sim.core.schema import ConfigError
+from sim.pipelines import sensitivity
 
 ROOT = Path(sim.__file__).resolve().parent.parent
 # Ishigami (a=7, b=0.1) on [-pi, pi]^3: S1 = (0.3139, 0.4424, 0), ST = (0.5576, 0.4424, 0.2437)
@@ -28,8 +29,8 @@ def ishigami(x: np.ndarray) -> np.ndarray:
 
 
 def test_design_is_saltelli():
-    fs = [sens.Factor(path=f"x{i}", low=i, high=i + 2.0) for i in range(3)]
-    pts = sens.design(fs, 16, seed=3)
+    fs = [sobol.Factor(path=f"x{i}", low=i, high=i + 2.0) for i in range(3)]
+    pts = sobol.design(fs, 16, seed=3)
     assert len(pts) == 5 * 16 and list(pts["sample"]) == list(range(80))
     names = [f.path for f in fs]
     A = pts[pts["block"] == "A"][names].to_numpy()
@@ -40,37 +41,37 @@ def test_design_is_saltelli():
         expect[:, i] = B[:, i]
         assert np.array_equal(AB, expect)
         assert (pts[f.path] >= f.low).all() and (pts[f.path] <= f.high).all()
-    assert pts.equals(sens.design(fs, 16, seed=3)) and not pts.equals(sens.design(fs, 16, seed=4))
+    assert pts.equals(sobol.design(fs, 16, seed=3)) and not pts.equals(sobol.design(fs, 16, seed=4))
 
 
 def test_ishigami_indices_within_their_bootstrap_intervals():
-    fs = [sens.Factor(path=f"x{i}", low=-np.pi, high=np.pi) for i in range(3)]
-    pts = sens.design(fs, 1024, seed=1)
+    fs = [sobol.Factor(path=f"x{i}", low=-np.pi, high=np.pi) for i in range(3)]
+    pts = sobol.design(fs, 1024, seed=1)
     out = pd.DataFrame({"y": ishigami(pts[[f.path for f in fs]].to_numpy())}, index=pts["sample"])
-    sob = sens.analyse(pts, out, fs, n_bootstrap=999, seed=1, analysis="ishigami")
+    sob = sobol.analyse(pts, out, fs, n_bootstrap=999, seed=1, analysis="ishigami")
     for i, f in enumerate(fs):
         for idx, truth in (("first", ISHIGAMI_S1[i]), ("total", ISHIGAMI_ST[i])):
             r = sob[(sob["factor"] == f.path) & (sob["index"] == idx)].iloc[0]
             assert r.ci_low <= truth <= r.ci_high, (f.path, idx, r.estimate, r.ci_low, r.ci_high)
             assert r.ci_high - r.ci_low < 0.2
     # the bootstrap's statistic is scipy's estimator
-    f_a, f_b, f_ab = sens.assemble(pts, out["y"].to_numpy(), [f.path for f in fs])
-    s1, st = sens.saltelli_jansen(f_a, f_b, f_ab)
+    f_a, f_b, f_ab = sobol.assemble(pts, out["y"].to_numpy(), [f.path for f in fs])
+    s1, st = sobol.saltelli_jansen(f_a, f_b, f_ab)
     assert np.allclose(s1, sob[sob["index"] == "first"]["estimate"]) and np.allclose(st, sob[sob["index"] == "total"]["estimate"])
-    c = sens.check(sob)
+    c = sobol.check(sob)
     assert c["n_meaningfully_negative"] == 0 and c["min_ci_low"] < 0.0  # x3's first-order index is 0
 
 
 def test_constant_and_inert_outputs():
-    fs = [sens.Factor(path=f"x{i}", low=0.0, high=1.0) for i in range(2)]
-    pts = sens.design(fs, 32, seed=0)
+    fs = [sobol.Factor(path=f"x{i}", low=0.0, high=1.0) for i in range(2)]
+    pts = sobol.design(fs, 32, seed=0)
     out = pd.DataFrame({"const": 5.0, "x0_only": pts["x0"].to_numpy() ** 2}, index=pts["sample"])
-    sob = sens.analyse(pts, out, fs, n_bootstrap=199)
+    sob = sobol.analyse(pts, out, fs, n_bootstrap=199)
     assert sob[sob["output"] == "const"]["estimate"].isna().all()
     inert = sob[(sob["output"] == "x0_only") & (sob["factor"] == "x1")]
     assert (inert[["estimate", "ci_low", "ci_high"]] == 0).all().all()
     assert (inert["note"] == "no effect at any design point").all()
-    assert sens.check(sob)["n_constant_outputs"] == 1
+    assert sobol.check(sob)["n_constant_outputs"] == 1
 
 
 @pytest.mark.parametrize("factor,msg", [
@@ -84,23 +85,23 @@ def test_constant_and_inert_outputs():
 def test_factor_specs_fail_in_one_line(factor, msg):
     base = sim.compose("liaocheng", "baseline")
     with pytest.raises(ConfigError) as e:
-        sens.check_factors(base, {"name": "x", "factors": [factor]})
+        sensitivity.check_factors(base, {"name": "x", "factors": [factor]})
     assert str(e.value).startswith(msg) and "\n" not in str(e.value), str(e.value)
 
 
 def test_options_and_shipped_specs():
     with pytest.raises(ConfigError, match=r"^n_base: 500 is not allowed \(allowed: a power of 2"):
-        sens.check_options({"n_base": 500}, ["t"])
+        sensitivity.check_options({"n_base": 500}, ["t"])
     with pytest.raises(ConfigError, match=r"^outputs: 'x' is not allowed \(allowed: t\)"):
-        sens.check_options({"outputs": ["x"]}, ["t"])
-    assert sens.check_options({}, ["t"]).n_base == 512  # the default: issue 5's 512 base samples
+        sensitivity.check_options({"outputs": ["x"]}, ["t"])
+    assert sensitivity.check_options({}, ["t"]).n_base == 512  # the default: issue 5's 512 base samples
     import yaml
 
     base = sim.compose("shandong", "baseline")
     for name, d in (("levers", 7), ("params", 10)):
         spec = yaml.safe_load((ROOT / "configs" / "sensitivity" / f"{name}.yaml").read_text(encoding="utf-8"))
-        assert len(sens.check_factors(base, spec)) == d
-    cfg = sens.apply(base, {"policy.talent.intensity": 1.5, "params.recognition.apply_prob.srdi": 0.3})
+        assert len(sensitivity.check_factors(base, spec)) == d
+    cfg = sensitivity.apply(base, {"policy.talent.intensity": 1.5, "params.recognition.apply_prob.srdi": 0.3})
     assert cfg.policy.talent.intensity == 1.5 and cfg.params.recognition.apply_prob["srdi"] == 0.3
     assert base.policy.talent.intensity == 1.0 and base.params.recognition.apply_prob["srdi"] == 0.6
 
@@ -108,9 +109,9 @@ def test_options_and_shipped_specs():
 def test_point_outputs_average_replicates_into_p_reached():
     table = pd.DataFrame({"sample": [0, 0, 1, 1], "replicate": [0, 1, 0, 1], "count__t": [10.0, 20.0, 30.0, 30.0],
                           "reached__t": [True, False, True, True]})
-    one = sens.point_outputs(table, ["t"], 1)
+    one = sobol.point_outputs(table, ["t"], 1)
     assert list(one.columns) == ["count__t"]
-    two = sens.point_outputs(table, ["t"], 2)
+    two = sobol.point_outputs(table, ["t"], 2)
     assert two.loc[0].tolist() == [15.0, 0.5] and two.loc[1].tolist() == [30.0, 1.0] and list(two.columns) == ["count__t", "p__t"]
 
 
@@ -125,7 +126,7 @@ def test_cli_end_to_end_tiny(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "-> 32 model runs" in proc.stdout
     sob = pd.read_csv(run_dir / "sobol.csv")
-    assert list(sob.columns) == sens.COLUMNS
+    assert list(sob.columns) == sobol.COLUMNS
     assert set(sob["output"]) == {"count__little_giant_new_2025"}
     assert len(sob) == 2 * 2 and (sob["runs"] == 32).all() and (sob["n_base"] == 8).all()
     pts = pd.read_parquet(run_dir / "points.parquet")

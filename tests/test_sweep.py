@@ -1,4 +1,4 @@
-"""The sweep engine (sim/sweep.py), executors (sim/executors.py) and designs (sim/design.py):
+"""The sweep engine (sim/run/sweep.py), executors (sim/run/executors.py) and designs (sim/run/design.py):
 job keys, the outcomes table against sim.targets, one file per job, resume, the aggregated
 table, identical results serial and parallel, and one-line errors for bad designs."""
 
@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import design, ensemble, sweep
-from sim.compose import compose, compose_dict
-from sim.config import LEVERS, ConfigError, validate
-from sim.executors import available_cores, make_executor
-from sim.results import sum_tiers
+from sim.analysis.tables import sum_tiers
+from sim.config.compose import compose, compose_dict
+from sim.config.validate import validate
+from sim.core.schema import LEVERS, ConfigError
+from sim.run import design, ensemble, sweep
+from sim.run.executors import available_cores, make_executor
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["scenario.scale=0.02", "n_replicates=3"]  # Shandong at 2%: ~760 firms, 120 months
@@ -81,7 +82,7 @@ def test_outcomes_counts_equal_sim_targets(shandong_run):
         at = s[s["date"] == t.deadline].sort_values("replicate")[t.metric].to_numpy()
         np.testing.assert_array_equal(out[f"count__{t.name}"].to_numpy(), at)  # bit for bit
         np.testing.assert_array_equal(out[f"reached__{t.name}"].to_numpy(), at >= t.threshold)
-    # the fiscal cost per lever averages to sim.ensemble.fiscal_cost's
+    # the fiscal cost per lever averages to sim.run.ensemble.fiscal_cost's
     fc = ensemble.fiscal_cost(cfg, records)
     for lv in LEVERS:
         assert out[f"fiscal_cost__{lv}"].mean() == pytest.approx(fc[lv]["total_m_cny"])

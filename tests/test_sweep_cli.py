@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from experiments.collect import main as collect_main
-from sim import design, sweep
-from sim.compose import compose, compose_dict
+from sim.config.compose import compose, compose_dict
+from sim.run import design, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -107,9 +107,11 @@ def test_submitit_local_launcher_runs_a_multirun_and_aggregates(tmp_path):
 def test_slurm_launcher_config_composes():
     """hydra/launcher=slurm (configs/hydra/launcher/slurm.yaml) selects submitit's Slurm launcher
     with the documented resources; nothing is submitted."""
-    from hydra import compose as hcompose, initialize_config_dir
+    from hydra import compose as hcompose
+    from hydra import initialize_config_dir
 
-    from sim.compose import config_dir, register
+    from sim.config.compose import register
+    from sim.config.overrides import config_dir
 
     register()
     with initialize_config_dir(config_dir=str(config_dir()), version_base=None):

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import binomtest
-
-from sim.targets import COLUMNS, format_reachability, reachability_table
-
 from synthetic import make_traj
+
+from sim.analysis.targets import COLUMNS, format_reachability, reachability_table
+
 LG_SC = ["little_giant", "single_champion"]
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim import tiers
-from sim.config import CapacityConfig, CriteriaConfig, FirmParams, RecognitionParams, TierSchedule
-from sim.firms import NONE, TIER_INDEX, FirmArrays
-from sim.population import Niches
+from sim.core import tiers
+from sim.core.firms import NONE, TIER_INDEX, FirmArrays
+from sim.core.population import Niches
+from sim.core.schema import CapacityConfig, CriteriaConfig, FirmParams, RecognitionParams, TierSchedule
 
 F32 = np.float32
 T = 200            # the month at which criteria are evaluated
@@ -582,8 +582,8 @@ def test_selection_rate_rule():
 def test_model_batches_respect_capacity_and_report_bound():
     """Liaocheng (~1,900 firms): every capacity-bound batch takes floor or ceil of its quota,
     every pool-bound batch takes no more than its eligible pool."""
-    from sim.compose import compose
-    from sim.model import TierModel
+    from sim.config.compose import compose
+    from sim.core.model import TierModel
 
     run = compose("liaocheng", "baseline", ["agents=on_demand", "seed=3"])
     rec = TierModel(config=run).run()
@@ -605,8 +605,8 @@ def test_model_batches_respect_capacity_and_report_bound():
 def test_prefilter_is_a_necessary_condition_of_the_criteria(tier):
     """On a simulated population mid-run: every firm meeting the criteria passes the
     prefilter (so skipping the others changes nothing), and the prefilter does cut."""
-    from sim.compose import compose
-    from sim.model import TierModel
+    from sim.config.compose import compose
+    from sim.core.model import TierModel
 
     m = TierModel(config=compose("shandong", "baseline", ["scenario.scale=0.2", "agents=on_demand"]), replicate=1)
     for _ in range(70):

@@ -1,0 +1,156 @@
+"""Target reachability: P(target met by its deadline) across replicates, plus diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.tables import sum_tiers
+
+PUBLISHED_RECORD_END = "2021-12"
+KEYS = ["scenario", "policy"]
+REP = [*KEYS, "replicate"]
+COLUMNS = [
+    "scenario", "policy", "target", "label", "tiers", "metric", "threshold", "deadline", "illustrative",
+    "n_replicates", "p_reached", "p_low", "p_high", "count_p50", "count_p05", "count_p95",
+    "first_reached_p50", "share_ever_reached", "origin", "count_at_origin_p50", "needed_per_year",
+    "batches_bound",
+]
+
+
+def _month_index(dates: pd.Series | str) -> pd.Series | int:
+    """'YYYY-MM' -> months since year 0 (vectorised for Series)."""
+    if isinstance(dates, str):
+        return int(dates[:4]) * 12 + int(dates[5:7]) - 1
+    return dates.str[:4].astype(int) * 12 + dates.str[5:7].astype(int) - 1
+
+
+def _month_str(idx: float) -> str:
+    return f"{int(idx) // 12:04d}-{int(idx) % 12 + 1:02d}"
+
+
+def _resolve_origin(dates: np.ndarray, origin: str | None) -> str:
+    """Last simulated date <= end of the published record (else the first date), or validate ``origin``."""
+    if origin is None:
+        past = dates[dates <= PUBLISHED_RECORD_END]
+        return str(past[-1] if len(past) else dates[0])
+    if origin not in set(dates):
+        raise ValueError(f"origin {origin} is not a simulated date (range {dates[0]}..{dates[-1]})")
+    return origin
+
+
+def _batches_bound(batches: pd.DataFrame | None, tiers: list[str], origin: str, deadline: str) -> pd.Series:
+    """Per (scenario, policy): '; '-joined '{tier}@{date}:{bound} {share:.0%}' majority bound of each
+    batch in (origin, deadline] for ``tiers`` (ties go to 'capacity')."""
+    empty = pd.Series(dtype=object, name="batches_bound")
+    if batches is None:
+        return empty
+    b = batches[batches["tier"].isin(tiers) & (batches["date"] > origin) & (batches["date"] <= deadline)]
+    if b.empty:
+        return empty
+    cell = [*KEYS, "date", "tier"]
+    s = b.groupby(cell)["bound"].value_counts(normalize=True).rename("share").reset_index()
+    s = s.sort_values(["share", "bound"], ascending=[False, True], kind="stable").drop_duplicates(cell)
+    s["_tier_rank"] = s["tier"].map({t: i for i, t in enumerate(tiers)})
+    s = s.sort_values([*KEYS, "date", "_tier_rank"], kind="stable")
+    s["entry"] = s["tier"] + "@" + s["date"] + ":" + s["bound"] + " " + s["share"].map("{:.0%}".format)
+    return s.groupby(KEYS)["entry"].agg("; ".join).rename("batches_bound")
+
+
+def _one_target(traj: pd.DataFrame, t: dict[str, Any], origin: str, batches: pd.DataFrame | None) -> pd.DataFrame:
+    """Reachability rows (one per scenario x policy) for a single target."""
+    col, thr, deadline = t["metric"], float(t["threshold"]), t["deadline"]
+    s = sum_tiers(traj, t["tiers"])
+    at_dl = s.loc[s["date"] == deadline].set_index(REP)[col]
+    at_or = s.loc[s["date"] == origin].set_index(REP)[col]
+    first = _month_index(s.loc[s[col] >= thr, [*REP, "date"]].groupby(REP)["date"].min())
+
+    g = at_dl.groupby(level=KEYS)
+    n, k = g.size(), (at_dl >= thr).groupby(level=KEYS).sum()
+    out = pd.DataFrame({"n_replicates": n, "p_reached": k / n})
+    from scipy.stats import binomtest  # on use (start-up of replicate workers)
+
+    ci = [binomtest(int(ki), int(ni)).proportion_ci(confidence_level=0.95, method="exact") for ki, ni in zip(k, n)]
+    out["p_low"] = [c.low for c in ci]
+    out["p_high"] = [c.high for c in ci]
+    out["count_p50"], out["count_p05"], out["count_p95"] = (g.quantile(q) for q in (0.5, 0.05, 0.95))
+    # 'lower' median: earliest month by which >= half of the reaching replicates had reached it
+    fr = first.groupby(level=KEYS).quantile(0.5, interpolation="lower")
+    out["first_reached_p50"] = fr.map(_month_str).reindex(out.index).astype(object).fillna("").astype(str)
+    out["share_ever_reached"] = first.groupby(level=KEYS).size().reindex(out.index, fill_value=0) / n
+    out["origin"] = origin
+    out["count_at_origin_p50"] = at_or.groupby(level=KEYS).median().reindex(out.index)
+    months = _month_index(deadline) - _month_index(origin)
+    out["needed_per_year"] = (
+        (thr - out["count_at_origin_p50"]).clip(lower=0) / (months / 12) if months > 0 else np.nan
+    )
+    out["batches_bound"] = _batches_bound(batches, list(t["tiers"]), origin, deadline).reindex(out.index).fillna("")
+    meta = {
+        "target": t["name"], "label": t["label"], "tiers": ";".join(t["tiers"]), "metric": col,
+        "threshold": thr, "deadline": deadline, "illustrative": bool(t["illustrative"]),
+    }
+    return out.assign(**meta).reset_index()
+
+
+def reachability_table(
+    traj: pd.DataFrame,
+    targets: Sequence[dict[str, Any]],
+    batches: pd.DataFrame | None = None,
+    origin: str | None = None,
+) -> pd.DataFrame:
+    """One row per (scenario, policy, target): P(summed metric at deadline >= threshold) with 95%
+    Clopper-Pearson interval, count quantiles, first-reached median, pace needed from ``origin``,
+    and which bound (capacity/pool) the batches in (origin, deadline] hit."""
+    dates = np.sort(traj["date"].unique())
+    origin = _resolve_origin(dates, origin)
+    simulated = set(dates)
+    for t in targets:
+        if t["metric"] not in ("stock", "cumulative_new"):
+            raise ValueError(f"target {t['name']!r}: metric must be 'stock' or 'cumulative_new', got {t['metric']!r}")
+        if t["deadline"] not in simulated:
+            raise ValueError(
+                f"target {t['name']!r}: deadline {t['deadline']} outside simulated range {dates[0]}..{dates[-1]}"
+            )
+    if not targets:
+        return pd.DataFrame(columns=COLUMNS)
+    parts = [_one_target(traj, t, origin, batches).assign(_order=i) for i, t in enumerate(targets)]
+    out = pd.concat(parts, ignore_index=True).sort_values([*KEYS, "_order"], kind="stable")
+    return out[COLUMNS].reset_index(drop=True)
+
+
+def _fmt_num(x: float) -> str:
+    return "n/a" if pd.isna(x) else f"{x:,.0f}"
+
+
+def format_reachability(df: pd.DataFrame, label_width: int = 44) -> str:
+    """Fixed-width terminal table, one block per (scenario, policy), one line per target."""
+    if df.empty:
+        return "(no targets)"
+    head = ["target", "threshold", "deadline", "P(reached) [95% CI]", "count p50 [p05, p95]", "first (share)", "need/yr"]
+    lines: list[str] = []
+    for (scen, pol), block in df.groupby(KEYS, sort=False):
+        rows = []
+        for r in block.itertuples(index=False):
+            marker = " (illustrative)" if r.illustrative else ""
+            label = str(r.label)
+            if len(label) + len(marker) > label_width:
+                label = label[: label_width - len(marker) - 1] + "~"
+            first = f"{r.first_reached_p50} ({r.share_ever_reached:.2f})" if r.first_reached_p50 else f"never ({r.share_ever_reached:.2f})"
+            rows.append([
+                label + marker, _fmt_num(r.threshold), r.deadline,
+                f"{r.p_reached:.2f} [{r.p_low:.2f}, {r.p_high:.2f}]",
+                f"{_fmt_num(r.count_p50)} [{_fmt_num(r.count_p05)}, {_fmt_num(r.count_p95)}]",
+                first, _fmt_num(r.needed_per_year),
+            ])
+        widths = [max(len(c) for c in col) for col in zip(head, *rows)]
+        fmt = lambda cells: "  ".join(  # noqa: E731
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+        n = int(block["n_replicates"].iloc[0])
+        lines += [f"== {scen} / {pol}  (origin {block['origin'].iloc[0]}, n={n})", fmt(head)]
+        lines += [fmt(r) for r in rows]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n")

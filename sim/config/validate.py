@@ -1,0 +1,146 @@
+"""Validation: a composed mapping -> the typed :class:`~sim.core.schema.RunConfig`, failing with
+one line that names the field, the value and what is allowed (``ConfigError``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, get_origin, get_type_hints
+
+from sim.core.schema import DATE_RE, TIERS, ConfigError, HistoryMapping, RunConfig, TargetConfig, TierSchedule
+
+# --------------------------------------------------------------------------------------
+# Validation: mapping -> dataclasses, one-line errors
+# --------------------------------------------------------------------------------------
+
+_NESTED_DICT_TYPES = {("ScenarioConfig", "tiers"): TierSchedule}
+_NESTED_LIST_TYPES = {("ScenarioConfig", "targets"): TargetConfig, ("ScenarioConfig", "history"): HistoryMapping}
+_DICT_KEYS = {("ScenarioConfig", "tiers"): TIERS,
+              ("RecognitionParams", "apply_prob"): TIERS, ("RecognitionParams", "rereview_pass"): TIERS}
+
+
+def _fail(path: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{path}: {value!r} is not allowed (allowed: {allowed})")
+
+
+def _check_scalar(path: str, value: Any, typ: type, meta: dict) -> Any:
+    if typ is bool:
+        if not isinstance(value, bool):
+            _fail(path, value, "true or false")
+        return value
+    if typ in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(path, value, "a number" if typ is float else "an integer")
+        if typ is int and (isinstance(value, float) and not value.is_integer()):
+            _fail(path, value, "an integer")
+        value = typ(value)
+        lo_hi = meta.get("range")
+        if lo_hi and not (lo_hi[0] <= value <= lo_hi[1]):
+            _fail(path, value, f"{lo_hi[0]} to {lo_hi[1]} {meta.get('unit', '')}".rstrip())
+        if value != value:
+            _fail(path, value, "a finite number")
+        return value
+    if typ is str:
+        if not isinstance(value, str):
+            _fail(path, value, "a string")
+        if meta.get("choices") and value not in meta["choices"]:
+            _fail(path, value, ", ".join(meta["choices"]))
+        if "YYYY-MM" in str(meta.get("unit", "")) and not DATE_RE.match(value):
+            _fail(path, value, "a date 'YYYY-MM'")
+        return value
+    return value
+
+
+def _check_list(path: str, value: Any, meta: dict) -> list:
+    """Items of a numeric list, each within ``item_range``, or score bands [[threshold, points], ...]."""
+    if not isinstance(value, list) or not value:
+        _fail(path, value, "a non-empty list")
+    if meta.get("bands"):
+        for i, b in enumerate(value):
+            if not (isinstance(b, list) and (len(b) == 2 or (len(b) == 3 and b[2] == "exclusive"))):
+                _fail(f"{path}[{i}]", b, "[threshold, points] or [threshold, points, 'exclusive']")
+            _check_scalar(f"{path}[{i}][0]", b[0], float, {"range": (-1e9, 1e9)})
+            _check_scalar(f"{path}[{i}][1]", b[1], float, {"range": (0.0, 100.0), "unit": "points"})
+        if any(value[i][0] <= value[i + 1][0] for i in range(len(value) - 1)):
+            _fail(path, value, "bands with strictly decreasing thresholds, highest first")
+        return [[float(b[0]), float(b[1]), *b[2:]] for b in value]
+    return [_check_scalar(f"{path}[{i}]", v, float, {"range": meta["item_range"], "unit": meta.get("unit", "")}) for i, v in enumerate(value)]
+
+
+def build(cls: type, data: Any, path: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, checking keys, types, ranges and choices."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        _fail(path or cls.__name__, data, f"a mapping of {cls.__name__} fields")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = f"{path}.{unknown[0]}" if path else str(unknown[0])
+        raise ConfigError(f"{key}: unknown key (allowed: {', '.join(fields)})")
+    kwargs = {}
+    for name, value in data.items():
+        f, typ, sub = fields[name], hints[name], f"{path}.{name}" if path else name
+        nested_dict = _NESTED_DICT_TYPES.get((cls.__name__, name))
+        nested_list = _NESTED_LIST_TYPES.get((cls.__name__, name))
+        keys = _DICT_KEYS.get((cls.__name__, name))
+        if dataclasses.is_dataclass(typ):
+            kwargs[name] = build(typ, value, sub)
+        elif nested_dict is not None or keys is not None:
+            if not isinstance(value, dict):
+                _fail(sub, value, "a mapping")
+            out = {}
+            for k, v in value.items():
+                if keys is not None and k not in keys:
+                    raise ConfigError(f"{sub}.{k}: unknown key (allowed: {', '.join(keys)})")
+                if nested_dict is not None:
+                    out[k] = build(nested_dict, v, f"{sub}.{k}")
+                else:
+                    out[k] = _check_scalar(f"{sub}.{k}", v, float, {"range": (0.0, 1.0), "unit": f.metadata.get("unit", "")})
+            kwargs[name] = out
+        elif nested_list is not None:
+            if not isinstance(value, list):
+                _fail(sub, value, "a list")
+            kwargs[name] = [build(nested_list, v, f"{sub}[{i}]") for i, v in enumerate(value)]
+        elif get_origin(typ) is None and typ in (bool, int, float, str):
+            kwargs[name] = _check_scalar(sub, value, typ, f.metadata)
+        elif typ is list and (f.metadata.get("item_range") or f.metadata.get("bands")):
+            kwargs[name] = _check_list(sub, value, f.metadata)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def validate(cfg: dict) -> RunConfig:
+    """Validate a composed run configuration (plain dict) into a :class:`RunConfig`."""
+    run = build(RunConfig, cfg, "")
+    _check_consistency(run)
+    return run
+
+
+def _check_consistency(run: RunConfig) -> None:
+    sc = run.scenario
+    if not (sc.start < sc.horizon):
+        raise ConfigError(f"scenario.horizon: {sc.horizon!r} is not allowed (allowed: a month after scenario.start {sc.start!r})")
+    for i, t in enumerate(sc.targets):
+        for tier in t.tiers:
+            if tier not in TIERS:
+                raise ConfigError(f"scenario.targets[{i}].tiers: {tier!r} is not allowed (allowed: {', '.join(TIERS)})")
+        if not DATE_RE.match(t.deadline):
+            _fail(f"scenario.targets[{i}].deadline", t.deadline, "a date 'YYYY-MM'")
+        if not (sc.start <= t.deadline <= sc.horizon):
+            _fail(f"scenario.targets[{i}].deadline", t.deadline, f"a month from scenario.start {sc.start} to scenario.horizon {sc.horizon}")
+    for name, lever in run.policy.levers().items():
+        if lever.end < lever.start:
+            raise ConfigError(f"policy.{name}.end: {lever.end!r} is not allowed (allowed: a month not before start {lever.start!r})")
+    for tier, sched in sc.tiers.items():
+        for year, q in sched.capacity.quota_by_year.items():
+            if not str(year).isdigit():
+                raise ConfigError(f"scenario.tiers.{tier}.capacity.quota_by_year.{year}: unknown key (allowed: a year)")
+            _check_scalar(f"scenario.tiers.{tier}.capacity.quota_by_year.{year}", q, float, {"range": (0, 1e7), "unit": "firms"})
+        # YAML gives int keys, command-line overrides string keys: later entries win
+        sched.capacity.quota_by_year = {int(y): float(q) for y, q in sched.capacity.quota_by_year.items()}
+    if run.executor.name == "dask" and "://" not in run.executor.address:
+        raise ConfigError(f"executor.address: {run.executor.address!r} is not allowed (allowed: tcp://HOST:PORT of a running Dask scheduler when executor=dask)")
+    if not (sc.start <= sc.origin <= sc.horizon) or not (sc.start <= sc.window_start <= sc.horizon):
+        raise ConfigError(f"scenario.origin: {sc.origin!r} / window_start {sc.window_start!r} is not allowed (allowed: months from {sc.start} to {sc.horizon})")

@@ -1,0 +1,169 @@
+"""FirmArrays: the firm population as struct-of-arrays, one NumPy array per attribute.
+
+Row ``i`` is firm id ``i`` for the whole run (ids never change; exited firms keep their
+row with ``alive`` False; entrants get new rows).  Units: revenue in M CNY per year,
+R&D intensity as R&D / revenue, times as model steps (months since the scenario start).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.core.schema import TIERS, FirmParams
+
+NONE = np.int32(-(10**6))  # "never": a title not held, a firm not yet born
+TIER_INDEX = {name: i for i, name in enumerate(TIERS)}
+
+# attribute name -> (dtype, initial fill) — the one list of firm state
+SCHEMA: dict[str, tuple[type, object]] = {
+    "alive": (np.bool_, False),
+    "birth": (np.int32, NONE),          # month the firm was born (negative: before start)
+    "niche_start": (np.int32, NONE),    # month it entered its product niche
+    "revenue": (np.float32, 0.0),       # M CNY/yr, current annualised
+    "rev_y1": (np.float32, 0.0),        # revenue at the end of last calendar year
+    "rev_y2": (np.float32, 0.0),        # revenue two year-ends ago
+    "rev_y3": (np.float32, 0.0),        # revenue three year-ends ago (base of 2-yr growth)
+    "ytd": (np.float32, 0.0),           # log revenue growth since January (capacity limit)
+    "employees": (np.float32, 0.0),
+    "has_rd": (np.bool_, False),
+    "rd_int": (np.float32, 0.0),        # R&D / revenue this year
+    "rd_prev": (np.float32, 0.0),       # R&D / revenue last year
+    "rd_target": (np.float32, 0.0),     # firm's own long-run intensity
+    "ip": (np.float32, 0.0),            # class-I IP rights held (count)
+    "rd_inst": (np.bool_, False),       # has an R&D institution
+    "brand": (np.bool_, False),
+    "emerging": (np.bool_, False),      # strategic-emerging field
+    "main_share": (np.float32, 0.0),    # main business / revenue
+    "debt": (np.float32, 0.0),          # debt / assets
+    "fin_base": (np.float32, 0.0),      # financing constraint before levers (0..1)
+    "quality": (np.float32, 0.0),       # latent management / distinctiveness score (0..1)
+    "vol": (np.float32, 0.0),           # this year's monthly log-growth sd (scale mixture)
+    "chain": (np.int32, -1),            # key chain index, -1 none
+    "niche": (np.int32, 0),
+    "owner": (np.bool_, False),         # chain owner
+    "library": (np.bool_, False),       # in the cultivation library
+    # rates: the firm's own parts set each January (and at entry), the environment's parts
+    # at each refresh (January, after batches, lever changes; entrants)
+    "base_drift": (np.float32, 0.0),    # annual drift from size and age (January)
+    "ip_rate": (np.float32, 0.0),       # class-I IP per year before multipliers (January)
+    "constraint": (np.float32, 0.0),    # effective financing constraint (0..1)
+    "drift_m": (np.float32, 0.0),       # monthly log-revenue drift
+    "cap": (np.float32, 0.0),           # annual capacity-expansion limit (log growth)
+    "p_ip": (np.float32, 0.0),          # monthly chance of a new class-I IP right
+    "p_inst": (np.float32, 0.0),        # monthly chance of founding an R&D institution
+    "p_exit": (np.float32, 0.0),        # monthly exit probability
+}
+
+
+@dataclass
+class FirmArrays:
+    """All firm state.  ``titles[k, i]`` is the month firm i was (re)recognised in tier k
+    (its validity clock), or NONE if it does not hold the title."""
+
+    alive: np.ndarray
+    birth: np.ndarray
+    niche_start: np.ndarray
+    revenue: np.ndarray
+    rev_y1: np.ndarray
+    rev_y2: np.ndarray
+    rev_y3: np.ndarray
+    ytd: np.ndarray
+    employees: np.ndarray
+    has_rd: np.ndarray
+    rd_int: np.ndarray
+    rd_prev: np.ndarray
+    rd_target: np.ndarray
+    ip: np.ndarray
+    rd_inst: np.ndarray
+    brand: np.ndarray
+    emerging: np.ndarray
+    main_share: np.ndarray
+    debt: np.ndarray
+    fin_base: np.ndarray
+    quality: np.ndarray
+    vol: np.ndarray
+    chain: np.ndarray
+    niche: np.ndarray
+    owner: np.ndarray
+    library: np.ndarray
+    base_drift: np.ndarray
+    ip_rate: np.ndarray
+    constraint: np.ndarray
+    drift_m: np.ndarray
+    cap: np.ndarray
+    p_ip: np.ndarray
+    p_inst: np.ndarray
+    p_exit: np.ndarray
+    titles: np.ndarray
+    n: int = 0  # rows in use (firms ever created)
+
+    @classmethod
+    def empty(cls, capacity: int) -> "FirmArrays":
+        cols = {name: np.full(capacity, fill, dtype=dt) for name, (dt, fill) in SCHEMA.items()}
+        titles = np.full((len(TIERS), capacity), NONE, dtype=np.int32)
+        return cls(**cols, titles=titles, n=0)
+
+    @property
+    def capacity(self) -> int:
+        return self.alive.shape[0]
+
+    def reserve(self, extra: int) -> None:
+        """Make room for ``extra`` more rows (amortised doubling)."""
+        need = self.n + extra
+        if need <= self.capacity:
+            return
+        new_cap = max(need, int(self.capacity * 1.5) + 16)
+        for name, (dt, fill) in SCHEMA.items():
+            old = getattr(self, name)
+            new = np.full(new_cap, fill, dtype=dt)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
+        titles = np.full((len(TIERS), new_cap), NONE, dtype=np.int32)
+        titles[:, : self.titles.shape[1]] = self.titles
+        self.titles = titles
+
+    def take(self, rows: np.ndarray) -> "FirmSubset":
+        """The firms ``rows`` only, as a read-only stand-in for FirmArrays whose columns are
+        copied on first use (criteria read a few columns of a few firms)."""
+        return FirmSubset(self, rows)
+
+    def holds(self, tier: str) -> np.ndarray:
+        """Boolean mask over rows in use: firm currently holds ``tier``."""
+        return self.titles[TIER_INDEX[tier], : self.n] != NONE
+
+    def is_sme(self, fp: "FirmParams") -> np.ndarray:
+        """SME mask over rows in use (see :func:`sme_mask`)."""
+        return sme_mask(self.employees[: self.n], self.revenue[: self.n], fp)
+
+
+class FirmSubset:
+    """Rows of a FirmArrays, duck-typed for the criteria: ``n``, every column (copied on
+    first access), ``titles``, ``holds`` and ``is_sme``."""
+
+    def __init__(self, parent: FirmArrays, rows: np.ndarray) -> None:
+        self._parent, self._rows, self.n = parent, rows, int(len(rows))
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name not in SCHEMA:
+            raise AttributeError(name)
+        arr = getattr(self._parent, name)[self._rows]
+        self.__dict__[name] = arr
+        return arr
+
+    @property
+    def titles(self) -> np.ndarray:
+        return self._parent.titles[:, self._rows]
+
+    def holds(self, tier: str) -> np.ndarray:
+        return self._parent.titles[TIER_INDEX[tier]].take(self._rows) != NONE
+
+    def is_sme(self, fp: "FirmParams") -> np.ndarray:
+        return sme_mask(self.employees, self.revenue, fp)
+
+
+def sme_mask(employees: np.ndarray, revenue: np.ndarray, fp: "FirmParams") -> np.ndarray:
+    """SME by the 2011 industrial standard: fewer employees than a large firm's minimum or
+    less revenue (M CNY/yr) than ``large_min``."""
+    return (employees < fp.large_min_employees) | (revenue < fp.large_min)

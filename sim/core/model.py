@@ -1,0 +1,540 @@
+"""TierModel: the gradient-cultivation ladder as a Mesa model.
+
+One step is one calendar month.  ``step`` reads top-down: levers -> chain owners ->
+firm rules -> exit and entry -> recognition batches -> records.  Firm state lives in
+struct-of-arrays (``FirmArrays``); SMEs and chain owners are Mesa agents onto its rows.
+
+Randomness: one ``SeedSequence(seed, spawn_key=(replicate,))`` per replicate (the
+replicate-th child of ``SeedSequence(seed).spawn``); each process (growth, exit,
+applications, ...) draws from its own child stream, one variate per firm row per step,
+so a policy that changes one process leaves the other processes' draws unchanged
+(common random numbers).  Mesa's own RNG is seeded from the same sequence.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import mesa
+import numpy as np
+
+from sim.core import chains, rules, tiers
+from sim.core.agents import SME, ChainOwner, add_many, remove_many
+from sim.core.calendar import Calendar
+from sim.core.firms import NONE, TIER_INDEX, FirmArrays, sme_mask
+from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
+from sim.core.population import KINDS, draw_attributes, synthesise
+from sim.core.record import RunRecord
+from sim.core.schema import TIERS, RunConfig
+
+F32 = np.float32
+STREAMS = ("synth", "growth", "vol", "rd", "bunch", "ip", "inst", "exit", "entry", "apply", "review", "select")
+TITLED = ("srdi", "little_giant", "single_champion", "provincial_champion")
+
+
+class TierModel(mesa.Model):
+    """Firms climbing the ladder under a policy: ``TierModel(config, replicate)`` with a
+    validated RunConfig (``sim.compose(...)``).  ``sim.TierModel`` (the config layer's
+    subclass) composes by scenario and policy name, as ``mesa.batch_run`` drives it.
+    ``records_only``: SME agents on demand with ``agents=auto`` (see ``materialise``)."""
+
+    def __init__(self, config: RunConfig, replicate: int = 0, records_only: bool = False, **kwargs) -> None:
+        ss = np.random.SeedSequence(config.seed, spawn_key=(replicate,))
+        super().__init__(seed=int(ss.generate_state(1)[0]), **kwargs)
+        self.config, self.replicate = config, replicate
+        self.scenario, self.policy, self.criteria, self.params = config.scenario, config.policy, config.criteria, config.params
+        self.streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in ss.spawn(len(STREAMS)))))
+        self.calendar = Calendar(self.scenario.start, self.scenario.horizon)
+        self.t_now = 0
+        sc, fp = self.scenario, self.params.firms
+        self.firms, self.kinds, self.niches, self.n_chains, owner_rows = synthesise(
+            sc.population, sc.scale, fp, self.params.rd, self.params.chains, self.calendar.n_steps, self.streams["synth"],
+            self.params.growth)
+        self.n_initial = self.firms.n
+        self.capacity = self.firms.capacity
+        self.levers = from_policy(self.policy, self.calendar)
+        self.rev0 = self.firms.revenue.copy()
+        self.emp0 = self.firms.employees.copy()
+        self._initial_volatility()
+        # agents
+        self.owner_open = np.zeros(len(owner_rows), dtype=F32)
+        self.owner_rows = owner_rows
+        self.owner_chain = self.firms.chain[owner_rows].astype(np.int64)
+        for slot, row in enumerate(owner_rows):
+            ChainOwner(self, row, self.firms.chain[row], slot)
+        # agents='auto': every SME an agent for a model built to be inspected (up to agent_limit),
+        # on demand for a replicate run for its records only (simulate): a finished model stays
+        # in Mesa's per-model agent-id counter, and its emptied agent registries keep their
+        # size (measured: ~14 MB per Shandong replicate with all 37,871 SMEs as agents)
+        self.materialise = (config.driver == "agent" or config.agents == "all"
+                            or (config.agents == "auto" and not records_only and self.firms.n <= config.agent_limit))
+        self._sme_agents: dict[int, SME] = {}
+        if self.materialise:
+            self._sme_agents.update(add_many(self, SME, np.flatnonzero(~self.firms.owner[: self.firms.n]).tolist()))
+        # records
+        T, K = self.calendar.n_steps, len(TIERS)
+        self.stock = np.zeros((T, K), dtype=np.int64)
+        self.flows = np.zeros((T, K, len(tiers.FLOW_KINDS)), dtype=np.int64)
+        self.alive_count = np.zeros(T, dtype=np.int64)
+        self.batches: list[dict] = []
+        self.cost = {name: 0.0 for name in self.policy.levers()}
+        self._active_key: tuple | None = None
+        self._reach: list[np.ndarray] = []
+        self._table = Effects.none(len(SEGMENT_CODES))
+        self._codes = np.zeros(self.capacity, dtype=np.uint8)  # segment code per firm row
+        self._per_code = np.zeros(len(SEGMENT_CODES), dtype=np.int64)  # rows in use per code, kept with _codes
+        self._per_code[0] = self.firms.n
+        self._covered = 0  # rows whose lever reach has been determined
+        self._refresh = None  # rows whose rates are refreshed this month (slice or index array)
+        self._refresh_flag = np.zeros(self.capacity, dtype=bool)  # the same, for the agent driver
+        self._title_changed: list[np.ndarray] = []  # rows whose titles changed in this month's batches
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"date": lambda m: m.calendar.date(m.t_now - 1),
+                             "firms_alive": lambda m: int(m.alive_count[m.t_now - 1]),
+                             **{f"stock_{tier}": (lambda m, k=k: int(m.stock[m.t_now - 1, k])) for k, tier in enumerate(TIERS)}})
+
+    def _initial_volatility(self) -> None:
+        """The first year's growth volatility (later years: January in firm_month)."""
+        f, n = self.firms, self.firms.n
+        age = rules.age_years(0, f.birth[:n])
+        e = self.streams["vol"].standard_exponential(n, dtype=F32)
+        f.vol[:n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[:n], age, self.params.growth), e)
+
+    # ------------------------------------------------------------------ the month
+    # The month, in order (ODD §3 describes each sub-step under these names; a test holds it to this).
+    STEP_PLAN = ("apply_levers", "owners_act", "chain_opening", "draw", "refresh_rates", "move_firms", "exit_firms",
+                 "entry", "recognise", "record")
+
+    def step(self) -> None:
+        t = self.t_now
+        self.apply_levers(t)           # effects of the active levers; which rows need new rates
+        self.owners_act()              # chain owners set their opening
+        self.chain_opening()           # per-chain opening from the owners
+        if self.config.driver == "agent":  # reference: draw .. exit_firms as each firm agent's own method
+            self.agents.shuffle_do("month")
+        else:
+            d = self.draw(self.firms.n, t)  # this month's firm-rule variates, one per row and stream
+            self.refresh_rates(t, d)   # rates of the rows due (January: every row, with the R&D decision)
+            self.move_firms(t, d)      # one month of growth, IP, institutions; December: revenue history
+            self.exit_firms(t, d)      # exits at the refreshed hazard; their titles end
+        self.entry(t)                  # new firms
+        self.recognise(t)              # this month's recognition batches, in ladder order
+        self.record(t)                 # stocks and alive firms at month end
+        self.t_now += 1
+        self.datacollector.collect(self)
+        if self.t_now >= self.calendar.n_steps:
+            self.running = False
+
+    def run(self) -> RunRecord:
+        """Step to the horizon and return the record in real units."""
+        while self.running:
+            self.step()
+        return self.record_out()
+
+    def release(self) -> None:
+        """Free the firm state and the agents now; the records (``stock``, ``flows``,
+        ``batches``, ``cost``) stay.  A Mesa model sits in reference cycles (it wraps its
+        own ``step``; agents point at it), so without this a finished model's arrays
+        (~300 MB nationally) wait for a full garbage collection: a worker process running
+        replicate after replicate grew by a model each time, and joblib's loky replaced
+        workers it saw growing (a national ensemble lost ~10% to restarts)."""
+        self.remove_all_agents()
+        self._sme_agents.clear()
+        for name in ("firms", "kinds", "niches", "rev0", "emp0", "_codes", "_refresh_flag", "_refresh", "_title_changed"):
+            setattr(self, name, None)
+
+    # ------------------------------------------------------------------ levers
+    def apply_levers(self, t: int) -> None:
+        """Effects of the active levers on the firms they reach.  The lever table is rebuilt
+        and every firm refreshed when the set of active levers changes and each January
+        (library reselection, size class); in other months only last month's entrants and
+        the firms whose titles changed in last month's batches.  Costs accrue monthly on
+        the reached firms still alive."""
+        n = self.firms.n
+        active = [lv for lv in self.levers if lv.active(t)]
+        key = tuple(lv.name for lv in active)
+        self._refresh = None
+        if key != self._active_key or self.calendar.month(t) == 1:
+            self._active_key = key
+            self._lever_table(t, active)
+            self._refresh = slice(0, n)
+        else:  # only last month's entrants and the firms whose titles changed in last month's batches
+            parts = [np.arange(self._covered, n)] if n > self._covered else []
+            parts += self._title_changed
+            if parts:
+                self._refresh = np.unique(np.concatenate(parts))
+        self._title_changed = []
+        if self._refresh is not None:
+            self._lever_rows(self._refresh)
+            if self.config.driver == "agent":
+                self._refresh_flag[:] = False
+                self._refresh_flag[self._refresh] = True
+        self._covered = n
+        if active:
+            for lv, reach in zip(active, self._reach):  # exited firms have code 0
+                self.cost[lv.name] += lv.intensity * lv.cost * float(self._per_code @ reach) / 12.0 / self.scenario.scale
+
+    @property
+    def effects(self) -> Effects:
+        """This month's lever effects per firm row (all slots; rows the levers have not
+        reached are neutral), looked up from the segment table — for inspection; the
+        rules look up only the effects they use."""
+        return self._table.take(self._codes)
+
+    def _lever_table(self, t: int, active: list) -> None:
+        """Apply the active levers once per segment combination (alive, SME, library,
+        titled, chain member: 32 codes) into a lookup table; reselect the library."""
+        f, n = self.firms, self.firms.n
+        self._table = Effects.none(len(SEGMENT_CODES))
+        self._reach = []
+        bits = {name: ((SEGMENT_CODES >> i) & 1).astype(bool) for i, name in enumerate(SEGMENT_BITS)}
+        for lv in active:  # levers that define a segment others reach (the library) first
+            if lv.defines_reach:
+                lv.apply(self._table, bits["alive"], self.params.levers)
+        alive = f.alive[:n]
+        self.select_library(t, self._table.library_share, sme_mask(f.employees[:n], f.revenue[:n], self.params.firms) & alive)
+        for lv in active:
+            reach = segment_mask(lv.target, bits["sme"], bits["library"], bits["titled"], bits["chain"], bits["alive"])
+            if not lv.defines_reach:
+                lv.apply(self._table, reach, self.params.levers)
+            self._reach.append(reach.astype(np.float64))
+
+    def _lever_rows(self, rows) -> None:
+        """The segment codes (alive, SME, library, titled, chain member) of ``rows`` (a slice
+        or index array), which pick their lever effects from the table."""
+        f = self.firms
+        alive = f.alive[rows]
+        titled = np.zeros(alive.shape[0], dtype=bool)
+        for tier in TITLED:
+            titled |= f.titles[TIER_INDEX[tier]][rows] != NONE
+        code = alive.astype(np.uint8)  # bit i of the code is SEGMENT_BITS[i], built in uint8
+        for bit, mask in enumerate((sme_mask(f.employees[rows], f.revenue[rows], self.params.firms), f.library[rows], titled,
+                                    f.chain[rows] >= 0), start=1):
+            code |= mask.view(np.uint8) << np.uint8(bit)
+        self._set_codes(rows, code)
+
+    def _set_codes(self, rows, code: np.ndarray | int) -> None:
+        """Set the segment codes of ``rows`` and keep the per-code row counts."""
+        m = len(SEGMENT_CODES)
+        if isinstance(rows, slice) and rows == slice(0, self.firms.n):
+            self._codes[rows] = code
+            self._per_code[:] = np.bincount(self._codes[rows], minlength=m)
+            return
+        self._per_code -= np.bincount(self._codes[rows], minlength=m)
+        self._codes[rows] = code
+        self._per_code += np.bincount(self._codes[rows], minlength=m)
+
+    def select_library(self, t: int, share: float, sme: np.ndarray) -> None:
+        """Each January (and when the library opens) pick the top ``share`` of SMEs by
+        their SRDI score as the cultivation library."""
+        f, n = self.firms, self.firms.n
+        if share <= 0:
+            f.library[:n] = False
+            return
+        if self.calendar.month(t) != 1 and f.library[:n].any():
+            return
+        rows = np.flatnonzero(sme)
+        k = int(share * rows.size)
+        f.library[:n] = False
+        if k > 0:  # scored on the SME rows only
+            sub = f.take(rows)
+            market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage), rows)
+            score = tiers.srdi_score(sub, tiers.FirmMetrics.of(sub, t, self.params.firms), market, self.criteria)
+            f.library[rows[np.argpartition(-score, k - 1)[:k]]] = True
+
+    # ------------------------------------------------------------------ firm rules
+    def draw(self, size: int, t: int) -> dict[str, np.ndarray]:
+        """This month's firm-rule variates, ``size`` per process stream: every firm row in use
+        (vector driver; the number of rows does not depend on the policy, since entry counts
+        do not) or one firm (agent driver).  January adds the yearly draws."""
+        s = self.streams
+        d = {"growth": s["growth"].standard_normal(size, dtype=F32), "ip": s["ip"].random(size, dtype=F32),
+             "inst": s["inst"].random(size, dtype=F32), "exit": s["exit"].random(size, dtype=F32)}
+        if self.calendar.month(t) == 1:
+            d["vol"] = s["vol"].standard_exponential(size, dtype=F32)
+            d["rd_u"] = s["rd"].random(size, dtype=F32)
+            d["rd_z"] = s["rd"].standard_normal(size, dtype=F32)
+            d["bunch"] = s["bunch"].random(size, dtype=F32)
+        return d
+
+    def chain_opening(self) -> None:
+        """Per-chain opening from the owners' decisions this month (after owners act)."""
+        self._opening = chains.chain_opening(self.owner_chain, self.owner_open, self.n_chains, self.params.chains.owners_per_chain)
+
+    def refresh(self, idx, t: int, d: dict[str, np.ndarray] | None, own: bool) -> None:
+        """Set the rates of rows ``idx``.  ``own`` (each January, and for entrants): the
+        parts that depend on the firm alone — this year's volatility and R&D decision
+        (January, from the variates ``d``), drift from size and age, IP per year, the
+        institution and exit probabilities, employees.  Always: the parts its environment
+        sets — the effective financing constraint (levers, chain owners, titles), the
+        monthly drift, the capacity cap and the IP probability.  Environment parts change
+        with titles, levers and chain opening, so they are refreshed each January, after
+        batch months and when levers change; own parts once a year."""
+        f, g, r, fp = self.firms, self.params.growth, self.params.rd, self.params.firms
+        e, code = self._table, self._codes[idx]  # lever effects per segment code: e.X.take(code)
+        c_drift, c_ip, c_relief = chains.supplier_effects(f.chain[idx], self._opening, f.owner[idx], self.params.chains)
+        titled = (f.titles[TIER_INDEX["srdi"]][idx] != NONE) | (f.titles[TIER_INDEX["little_giant"]][idx] != NONE)
+        relief = 1 - (1 - e.fin_relief.take(code)) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
+        f.constraint[idx] = rules.financing_constraint(f.fin_base[idx], relief)
+        if own:
+            age = rules.age_years(t, f.birth[idx])
+            if d is not None and self.calendar.month(t) == 1:
+                if t > 0:  # this year's volatility (the first year's is drawn at construction)
+                    f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g), d["vol"])
+                    f.ytd[idx] = 0.0
+                self.rd_decision(idx, d)
+            rev = f.revenue[idx]
+            f.base_drift[idx] = rules.base_drift(rev, age, g)
+            f.ip_rate[idx] = rules.ip_rate(f.rd_int[idx], rev, r)
+            f.p_inst[idx] = rules.institution_prob_monthly(f.rd_int[idx], r)
+            # chain owners are persistent anchors of their chains: they do not exit
+            f.p_exit[idx] = rules.exit_prob_monthly(age, rev, fp, g.ref_revenue) * ~f.owner[idx]
+            f.employees[idx] = rules.employees_for(rev, self.rev0[idx], self.emp0[idx], g)
+        env = rules.environment_drift(f.constraint[idx], titled.astype(F32), e.drift_add.take(code) + c_drift, g)
+        f.drift_m[idx] = (f.base_drift[idx] + env) / F32(12.0)
+        f.cap[idx] = F32(g.cap) + e.cap_add.take(code)
+        f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult.take(code) * c_ip)
+        dead = np.flatnonzero(~f.alive[idx])
+        if dead.size:
+            _stop(f, dead + idx.start if isinstance(idx, slice) else np.asarray(idx)[dead])
+
+    def constraint(self, idx) -> np.ndarray:
+        """Effective financing constraint of rows ``idx`` (as of the last refresh)."""
+        return self.firms.constraint[idx]
+
+    def owners_act(self) -> None:
+        """Each chain owner decides its opening this month (``ChainOwner.step``)."""
+        if self.owner_rows.size:
+            self.agents_by_type[ChainOwner].do("step")
+
+    def refresh_rates(self, t: int, d: dict[str, np.ndarray]) -> None:
+        """Vectorised driver: new rates for the rows due a refresh this month (``apply_levers``
+        decided which: every row each January and when the active levers change, else last
+        month's entrants and the firms whose titles changed), with their variates of ``d``."""
+        r = self._refresh
+        if r is not None:
+            self.refresh(r, t, {k: v[r] for k, v in d.items()}, self.calendar.month(t) == 1)
+
+    def firm_month(self, idx, t: int, d: dict[str, np.ndarray]) -> None:
+        """Agent driver: this firm's refresh (if due) and one month of its rules, with its own
+        variates ``d`` — the same functions the vectorised driver runs over all rows."""
+        if self._refresh is not None and self._refresh_flag[idx[0]]:
+            self.refresh(idx, t, d, self.calendar.month(t) == 1)
+        self.firm_rules(idx, t, d)
+
+    def firm_rules(self, idx, t: int, d: dict[str, np.ndarray]) -> None:
+        """One month of growth, IP and institutions for rows ``idx`` (a slice or index array)
+        at their refreshed rates, with the variates ``d`` (aligned with idx)."""
+        f = self.firms
+        # exited firms have zero rates and volatility (see exits/refresh), so no alive mask here
+        step = rules.growth_step(f.drift_m[idx], f.vol[idx], d["growth"], f.cap[idx], f.ytd[idx], out=d["growth"])
+        f.ytd[idx] += step
+        f.revenue[idx] *= np.exp(step, out=step)
+        f.ip[idx] += d["ip"] < f.p_ip[idx]
+        f.rd_inst[idx] |= d["inst"] < f.p_inst[idx]
+        if self.calendar.month(t) == 12:
+            f.rev_y3[idx], f.rev_y2[idx], f.rev_y1[idx] = f.rev_y2[idx], f.rev_y1[idx], f.revenue[idx]
+
+    def rd_decision(self, idx, d: dict[str, np.ndarray]) -> None:
+        """January: R&D yes/no and intensity, then bunching at the gates a firm needs."""
+        f, e, lg = self.firms, self._table, self.criteria.little_giant
+        code = self._codes[idx]
+        f.rd_prev[idx] = f.rd_int[idx]
+        has, intensity = rules.rd_year(f.has_rd[idx], f.rd_int[idx], f.rd_target[idx], self.constraint(idx), e.rd_mult.take(code),
+                                       e.rd_start_mult.take(code), d["rd_u"], d["rd_z"], self.params.rd)
+        rev = f.revenue[idx]
+        wants = has & sme_mask(f.employees[idx], rev, self.params.firms) & (f.titles[TIER_INDEX["little_giant"]][idx] == NONE)
+        f.has_rd[idx] = has
+        # each firm bunches at the gates that apply to it: 3% (SRDI; little giants >= 100 M CNY),
+        # 6% only for little-giant candidates with revenue 50-100 M CNY
+        gates = tuple(sorted({self.criteria.srdi.min_rd_intensity, lg.rd_gate_high}))
+        x = rules.bunch(intensity, gates, wants, d["bunch"], self.params.rd)
+        mid = (rev >= lg.revenue_mid) & (rev < lg.revenue_high)
+        f.rd_int[idx] = rules.bunch(x, (lg.rd_gate_mid,), wants & mid, d["bunch"], self.params.rd)
+
+    def exits(self, idx, t: int, u: np.ndarray) -> np.ndarray:
+        """Rows of ``idx`` that exit this month (the age- and size-dependent hazard set at the
+        last refresh).  Their titles end, counted as 'exited'."""
+        f = self.firms
+        dies = np.flatnonzero(u < f.p_exit[idx])  # zero for exited firms and chain owners
+        rows = dies + idx.start if isinstance(idx, slice) else np.asarray(idx)[dies]
+        if rows.size:
+            held = f.titles[:, rows] != NONE
+            self.flows[t, :, 3] += held.sum(axis=1)
+            f.titles[:, rows] = NONE
+            f.alive[rows] = False
+            f.library[rows] = False
+            _stop(f, rows)
+            self._set_codes(rows, 0)  # no lever reaches an exited firm
+        return rows
+
+    def move_firms(self, t: int, d: dict[str, np.ndarray]) -> None:
+        """Vectorised driver: one month of the firm rules for all rows at once."""
+        self.firm_rules(slice(0, self.firms.n), t, d)
+
+    def exit_firms(self, t: int, d: dict[str, np.ndarray]) -> None:
+        """Vectorised driver: the exits of all rows; exited SMEs' agents are removed."""
+        rows = self.exits(slice(0, self.firms.n), t, d["exit"]).tolist()
+        remove_many([a for a in map(self._sme_agents.pop, rows, itertools.repeat(None)) if a is not None])
+
+    def entry(self, t: int) -> None:
+        rng = self.streams["entry"]
+        k = int(rng.poisson(rules.entrants_expected_monthly(self.n_initial, self.params.firms)))
+        if k:
+            self._enter(t, k, rng)
+
+    def _enter(self, t: int, k: int, rng: np.random.Generator) -> None:
+        f = self.firms
+        f.reserve(k)
+        if f.capacity != self.capacity:
+            self._grow_side_arrays(f.capacity)
+        start = f.n
+        pop = self.scenario.population
+        share_small = pop.n_small_tech / max(1, pop.n_sme + pop.n_small_tech)
+        n_small = int(rng.binomial(k, share_small))
+        p = self.params
+        draw_attributes(f, slice(start, start + k - n_small), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        draw_attributes(f, slice(start + k - n_small, start + k), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        self.kinds[start:start + k - n_small] = KINDS.index("sme")
+        self.kinds[start + k - n_small:start + k] = KINDS.index("small")
+        f.n = start + k
+        self._per_code[0] += k  # entrants' code is 0 until next month's levers reach them
+        # entrants' effect rows are neutral until next month's levers reach them
+        self.rev0[start:f.n] = f.revenue[start:f.n]
+        self.emp0[start:f.n] = f.employees[start:f.n]
+        age = np.zeros(k, dtype=F32)
+        e = rng.standard_exponential(k, dtype=F32)
+        f.vol[start:f.n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[start:f.n], age, self.params.growth), e)
+        self.refresh(slice(start, f.n), t, None, own=True)  # their rates, without lever effects until next month
+        if self.materialise:
+            self._sme_agents.update(add_many(self, SME, range(start, f.n)))
+
+    def _grow_side_arrays(self, new_cap: int) -> None:
+        for name in ("rev0", "emp0"):
+            old = getattr(self, name)
+            new = np.zeros(new_cap, dtype=old.dtype)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
+        kinds = np.zeros(new_cap, dtype=np.int8)
+        kinds[: self.kinds.shape[0]] = self.kinds
+        self.kinds = kinds
+        self._codes = np.concatenate([self._codes, np.zeros(new_cap - self._codes.shape[0], dtype=np.uint8)])
+        self._refresh_flag = np.zeros(new_cap, dtype=bool)
+        self.capacity = new_cap
+
+    # ------------------------------------------------------------------ recognition
+    def recognise(self, t: int) -> None:
+        year, month = self.calendar.year(t), self.calendar.month(t)
+        due = [tier for tier in TIERS if tier in self.scenario.tiers and tiers.due(tier, self.scenario.tiers[tier], year, month)]
+        if not due:
+            return
+        f, n = self.firms, self.firms.n
+        code = self._codes[:n]
+        markets = None
+        if any(x in tiers.NEEDS_MARKET for x in due):
+            markets = tiers.niche_markets(f, self.niches, self.params.firms.market_coverage)
+        validity = int(round(self.criteria.validity_years * 12))
+        rp, boost = self.params.recognition, self._table.review_boost
+        for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
+            sched = self.scenario.tiers[tier]
+            # variates for every firm row; review and selection draws are skipped where the
+            # calendar or the config rules them out (never on the state, so policies stay paired)
+            u_apply = self.streams["apply"].random(n, dtype=F32)
+            reviews_possible = year * 12 + month - 1 >= sched.first_year * 12 + validity
+            u_review = self.streams["review"].random(n, dtype=F32) if reviews_possible else None
+            u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" else None
+            p_table = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)  # per segment code
+            applicants, is_due = tiers.candidates(tier, f, t, validity, p_table, code, u_apply, reviews_possible)
+            # criteria are evaluated for candidates only, and only those passing a cheap necessary test
+            ok, review_ok = self._criteria(tier, t, applicants, is_due, markets, rp.review_drops_sme_cap)
+            res = tiers.run_batch(tier, f, t, sched, year, self.scenario.scale, rp, applicants, is_due, ok, review_ok,
+                                  boost[code[is_due]], lambda rows: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
+                                  u_review, u_select)
+            k = TIER_INDEX[tier]
+            if tier in TITLED:  # title sets changed: these firms' rates and lever reach change
+                self._title_changed += [res.chosen_rows, res.revoked_rows]
+            self.flows[t, k, 0] += res.recognised
+            self.flows[t, k, 1] += res.rereviewed
+            self.flows[t, k, 2] += res.revoked
+            if sched.batch_month != 0:
+                self.batches.append({"date": self.calendar.date(t), "tier": tier, "applicants": res.applicants, "eligible": res.eligible,
+                                     "capacity": res.capacity, "recognised": res.recognised})
+
+    def _criteria(self, tier: str, t: int, applicants: np.ndarray, due: np.ndarray, markets: np.ndarray | None,
+                  drop_sme_cap: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Does each applicant meet ``tier``'s criteria now, and each due holder the criteria
+        it is re-reviewed against (with ``drop_sme_cap``: without the SME size cap, for the
+        SME tiers)?  Masks aligned with ``applicants`` and ``due``."""
+        f = self.firms
+        pa, pd = tiers.prefilter(tier, f, applicants, self.criteria, t), tiers.prefilter(tier, f, due, self.criteria, t)
+        rows = np.concatenate([applicants[pa], due[pd]])
+        n_app = int(pa.sum())
+        sub_market = None
+        if tier in tiers.NEEDS_MARKET:
+            ranks = tiers.region_ranks(f, rows) if tier in tiers.NEEDS_RANKS else None
+            sub_market = tiers.market_for(f, self.niches, markets, rows, ranks)
+        sub = f.take(rows)
+        metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
+        el = tiers.eligible(tier, sub, metrics, sub_market, self.criteria)
+        ok, review_ok = np.zeros(applicants.size, dtype=bool), np.zeros(due.size, dtype=bool)
+        ok[pa] = el[:n_app]
+        if drop_sme_cap and tier in ("innovative", "srdi", "little_giant") and rows.size > n_app:
+            held = slice(n_app, None)  # the due holders only
+            review_ok[pd] = tiers.eligible(tier, f.take(rows[held]), _no_sme_cap(metrics.part(held)),
+                                           sub_market.part(held) if sub_market is not None else None, self.criteria)
+        else:
+            review_ok[pd] = el[n_app:]
+        return ok, review_ok
+
+    # ------------------------------------------------------------------ records
+    def record(self, t: int) -> None:
+        f, n = self.firms, self.firms.n
+        before = self.stock[t - 1] if t > 0 else (f.titles[:, :n] != NONE).sum(axis=1)
+        self.stock[t] = before + self.flows[t, :, 0] - self.flows[t, :, 2] - self.flows[t, :, 3]
+        self.alive_count[t] = int(f.alive[:n].sum())
+
+    def record_out(self) -> RunRecord:
+        s = self.scenario.scale
+        batches = []
+        for b in self.batches:
+            cap = b["capacity"]
+            batches.append({**b, "applicants": b["applicants"] / s, "eligible": b["eligible"] / s, "recognised": b["recognised"] / s,
+                            "capacity": cap / s if np.isfinite(cap) else float("nan"),
+                            "bound": "capacity" if np.isfinite(cap) and b["eligible"] > cap else "pool"})
+        return RunRecord(self.calendar.dates(), self.stock / s, self.flows / s, self.alive_count / s, batches, dict(self.cost))
+
+    # ------------------------------------------------------------------ agents
+    def sme(self, row: int) -> SME:
+        """The SME agent of firm ``row`` (created on demand when SMEs are not all materialised)."""
+        agent = self._sme_agents.get(int(row))
+        if agent is None:
+            if not (0 <= row < self.firms.n) or not self.firms.alive[row] or self.firms.owner[row]:
+                raise KeyError(f"firm row {row}: not an alive SME row (allowed: 0..{self.firms.n - 1}, alive, not a chain owner)")
+            agent = self._sme_agents[int(row)] = SME(self, row)
+        return agent
+
+    def select_firms(self, mask: np.ndarray, limit: int | None = None) -> mesa.agent.AgentSet:
+        """An AgentSet of the SME agents whose rows satisfy ``mask`` (materialised on demand)."""
+        rows = np.flatnonzero(mask[: self.firms.n] & self.firms.alive[: self.firms.n] & ~self.firms.owner[: self.firms.n])
+        if limit is not None:
+            rows = rows[:limit]
+        return mesa.agent.AgentSet([self.sme(int(r)) for r in rows], random=self.random)
+
+
+def simulate(config: RunConfig, replicate: int = 0) -> RunRecord:
+    """One replicate of ``config`` to the horizon: its record; the model is released."""
+    model = TierModel(config=config, replicate=replicate, records_only=True)
+    try:
+        return model.run()
+    finally:
+        model.release()
+
+
+def _stop(f: FirmArrays, rows: np.ndarray) -> None:
+    """Exited firms: no growth, arrivals or exit (their rows keep their last state)."""
+    for name in ("vol", "drift_m", "p_ip", "p_inst", "p_exit"):
+        getattr(f, name)[rows] = 0.0
+
+
+def _no_sme_cap(m: tiers.FirmMetrics) -> tiers.FirmMetrics:
+    return tiers.FirmMetrics(m.niche_years, m.growth_2y, m.rd_spend, np.ones_like(m.sme))

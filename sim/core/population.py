@@ -1,0 +1,218 @@
+"""Synthesise the firm population and its product niches from a scenario (DOMAIN §6).
+
+Three kinds of firm: above-scale industrial SMEs (lognormal revenue body), large firms
+(Pareto tail above the large-firm bar) and a pool of small tech SMEs below the
+above-scale bar.  Niches hold the national and world market structure that decides
+market shares and ranks.  Every draw comes from the Generator passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from sim.core.firms import FirmArrays
+from sim.core.schema import ChainParams, FirmParams, GrowthParams, PopulationConfig, RDParams
+
+F32 = np.float32
+KINDS = ("sme", "large", "small")
+
+
+@dataclass
+class Niches:
+    """Per-niche market structure (index = niche id).
+
+    china_share: China's share of the niche's world market (fraction);
+    foreign_top: world-market shares of the three largest foreign firms (K x 3, descending);
+    ext_top: national-market shares of the five largest domestic firms *outside* the
+        simulated population (K x 5, descending; zero in the national scenario);
+    weight: each niche's expected share of the national industry's revenue (sums to 1);
+        its national market is at least weight x total simulated revenue / region share.
+    """
+
+    china_share: np.ndarray
+    foreign_top: np.ndarray
+    ext_top: np.ndarray
+    weight: np.ndarray
+    region_share: float
+
+    @property
+    def k(self) -> int:
+        return self.china_share.shape[0]
+
+
+def _scaled(n: int, scale: float) -> int:
+    return int(round(n * scale))
+
+
+def sizes(pop: PopulationConfig, scale: float) -> dict[str, int]:
+    """Firm counts per kind at this scale (at least one large firm per scaled chain owner slot)."""
+    return {"sme": _scaled(pop.n_sme, scale), "large": _scaled(pop.n_large, scale), "small": _scaled(pop.n_small_tech, scale)}
+
+
+def draw_niches(k: int, region_share: float, f: FirmParams, rng: np.random.Generator) -> Niches:
+    china = rng.beta(f.china_global_share_a, f.china_global_share_b, size=k).astype(F32)
+    lead = rng.exponential(f.foreign_leader_share, size=(k, 1)).astype(F32)
+    foreign = np.minimum(lead * np.asarray(f.foreign_ladder, dtype=F32), (1 - china)[:, None] / 2).astype(F32)
+    if region_share < 1.0:
+        # the largest firms of the rest of China: five per niche, shares of the national market
+        ext = np.sort(rng.beta(1.0, 6.0, size=(k, 5)).astype(F32), axis=1)[:, ::-1] * F32(1.0 - region_share)
+    else:
+        ext = np.zeros((k, 5), dtype=F32)
+    w = zipf_weights(k, f.niche_zipf) * rng.lognormal(0.0, 0.3, size=k)
+    return Niches(china_share=china, foreign_top=np.ascontiguousarray(foreign), ext_top=np.ascontiguousarray(ext),
+                  weight=(w / w.sum()).astype(F32), region_share=float(region_share))
+
+
+def zipf_weights(k: int, zipf: float) -> np.ndarray:
+    """Expected share of firms (and revenue) per niche, Zipf in the niche's rank."""
+    w = np.arange(1, k + 1, dtype=np.float64) ** (-zipf)
+    return w / w.sum()
+
+
+def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newborn: bool,
+                    f: FirmParams, r: RDParams, n_niches: int, rng: np.random.Generator,
+                    g: GrowthParams | None = None) -> None:
+    """Fill rows ``rows`` of ``firms`` with new firms of ``kind`` ('sme', 'large', 'small').
+    ``newborn`` firms are entrants of month ``t_now`` (age 0, new to their niche).  The
+    revenue history before a firm is observed is drawn from ``g``'s annual Laplace growth
+    (GrowthParams defaults if None)."""
+    g = g or GrowthParams()
+    n = rows.stop - rows.start
+    if n <= 0:
+        return
+    if kind == "large":
+        rev = f.large_min * rng.random(n) ** (-1.0 / f.pareto_alpha)
+        emp = np.maximum(f.large_min_employees, rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n))
+    elif kind == "sme":
+        median = f.entrant_median if newborn else f.size_median
+        rev = _truncated_lognormal(n, median, f.size_sigma, 20.0, 4000.0, rng)  # above-scale: >= 20 M CNY
+        emp = rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n)
+        emp = np.where(rev >= f.large_min, np.minimum(emp, f.large_min_employees - 1), emp)
+    else:
+        rev = _truncated_lognormal(n, f.small_median, f.small_sigma, 1.0, 20.0, rng)
+        emp = rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n)
+    age_y = np.zeros(n) if newborn else rng.gamma(2.0, f.age_mean / 2.0, n)
+    niche_y = np.zeros(n) if newborn else age_y * rng.beta(4.0 * f.niche_years_share, 4.0 * (1 - f.niche_years_share) + 1e-9, n)
+    # one latent capability drives R&D, brand, field, specialisation and the score's
+    # quality items together (Gaussian copula with correlation capability_corr)
+    z = rng.standard_normal(n)
+    u = [_copula(z, f.capability_corr, rng) for _ in range(5)]
+    rd_share = {"sme": r.share_with_rd, "large": min(1.0, 2.0 * r.share_with_rd), "small": f.small_rd_share}[kind]
+    has_rd = u[0] > 1.0 - rd_share
+    # rank within performers and within non-performers, so that the target intensity keeps
+    # its correlation with capability but has the configured lognormal in each group
+    q = np.empty(n)
+    for grp in (has_rd, ~has_rd):
+        idx = np.flatnonzero(grp)
+        q[idx[np.argsort(u[1][idx])]] = (np.arange(idx.size) + 0.5) / max(idx.size, 1)
+    target = np.exp(np.log(r.median_intensity) + r.sigma_intensity * ndtri(q))
+    rd_int = np.where(has_rd, np.minimum(target * rng.lognormal(0, r.noise, n), r.max_intensity), 0.0)
+    rd_spend = rd_int * rev
+    ip = rng.poisson(r.ip_per_rd * rd_spend * np.minimum(niche_y, 8.0)) if not newborn else np.zeros(n)
+    debt = rng.beta(f.debt_a, f.debt_b, n)
+    fin = np.clip(f.fin_constraint_base * (rev / 100.0) ** (-f.fin_constraint_size) * (0.5 + debt), 0.0, 1.0)
+
+    firms.alive[rows] = True
+    firms.birth[rows] = t_now - np.round(age_y * 12).astype(np.int32)
+    firms.niche_start[rows] = t_now - np.round(niche_y * 12).astype(np.int32)
+    firms.revenue[rows] = rev
+    # no history before the start: the last three year-ends from Laplace annual growth
+    past = rng.laplace(g.drift, g.laplace_scale, size=(3, n))
+    firms.rev_y1[rows] = rev * np.exp(-past[0])
+    firms.rev_y2[rows] = firms.rev_y1[rows] * np.exp(-past[1])
+    firms.rev_y3[rows] = firms.rev_y2[rows] * np.exp(-past[2])
+    firms.ytd[rows] = 0.0
+    firms.employees[rows] = emp
+    firms.has_rd[rows] = has_rd
+    firms.rd_int[rows] = rd_int
+    firms.rd_prev[rows] = rd_int
+    firms.rd_target[rows] = target
+    firms.ip[rows] = ip
+    quality = ndtr(z)
+    firms.rd_inst[rows] = rng.random(n) < np.where(rd_int >= r.institution_min_intensity, r.institution_share_init[0], np.where(has_rd, r.institution_share_init[1], 0.0))
+    firms.brand[rows] = u[2] > 1.0 - f.brand_share
+    firms.emerging[rows] = u[3] > 1.0 - f.emerging_share
+    # Beta(a, b) marginal in the copula's rank order (a sorted Beta sample, cheaper than its quantile function)
+    share = np.empty(n)
+    share[np.argsort(u[4])] = np.sort(rng.beta(f.main_share_a, f.main_share_b, n))  # the i-th smallest u gets the i-th smallest share
+    firms.main_share[rows] = share
+    firms.debt[rows] = debt
+    firms.fin_base[rows] = fin
+    firms.quality[rows] = quality
+    firms.niche[rows] = _niche_draw(n, n_niches, f.niche_zipf, rng)
+    firms.chain[rows] = -1
+    firms.owner[rows] = False
+    firms.library[rows] = False
+
+
+def _truncated_lognormal(n: int, median: float, sigma: float, lo: float, hi: float, rng: np.random.Generator) -> np.ndarray:
+    """Lognormal(median, sigma) truncated to [lo, hi) by inverse CDF (no mass piles at the bounds)."""
+    a, b = ndtr((np.log(lo) - np.log(median)) / sigma), ndtr((np.log(hi) - np.log(median)) / sigma)
+    u = a + (b - a) * rng.random(n)
+    return np.minimum(np.exp(np.log(median) + sigma * ndtri(np.clip(u, 1e-12, 1 - 1e-12))), np.nextafter(hi, lo))
+
+
+def _copula(z: np.ndarray, rho: float, rng: np.random.Generator) -> np.ndarray:
+    """Uniform variates correlated (Gaussian copula, correlation ``rho``) with ``z``."""
+    return ndtr(rho * z + np.sqrt(1.0 - rho * rho) * rng.standard_normal(z.shape[0]))
+
+
+@lru_cache(maxsize=8)
+def _niche_cdf(k: int, zipf: float) -> np.ndarray:
+    cdf = np.cumsum(zipf_weights(k, zipf))
+    return cdf / cdf[-1]
+
+
+def _niche_draw(n: int, k: int, zipf: float, rng: np.random.Generator) -> np.ndarray:
+    """Niche ids with Zipf-distributed niche sizes (inverse-CDF on cumulative weights)."""
+    cdf = _niche_cdf(k, zipf)
+    return np.minimum(np.searchsorted(cdf, rng.random(n)), k - 1).astype(np.int32)
+
+
+def assign_chains(firms: FirmArrays, n_chains: int, kinds: np.ndarray, c: ChainParams,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Put SMEs into key chains (share ``member_share``) and name the largest large firms
+    chain owners, ``owners_per_chain`` each (round-robin by revenue).  Returns owner rows."""
+    if n_chains <= 0:
+        return np.zeros(0, dtype=np.int64)
+    n = firms.n
+    sme = kinds[:n] != KINDS.index("large")
+    member = sme & (rng.random(n) < c.member_share)
+    firms.chain[:n][member] = rng.integers(0, n_chains, size=int(member.sum()))
+    large = np.flatnonzero(kinds[:n] == KINDS.index("large"))
+    order = large[np.argsort(-firms.revenue[large], kind="stable")]
+    owners = order[: n_chains * c.owners_per_chain]
+    firms.chain[owners] = np.arange(len(owners)) % n_chains
+    firms.owner[owners] = True
+    return owners
+
+
+def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, c: ChainParams,
+               horizon_months: int, rng: np.random.Generator, g: GrowthParams | None = None) -> tuple[FirmArrays, np.ndarray, Niches, int, np.ndarray]:
+    """Build the initial population.  Returns (firms, kind code per row, niches,
+    number of chains, owner rows).  Capacity is reserved for the expected entrants."""
+    counts = sizes(pop, scale)
+    n0 = sum(counts.values())
+    if n0 == 0:
+        raise ValueError(f"scenario.population: no firms at scale {scale} (allowed: n_sme + n_large + n_small_tech > 0 after scaling)")
+    expected_entrants = f.entry_rate * n0 * horizon_months / 12.0
+    capacity = n0 + int(expected_entrants + 6 * np.sqrt(expected_entrants + 1) + 16)
+    firms = FirmArrays.empty(capacity)
+    kinds = np.full(capacity, KINDS.index("sme"), dtype=np.int8)
+    # national niches: a region's firms are spread over the niches of the whole country
+    k = max(1, int(np.ceil(n0 / pop.region_share / f.firms_per_niche)))
+    start = 0
+    for kind in KINDS:
+        rows = slice(start, start + counts[kind])
+        draw_attributes(firms, rows, kind, 0, False, f, r, k, rng, g)
+        kinds[rows] = KINDS.index(kind)
+        start = rows.stop
+    firms.n = n0
+    niches = draw_niches(k, pop.region_share, f, rng)
+    n_chains = max(1, int(round(pop.n_chains * scale))) if pop.n_chains > 0 else 0
+    owners = assign_chains(firms, n_chains, kinds, c, rng)
+    return firms, kinds, niches, n_chains, owners

@@ -1,0 +1,163 @@
+"""Firm behaviour rules: growth, R&D, IP, financing, exit, entry.
+
+Each rule is written once as a function of arrays (a firm row is an array of length 1)
+and random variates passed in by the caller, so the vectorised driver and the per-agent
+reference driver share it.  Units: revenue M CNY/yr, rates per year unless named
+``monthly``, times in years unless named ``months``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.core.schema import FirmParams, GrowthParams, RDParams
+
+F32 = np.float32
+
+
+# ---- age -------------------------------------------------------------------------------
+
+def age_years(t: int, birth_month: np.ndarray) -> np.ndarray:
+    """Age in years (float32) at month ``t`` of firms born in ``birth_month`` (month index;
+    negative before the start).  Whole months are exact in float32."""
+    return (t - birth_month).astype(F32) / F32(12.0)
+
+
+# ---- financing -------------------------------------------------------------------------
+
+def financing_constraint(fin_base: np.ndarray, relief: np.ndarray) -> np.ndarray:
+    """Effective constraint (0 none .. 1 full) after relief (fraction removed, 0..1)."""
+    return fin_base * (F32(1.0) - np.clip(relief, 0.0, 1.0))
+
+
+# ---- growth ----------------------------------------------------------------------------
+
+def laplace_scale(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.ndarray:
+    """Annual Laplace scale b of log growth: b0 * (rev/ref)^-beta * (1 + age_vol*exp(-age/tau))."""
+    size = np.maximum(revenue, F32(0.01)) / F32(g.ref_revenue)
+    return (F32(g.laplace_scale) * size ** F32(-g.size_elasticity)
+            * (F32(1.0) + F32(g.age_vol) * np.exp(-age / F32(g.age_scale)))).astype(F32, copy=False)
+
+
+def monthly_volatility(b: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Monthly sd of log growth for one year, from the annual Laplace scale ``b`` and a
+    standard exponential variate ``e``.  A Laplace(0, b) is N(0, V) with V ~ Exp(mean 2b^2);
+    twelve monthly N(0, V/12) steps therefore sum to an exactly Laplace annual growth."""
+    return np.sqrt(F32(2.0) * b * b * e / F32(12.0)).astype(F32, copy=False)
+
+
+def growth_drift(revenue: np.ndarray, age: np.ndarray, constraint: np.ndarray, titled: np.ndarray,
+                 extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
+    """Annual drift of log revenue (1/yr): the firm's own part (:func:`base_drift`) plus the
+    part set by its environment (:func:`environment_drift`)."""
+    return (base_drift(revenue, age, g) + environment_drift(constraint, titled, extra, g)).astype(F32, copy=False)
+
+
+def base_drift(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.ndarray:
+    """Drift from size and age: base + small-firm and young-firm bonuses (1/yr)."""
+    small = np.maximum(F32(0.0), np.log(F32(g.ref_revenue) / np.maximum(revenue, F32(0.01))))
+    return (F32(g.drift) + F32(g.small_bonus) * small + F32(g.young_bonus) * np.exp(-age / F32(g.age_scale))).astype(F32, copy=False)
+
+
+def environment_drift(constraint: np.ndarray, titled: np.ndarray, extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
+    """Drift from financing, titles, levers and chain owners: less the financing penalty,
+    plus the title bonus and lever/chain extras (1/yr)."""
+    return (-F32(g.fin_penalty) * constraint + F32(g.title_bonus) * titled + extra).astype(F32, copy=False)
+
+
+def grow(revenue: np.ndarray, ytd: np.ndarray, drift: np.ndarray, vol: np.ndarray, z: np.ndarray,
+         cap: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """One month of growth at annual drift ``drift`` (see :func:`growth_step`).  Returns
+    (new revenue, new year-to-date log growth)."""
+    step = growth_step(drift / F32(12.0), vol, z, cap, ytd)
+    return (revenue * np.exp(step)).astype(F32, copy=False), (ytd + step).astype(F32, copy=False)
+
+
+def growth_step(drift_m: np.ndarray, vol: np.ndarray, z: np.ndarray, cap: np.ndarray | float,
+                ytd: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """One month's log growth: drift_m + vol*z, limited so that growth since January does
+    not exceed the annual capacity-expansion limit ``cap`` (a lowered cap stops growth,
+    never forces a fall).  ``out``: a float32 buffer for the result (may be ``z``)."""
+    step = np.multiply(vol, z, out=out)
+    step += drift_m
+    room = np.subtract(cap, ytd, dtype=step.dtype)
+    np.maximum(room, F32(0.0), out=room)
+    return np.minimum(step, room, out=step)
+
+
+def employees_for(revenue: np.ndarray, rev0: np.ndarray, emp0: np.ndarray, g: GrowthParams) -> np.ndarray:
+    """Employees follow revenue with elasticity ``employee_elasticity``."""
+    return (emp0 * (revenue / np.maximum(rev0, F32(1e-6))) ** F32(g.employee_elasticity)).astype(F32, copy=False)
+
+
+# ---- R&D and IP ------------------------------------------------------------------------
+
+def rd_year(has_rd: np.ndarray, rd_int: np.ndarray, rd_target: np.ndarray, constraint: np.ndarray,
+            target_mult: np.ndarray | float, start_mult: np.ndarray | float,
+            u_switch: np.ndarray, z: np.ndarray, r: RDParams) -> tuple[np.ndarray, np.ndarray]:
+    """Annual R&D decision (January).  Non-performers start with prob start_prob*start_mult;
+    performers stop with prob stop_prob.  Log intensity moves toward the firm's target
+    (scaled by levers, reduced by the financing constraint) with AR(1) persistence and a
+    shock.  Returns (has_rd, intensity)."""
+    starts = ~has_rd & (u_switch < F32(r.start_prob) * start_mult)
+    stops = has_rd & (u_switch < F32(r.stop_prob))
+    new_has = (has_rd | starts) & ~stops
+    w = np.flatnonzero(new_has)  # only performers have an intensity
+
+    def at(x: np.ndarray | float) -> np.ndarray | float:
+        return x[w] if np.ndim(x) else x
+    goal = rd_target[w] * at(target_mult) * (F32(1.0) - F32(r.fin_penalty) * constraint[w])
+    prev = np.where(has_rd[w], rd_int[w], goal)
+    log_i = (F32(r.persistence) * np.log(np.maximum(prev, F32(1e-5)))
+             + F32(1.0 - r.persistence) * np.log(np.maximum(goal, F32(1e-5))) + F32(r.noise) * z[w])
+    intensity = np.zeros(new_has.shape, dtype=F32)
+    intensity[w] = np.minimum(np.exp(log_i), F32(r.max_intensity))
+    return new_has, intensity
+
+
+def bunch(intensity: np.ndarray, gates: tuple[float, ...], applies: np.ndarray, u: np.ndarray,
+          r: RDParams) -> np.ndarray:
+    """Firms that want a title and sit just below an R&D-intensity gate move onto it
+    with prob bunch_prob (DOMAIN §6: bunching at notches, much of it relabelling)."""
+    out = intensity.copy()
+    for gate in gates:
+        near = applies & (intensity < gate) & (intensity >= F32(gate * (1.0 - r.bunch_window))) & (u < F32(r.bunch_prob))
+        out[near] = F32(gate)
+    return out
+
+
+def ip_arrival_prob(rd_int: np.ndarray, revenue: np.ndarray, mult: np.ndarray | float, r: RDParams) -> np.ndarray:
+    """Monthly probability of one new class-I IP right: 1 - exp(-lambda/12), with
+    lambda = ip_per_rd * R&D spend (M CNY/yr) * productivity multiplier."""
+    return ip_prob(ip_rate(rd_int, revenue, r), mult)
+
+
+def ip_rate(rd_int: np.ndarray, revenue: np.ndarray, r: RDParams) -> np.ndarray:
+    """Class-I IP rights per year before productivity multipliers: ip_per_rd * R&D spend."""
+    return (F32(r.ip_per_rd) * rd_int * revenue).astype(F32, copy=False)
+
+
+def ip_prob(rate: np.ndarray, mult: np.ndarray | float) -> np.ndarray:
+    """Monthly arrival probability at ``rate`` (1/yr) times the productivity multiplier."""
+    return (F32(1.0) - np.exp(-rate * mult / F32(12.0))).astype(F32, copy=False)
+
+
+def institution_prob_monthly(rd_int: np.ndarray, r: RDParams) -> np.ndarray:
+    """Monthly chance of founding an R&D institution (intensity >= institution_min_intensity)."""
+    return (rd_int >= F32(r.institution_min_intensity)) * F32(1.0 - (1.0 - r.institution_prob) ** (1 / 12))
+
+
+# ---- exit and entry --------------------------------------------------------------------
+
+def exit_prob_monthly(age: np.ndarray, revenue: np.ndarray, f: FirmParams, ref_revenue: float) -> np.ndarray:
+    """Monthly exit probability from the annual age hazard (DOMAIN §6), scaled by size."""
+    table = np.asarray(list(f.hazard_by_age) + [f.hazard_old], dtype=F32)
+    idx = np.clip(age.astype(np.int32), 0, len(table) - 1)
+    h = table.take(idx) * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)
+    h = np.minimum(h, F32(f.hazard_max))
+    return (F32(1.0) - (F32(1.0) - h) ** F32(1.0 / 12.0)).astype(F32, copy=False)
+
+
+def entrants_expected_monthly(n_initial: int, f: FirmParams) -> float:
+    """Expected entrants per month: entry_rate (1/yr) times the initial population."""
+    return f.entry_rate * n_initial / 12.0

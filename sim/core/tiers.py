@@ -1,0 +1,357 @@
+"""The ladder: criteria evaluation, applications, batch capacity, validity, re-review.
+
+The criteria of DOMAIN §2 are data (``schema.CriteriaConfig``); this module turns them
+into masks over the firm arrays.  One batch per tier per year at the tier's batch month
+(``batch_month = 0``: continuous, every month): holders whose 3-year clock has run are
+re-reviewed (pass -> clock restarts, fail -> revoked); eligible non-holders apply; the
+capacity rule (quota, selection rate, or criteria only) bounds who is recognised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.core.firms import NONE, TIER_INDEX, FirmArrays
+from sim.core.population import Niches
+from sim.core.schema import CapacityConfig, CriteriaConfig, FirmParams, RecognitionParams, TierSchedule
+
+F32 = np.float32
+FLOW_KINDS = ("recognised", "rereviewed", "revoked", "exited")
+
+
+# ---- firm metrics the criteria read ---------------------------------------------------
+
+@dataclass
+class Market:
+    """Market position of a set of rows (all rows in use, or a batch's candidates):
+    ranks are empty when only shares were asked for."""
+
+    nat_share: np.ndarray     # national niche market share
+    region_rank: np.ndarray   # rank among simulated firms in the niche (1 = largest)
+    nat_rank: np.ndarray      # rank in the national niche market
+    global_rank: np.ndarray   # rank in the world niche market
+
+    def part(self, sel: slice) -> "Market":
+        """The same quantities for the rows ``sel`` of this set (ranks only if present)."""
+        return Market(*(x[sel] if x.size else x for x in (self.nat_share, self.region_rank, self.nat_rank, self.global_rank)))
+
+
+def niche_markets(f: FirmArrays, niches: Niches, coverage: float) -> np.ndarray:
+    """Each niche's national market (M CNY/yr): the larger of its simulated revenue and its
+    expected share of the whole country's revenue (simulated total / region share), over
+    the coverage of simulated firms."""
+    n = f.n
+    live_rev = f.revenue[:n] * f.alive[:n]  # revenue >= 0: exited firms give +0.0
+    total = np.bincount(f.niche[:n], weights=live_rev, minlength=niches.k).astype(F32, copy=False)
+    expected = niches.weight * F32(live_rev.sum(dtype=np.float64) / niches.region_share)
+    return np.maximum(total, expected) / F32(coverage)
+
+
+def region_ranks(f: FirmArrays, rows: np.ndarray | None = None) -> np.ndarray:
+    """Rank of ``rows`` (default: every row in use) among the simulated firms of their niche
+    by revenue: 1 + the number of firms in the niche with a larger revenue (exited firms
+    count as revenue 0; equal revenues share a rank).  Only the firms that can outrank one
+    of ``rows`` (in their niches, revenue above the smallest of theirs) are sorted."""
+    n, niche = f.n, f.niche[: f.n]
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.int32)
+    live_rev = f.revenue[:n] * f.alive[:n]  # revenue >= 0: exited firms give +0.0
+    wanted = np.zeros(int(niche.max()) + 1, dtype=bool)
+    wanted[niche[rows]] = True
+    rivals = np.flatnonzero((live_rev > live_rev[rows].min()) & wanted[niche])
+
+    def key(r: np.ndarray) -> np.ndarray:  # niche ascending, revenue descending (bits of a float32 >= 0 order as its value)
+        return (niche[r].astype(np.int64) << 32) | (0xFFFFFFFF - live_rev[r].view(np.uint32).astype(np.int64))
+    sorted_keys = np.sort(key(rivals))
+    first_of_niche = np.searchsorted(sorted_keys, niche[rows].astype(np.int64) << 32, side="left")
+    return (np.searchsorted(sorted_keys, key(rows), side="left") - first_of_niche + 1).astype(np.int32)
+
+
+def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndarray,
+               region_rank: np.ndarray | None = None) -> Market:
+    """Market position of ``rows``: national share; with ``region_rank`` (of ``rows``) also
+    the national rank (out-of-region domestic leaders with a larger share rank above)
+    and the world rank (foreign leaders with a larger world share rank above)."""
+    nk = f.niche[rows]
+    share = f.revenue[rows] / np.maximum(markets.take(nk), F32(1e-9)) * f.alive[rows]  # >= 0: exited firms give +0.0
+    if region_rank is None:
+        empty = np.zeros(0, dtype=np.int32)
+        return Market(share, empty, empty, empty)
+    reg = region_rank
+    nat = reg
+    if niches.region_share < 1.0:
+        nat = reg + (niches.ext_top[nk] > share[:, None]).sum(axis=1).astype(np.int32)
+    world = nat + (niches.foreign_top[nk] > (share * niches.china_share[nk])[:, None]).sum(axis=1).astype(np.int32)
+    return Market(share, reg, nat.astype(np.int32), world.astype(np.int32))
+
+
+def market_position(f: FirmArrays, niches: Niches, coverage: float, ranks: bool = True) -> Market:
+    """Market position of every row in use (shares, and ranks unless ``ranks=False``)."""
+    rows = np.arange(f.n)
+    return market_for(f, niches, niche_markets(f, niches, coverage), rows, region_ranks(f, rows) if ranks else None)
+
+
+def band_points(x: np.ndarray, bands: list) -> np.ndarray:
+    """Points for ``x`` from bands [[threshold, points], ...] (highest threshold first):
+    the points of the first band that ``x`` reaches (``x >= threshold``; a band written
+    [threshold, points, "exclusive"] needs ``x > threshold``), 0 below every band.
+    Thresholds are compared in ``x``'s dtype."""
+    thr = [np.asarray(b[0], dtype=x.dtype) for b in bands]
+    excl = [len(b) > 2 and b[2] == "exclusive" for b in bands]
+    nested = all(thr[i] > thr[i + 1] or (thr[i] == thr[i + 1] and (excl[i] or not excl[i + 1])) for i in range(len(bands) - 1))
+    if not nested or not bands:  # (validated configs are nested; float rounding could tie two thresholds)
+        out = np.zeros(x.shape, dtype=F32)
+        for band, th, ex in zip(bands[::-1], thr[::-1], excl[::-1]):  # the first band x reaches writes last
+            np.copyto(out, F32(band[1]), where=(x > th) if ex else (x >= th))
+        return out
+    # nested bands: reaching a band means reaching every band below it, so the number of
+    # bands reached picks the points (one compare-and-add per band; 10x a masked copy)
+    reached = np.zeros(x.shape, dtype=np.uint8)
+    for th, ex in zip(thr, excl):
+        reached += (x > th) if ex else (x >= th)
+    return np.array([0.0] + [b[1] for b in bands[::-1]], dtype=F32).take(reached)
+
+
+@dataclass
+class FirmMetrics:
+    """Derived quantities at month ``t`` (years, fractions, M CNY/yr)."""
+
+    niche_years: np.ndarray
+    growth_2y: np.ndarray
+    rd_spend: np.ndarray
+    sme: np.ndarray
+
+    def part(self, sel: slice) -> "FirmMetrics":
+        """The metrics of the rows ``sel`` of this set."""
+        return FirmMetrics(self.niche_years[sel], self.growth_2y[sel], self.rd_spend[sel], self.sme[sel])
+
+    @classmethod
+    def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> "FirmMetrics":
+        n = f.n
+        ny = (t - f.niche_start[:n]).astype(F32) / F32(12.0)
+        # in float64, rounded to 1e-6, so a firm exactly at a growth gate is not pushed off it by float32
+        g2 = np.round(np.sqrt(f.rev_y1[:n].astype(np.float64) / np.maximum(f.rev_y3[:n], 1e-6)) - 1.0, 6)
+        return cls(ny, g2, (f.rd_int[:n] * f.revenue[:n]).astype(F32, copy=False), f.is_sme(fp))
+
+
+# ---- criteria -----------------------------------------------------------------------
+
+def innovative_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+    """Innovative SME: 100-point score >= 60 with the sub-score minima (DOMAIN §2)."""
+    k, n = c.innovative, f.n
+    innov = band_points(f.rd_int[:n], k.rd_bands) + np.minimum(F32(k.ip_points_each) * f.ip[:n], F32(k.ip_points_max))
+    growth = band_points(m.growth_2y, k.growth_bands) + band_points(-f.debt[:n], k.debt_bands)
+    spec = band_points(f.main_share[:n], k.main_bands) + np.where(f.emerging[:n], F32(k.emerging_points[0]), F32(k.emerging_points[1]))
+    ok = (innov + growth + spec >= k.pass_score) & (innov >= k.min_innovation) & (growth >= k.min_growth) & (spec >= k.min_specialisation)
+    return ok & m.sme if k.sme_only else ok
+
+
+def srdi_score(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+    """The provincial SRDI score (of 100) from the indicators the model represents."""
+    k, n = c.srdi, f.n
+    spec = (band_points(f.main_share[:n], k.main_bands) + band_points(m.growth_2y, k.growth_bands)
+            + np.minimum(F32(k.niche_year_points) * m.niche_years, F32(5.0)) + F32(2.0) * (f.chain[:n] >= 0))
+    refine = F32(k.quality_points) * f.quality[:n] + band_points(-f.debt[:n], k.debt_bands)
+    distinct = band_points(mk.nat_share, k.share_bands)
+    innov = (band_points(f.rd_int[:n], k.rd_int_bands) + band_points(m.rd_spend, k.rd_spend_bands)
+             + np.minimum(F32(k.ip_points_each) * f.ip[:n], F32(7.0)) + F32(k.institution_points) * f.rd_inst[:n])
+    return (spec + refine + distinct + innov).astype(F32, copy=False)
+
+
+def srdi_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.srdi, f.n
+    ok = ((m.niche_years >= k.min_niche_years) & (m.rd_spend >= k.min_rd_spend) & (f.rd_int[:n] >= k.min_rd_intensity)
+          & (f.revenue[:n] >= k.min_revenue) & (srdi_score(f, m, mk, c) >= k.pass_score))
+    return ok & m.sme if k.sme_only else ok
+
+
+def little_giant_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.little_giant, f.n
+    rev, rd_now, rd_prev = f.revenue[:n], f.rd_int[:n], f.rd_prev[:n]
+    rd_min = np.minimum(rd_now, rd_prev)
+    rd_ok = np.where(rev >= k.revenue_high, rd_min >= k.rd_gate_high,
+                     np.where(rev >= k.revenue_mid, rd_min >= k.rd_gate_mid, F32(2.0) * m.rd_spend >= k.rd_spend_small))
+    ok = ((m.niche_years >= k.min_niche_years) & (f.main_share[:n] >= k.min_main_share) & (m.growth_2y >= k.min_growth_2y)
+          & (f.debt[:n] <= k.max_debt) & (mk.nat_share >= k.min_niche_share) & rd_ok & (f.ip[:n] >= k.min_ip))
+    if k.requires_srdi:
+        ok &= f.holds("srdi")
+    if k.needs_institution:
+        ok &= f.rd_inst[:n]
+    if k.needs_brand:
+        ok &= f.brand[:n]
+    if k.needs_key_link:
+        ok &= (f.chain[:n] >= 0) | f.emerging[:n]
+    return ok & m.sme if k.sme_only else ok
+
+
+def champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.single_champion, f.n
+    return ((m.niche_years >= k.min_niche_years) & (mk.global_rank <= k.max_global_rank)
+            & (f.main_share[:n] >= k.min_main_share) & ((f.revenue[:n] >= k.min_revenue) | f.holds("little_giant")))
+
+
+def provincial_champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.provincial_champion, f.n
+    return ((m.niche_years >= k.min_niche_years) & (mk.region_rank == 1) & (mk.nat_rank <= k.max_national_rank)
+            & ((f.revenue[:n] >= k.min_revenue) | f.holds("little_giant")))
+
+
+def leading_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.leading, f.n
+    pool = {"chain_owners": f.owner[:n], "largest": ~m.sme, "owners_first": f.owner[:n] | ~m.sme}[k.rule]
+    return pool & (f.revenue[:n] >= k.min_revenue)
+
+
+def selection_priority(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, boost: np.ndarray) -> np.ndarray:
+    """Who among ``rows`` is chosen first when a quota binds (higher first; a uniform draw
+    breaks ties): leading enterprises by the rule (owners first, then revenue), others by
+    latent quality plus the precision-services boost (``boost``, aligned with ``rows``)."""
+    if tier == "leading":
+        size = np.log1p(f.revenue[rows]).astype(F32, copy=False)
+        return size + (F32(100.0) * f.owner[rows] if c.leading.rule == "owners_first" else F32(0.0))
+    return f.quality[rows] + boost
+
+
+def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: CriteriaConfig) -> np.ndarray:
+    """Mask of alive rows meeting ``tier``'s criteria at this moment."""
+    if tier == "innovative":
+        ok = innovative_eligible(f, m, c)
+    elif tier == "srdi":
+        ok = srdi_eligible(f, m, mk, c)
+    elif tier == "little_giant":
+        ok = little_giant_eligible(f, m, mk, c)
+    elif tier == "single_champion":
+        ok = champion_eligible(f, m, mk, c)
+    elif tier == "provincial_champion":
+        ok = provincial_champion_eligible(f, m, mk, c)
+    else:
+        ok = leading_eligible(f, m, c)
+    return ok & f.alive[: f.n]
+
+
+def prefilter(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, t: int) -> np.ndarray:
+    """A cheap necessary condition of ``tier``'s criteria at month ``t`` for ``rows`` (so
+    the full criteria are evaluated on fewer firms): a row failing it fails the criteria.
+    Each test is the criteria's own comparison, in the same dtype."""
+    if tier == "innovative":
+        return np.ones(rows.shape[0], dtype=bool)
+    if tier == "leading":
+        return f.revenue[rows] >= F32(c.leading.min_revenue)
+    k = {"srdi": c.srdi, "little_giant": c.little_giant, "single_champion": c.single_champion,
+         "provincial_champion": c.provincial_champion}[tier]
+    ok = (t - f.niche_start[rows]).astype(F32) / F32(12.0) >= k.min_niche_years  # as FirmMetrics.niche_years
+    if tier == "srdi":
+        rd = f.rd_int[rows]
+        rev = f.revenue[rows]
+        return ok & (rd >= F32(k.min_rd_intensity)) & (rev >= F32(k.min_revenue)) & ((rd * rev).astype(F32, copy=False) >= k.min_rd_spend)
+    if tier == "little_giant":
+        ok &= f.main_share[rows] >= F32(k.min_main_share)
+        return ok & (f.titles[TIER_INDEX["srdi"]].take(rows) != NONE) if k.requires_srdi else ok
+    return ok & ((f.revenue[rows] >= F32(k.min_revenue)) | (f.titles[TIER_INDEX["little_giant"]].take(rows) != NONE))
+
+
+NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")  # national shares
+NEEDS_RANKS = ("single_champion", "provincial_champion")                           # and ranks
+
+
+# ---- capacity -----------------------------------------------------------------------
+
+def capacity(cap: CapacityConfig, year: int, scale: float) -> float:
+    """Batch capacity in simulated firms (inf when the rule sets no bound)."""
+    if cap.rule == "criteria":
+        return np.inf
+    if cap.rule == "selection_rate":
+        return np.inf
+    quotas = {int(y): float(q) for y, q in cap.quota_by_year.items()}
+    if year in quotas:
+        q = quotas[year]
+    else:
+        last = max((y for y in quotas if y < year), default=None)
+        q = cap.quota_default * (1.0 + cap.quota_growth) ** (year - last if last is not None else 0)
+    return q * scale
+
+
+def due(tier: str, sched: TierSchedule, year: int, month: int) -> bool:
+    """Does ``tier`` hold a batch in this calendar month?"""
+    if not sched.enabled or year < sched.first_year:
+        return False
+    return sched.batch_month == 0 or sched.batch_month == month
+
+
+@dataclass
+class BatchResult:
+    applicants: int
+    eligible: int
+    capacity: float
+    recognised: int
+    rereviewed: int
+    revoked: int
+    chosen_rows: np.ndarray    # rows recognised in this batch
+    revoked_rows: np.ndarray   # rows whose title was revoked at re-review
+
+
+def apply_probability(tier: str, sched: TierSchedule, rp: RecognitionParams, apply_mult: np.ndarray) -> np.ndarray:
+    """Chance that an eligible non-holder applies in a batch: the tier's propensity times
+    the services multiplier, converted to a monthly chance for continuous tiers."""
+    p = np.minimum(F32(rp.apply_prob[tier]) * apply_mult, F32(1.0))
+    if sched.batch_month == 0:
+        p = F32(1.0) - (F32(1.0) - p) ** F32(1.0 / 12.0)
+    return p.astype(F32, copy=False)
+
+
+def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: np.ndarray, code: np.ndarray,
+               u_apply: np.ndarray, reviews: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Who takes part in a batch: (applicants, holders due for re-review), as ascending row
+    indices.  A non-holder applies when its draw is below its apply probability
+    ``p_table[code]`` (per segment code; see :func:`apply_probability`).  ``reviews=False``
+    when no title can be due yet (the calendar says so)."""
+    n = f.n
+    rec = f.titles[TIER_INDEX[tier], :n]
+    p_max = float(p_table.max())
+    if p_max < 0.1:  # applications are rare: test the few draws below the highest probability
+        hit = np.flatnonzero(u_apply < p_max)
+        applicants = hit[(u_apply[hit] < p_table.take(code[hit])) & f.alive[hit] & (rec[hit] == NONE)]
+    else:
+        applicants = np.flatnonzero((u_apply < p_table.take(code)) & f.alive[:n] & (rec == NONE))
+    due = np.flatnonzero((rec <= t - validity_months) & (rec != NONE)) if reviews else np.zeros(0, dtype=np.intp)
+    return applicants, due
+
+
+def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, scale: float, rp: RecognitionParams,
+              applicants: np.ndarray, due: np.ndarray, ok: np.ndarray, review_ok: np.ndarray, review_boost: np.ndarray,
+              priority: Callable[[np.ndarray], np.ndarray], u_review: np.ndarray, u_select: np.ndarray) -> BatchResult:
+    """One batch of ``tier`` at step ``t``: re-review the ``due`` holders, then recognise
+    among the ``applicants`` (row indices from :func:`candidates`).
+
+    ``ok``: applicants meeting the criteria now (aligned with ``applicants``);
+    ``review_ok``, ``review_boost``: due holders meeting the criteria they are re-reviewed
+    against, and their services boost to the pass rate (aligned with ``due``);
+    ``priority(rows)``: selection priority when a quota binds; u_*: uniform variates, one
+    per firm row (common random numbers)."""
+    rec = f.titles[TIER_INDEX[tier]]
+    pass_p = F32(rp.rereview_pass[tier])
+    pass_p = pass_p + review_boost * (F32(1.0) - pass_p)
+    keep = np.zeros(0, dtype=bool)
+    if due.size:
+        keep = (review_ok if rp.review_needs_criteria else True) & (u_review[due] < pass_p)
+    passed, revoked = due[keep], due[~keep]
+    rec[passed] = t
+    rec[revoked] = NONE
+    elig = applicants[ok]
+    n_elig = int(elig.size)
+    cap = capacity(sched.capacity, year, scale)
+    if sched.capacity.rule == "selection_rate":
+        chosen = elig[u_select[elig] < F32(sched.capacity.selection_rate)]
+    elif n_elig > cap:
+        n_take = int(np.floor(cap + u_select[elig[0]]))  # random rounding of a scaled quota
+        score = priority(elig) + u_select[elig]
+        chosen = elig[np.argpartition(-score, min(n_take, n_elig - 1))[:n_take]] if n_take > 0 else elig[:0]
+    else:
+        chosen = elig
+    rec[chosen] = t
+    return BatchResult(int(applicants.size), n_elig, float(cap), int(chosen.size), int(passed.size), int(revoked.size),
+                       chosen, revoked)

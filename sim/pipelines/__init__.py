@@ -1,0 +1,3 @@
+"""Compose -> run -> analyse -> write: forecast, compare, sensitivity, calibrate, back-test, with
+provenance; the Python API (``sim.forecast``).
+"""

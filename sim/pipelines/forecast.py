@@ -1,0 +1,90 @@
+"""The default forecast: an ensemble of one scenario under one policy, reduced to the
+tables a planner reads (forecast quantiles, target reachability), fan charts, and a
+summary — written atomically into an output directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from sim.analysis import targets
+from sim.analysis.tables import forecast_table
+from sim.config import history, posterior
+from sim.core.levers import lever_dates
+from sim.core.schema import RunConfig
+from sim.pipelines.provenance import _git_commit, _versions
+from sim.run import atomic, ensemble
+
+
+def observed(config: RunConfig) -> pd.DataFrame:
+    """Published points for this scenario, mapped onto tiers and metrics."""
+    path = config.data.path or history.default_history_path(config.scenario.name)
+    h = history.until(history.load_history(path), int(config.scenario.origin[:4]))
+    return history.observed_points(h, [dataclasses.asdict(m) for m in config.scenario.history])
+
+
+def history_for_target(obs: pd.DataFrame, target: dict, window_start: str) -> pd.DataFrame:
+    """Observed points comparable with a target's series: stock points of its tiers for
+    stock targets; batch counts cumulated from the window start for cumulative_new."""
+    sub = obs[obs["tier"].isin(target["tiers"])]
+    if target["metric"] == "stock":
+        pts = sub[sub["metric"] == "stock"]
+        if len(target["tiers"]) > 1:  # a single published figure for a sum of tiers
+            pts = pts[pts["unit_note"].astype(str) != ""] if "unit_note" in pts else pts
+        return pts.groupby("date", as_index=False)["value"].sum().assign(label="published")
+    new = sub[(sub["metric"] == "batch_new") & (sub["date"] >= window_start)].sort_values("date")
+    if new.empty:
+        return new.assign(label=[])[["date", "value", "label"]]
+    per_date = new.groupby("date", as_index=False)["value"].sum()
+    return per_date.assign(value=per_date["value"].cumsum(), label="published (cumulated)")
+
+
+def forecast(config: RunConfig, out_dir: str | Path | None = None, records: list | None = None) -> dict[str, pd.DataFrame]:
+    """Run the ensemble (unless its ``records`` are given) and (if ``out_dir``) write
+    trajectories.parquet, batches.csv, forecast.csv, reachability.csv, one fan chart per
+    target (PNG+SVG) and summary.json.  Returns the tables."""
+    t0 = time.perf_counter()
+    used = posterior.describe_use(config)  # a bad posterior fails here, in one line
+    records = ensemble.run_ensemble(config) if records is None else records
+    t_run = time.perf_counter() - t0
+    traj = ensemble.trajectories(config, records)
+    batch = ensemble.batches(config, records)
+    tgts = [dataclasses.asdict(t) for t in config.scenario.targets]
+    fc = forecast_table(traj)
+    reach = targets.reachability_table(traj, tgts, batch, origin=config.scenario.origin)
+    obs = observed(config)
+    tables = {"trajectories": traj, "batches": batch, "forecast": fc, "reachability": reach, "observed": obs}
+    figures: list[str] = []
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic.write_parquet(traj, out / "trajectories.parquet")
+        atomic.write_csv(batch, out / "batches.csv")
+        atomic.write_csv(fc, out / "forecast.csv")
+        atomic.write_csv(reach, out / "reachability.csv")
+        if config.plots:
+            from sim.plots import fan as plots
+
+            for t, row in zip(tgts, reach.itertuples()):
+                base = out / f"fan_{t['name']}"
+                title = f"{config.scenario.label}: {t['label']} — {config.policy.label or config.policy.name}"
+                paths = plots.fan_chart(plots.bands_for_target(traj, t), t, history=history_for_target(obs, t, config.scenario.window_start),
+                                        lever_starts=lever_dates(config.policy), p_reached=(row.p_reached, row.p_low, row.p_high),
+                                        title=title, out_base=base)
+                figures += [str(p) for p in paths]
+        summary = {
+            "scenario": config.scenario.name, "policy": config.policy.name, "seed": config.seed,
+            "n_replicates": len(records), "scale": config.scenario.scale,
+            "timings_s": {"ensemble": round(t_run, 3), "total": round(time.perf_counter() - t0, 3)},
+            "calibration": used,
+            "fiscal_cost": ensemble.fiscal_cost(config, records),
+            "targets": reach[["target", "p_reached", "p_low", "p_high", "count_p50"]].to_dict(orient="records"),
+            "figures": figures, "versions": _versions(), "git_commit": _git_commit(),
+            "config": dataclasses.asdict(config),
+        }
+        atomic.write_json(summary, out / "summary.json")
+    tables["figures"] = pd.DataFrame({"path": figures})
+    return tables

@@ -1,0 +1,2 @@
+"""Figures from tables (matplotlib): fan charts, effects, tornado, heatmap, calibration fit.
+"""
