@@ -11,7 +11,7 @@ POLICY   ?= baseline
 N        ?= 100
 SEED     ?= 1
 
-.PHONY: setup forecast test bench bench-all lock clean
+.PHONY: setup forecast test lint bench bench-all lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ forecast: $(STAMP)
 	$(PY) -m experiments.forecast scenario=$(SCENARIO) policy=$(POLICY) n_replicates=$(N) seed=$(SEED)
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

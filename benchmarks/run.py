@@ -316,14 +316,14 @@ def child_floor(spec: dict) -> dict:
 
     def floor_all():
         for t in range(T):
-            for stream, meth, a, k, _size, _dt in per_step[t]:
+            for stream, meth, a, k, _size, _secs in per_step[t]:
                 out = getattr(streams[stream], meth)(*a, **k)
                 del out
             _state_pass(arrays, rows_in_use[t])
 
     def batches_entry_only():
         for t in range(T):
-            for stream, meth, a, k, _size, _dt in per_step[t]:
+            for stream, meth, a, k, _size, _secs in per_step[t]:
                 if stream not in rule_streams:
                     out = getattr(streams[stream], meth)(*a, **k)
                     del out

@@ -153,7 +153,7 @@ def test_no_mesa_private_attribute_is_touched():
     private = _mesa_private_names()
     assert {"_agents", "_agents_by_type", "_all_agents", "_ids"} <= private  # the check can see them
     hits = []
-    for name, path in MODULES.items():
+    for path in MODULES.values():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Attribute) and node.attr in private:
                 hits.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")

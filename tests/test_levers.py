@@ -12,7 +12,7 @@ Scenario: liaocheng (~1,900 firms, ~0.2 s per full run); most runs stop early.
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,7 @@ def lever(name: str, intensity: float = 2.0, start: str = "2016-01", end: str | 
     return tuple(ov)
 
 
-@lru_cache(maxsize=None)
+@cache
 def cfg(*overrides: str, policy: str = "no_policy"):
     """Composed config, cached (Hydra compose is ~0.3 s)."""
     return compose(SCENARIO, policy, list(overrides))

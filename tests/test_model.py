@@ -5,7 +5,7 @@ DataCollector) and the agents onto the firm arrays."""
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
+from functools import cache
 
 import mesa
 import numpy as np
@@ -23,7 +23,7 @@ from sim.core.schema import TIERS
 from sim.run import ensemble
 
 
-@lru_cache(maxsize=None)
+@cache
 def cfg(scenario: str = "liaocheng", policy: str = "baseline", *overrides: str):
     return compose(scenario, policy, list(overrides))
 
@@ -160,7 +160,7 @@ def test_scenario_run_invariants(scenario, scale, policy):
     np.testing.assert_allclose(rec.stock, stock / scale)
     traj = ensemble.trajectories(c, [rec])
     assert set(traj["tier"]) == {t for t in TIERS if t in c.scenario.tiers and c.scenario.tiers[t].enabled}
-    for tier, g in traj.groupby("tier"):
+    for _, g in traj.groupby("tier"):
         g = g.sort_values("date")
         before = g["date"] < c.scenario.window_start
         assert (g.loc[before, "cumulative_new"] == 0).all()

@@ -116,7 +116,7 @@ def test_write_json_format_and_defaults(tmp_path):
 
 def test_parquet_unserialisable_leaves_nothing(tmp_path):
     p = tmp_path / "bad.parquet"
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):  # pyarrow's ArrowInvalid
         write_parquet(pd.DataFrame({"a": [object(), object()]}), p)
     assert _listing(tmp_path) == []
 

@@ -14,7 +14,10 @@ F32 = np.float32
 G = GrowthParams()
 
 
-def simulate_year(revenue, age, drift, g, rng, cap=F32(1e6)):
+NO_CAP = F32(1e6)
+
+
+def simulate_year(revenue, age, drift, g, rng, cap=NO_CAP):
     """One calendar year as the model runs it: one exponential per firm (January) and
     twelve monthly normal steps.  Returns (b, annual log growth, end revenue)."""
     n = revenue.shape[0]

@@ -96,7 +96,7 @@ def truncate_quotas(config: RunConfig, until: int) -> RunConfig:
     """Back-test: drop the batch sizes of years after ``until`` (they come from the data the
     back-test scores); later batches continue from the last kept batch with ``quota_growth``."""
     cfg = copy.deepcopy(config)
-    for tier, sched in cfg.scenario.tiers.items():
+    for sched in cfg.scenario.tiers.values():
         cap = sched.capacity
         later = [y for y in cap.quota_by_year if int(y) > until]
         if cap.rule != "quota" or not later:

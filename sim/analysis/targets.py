@@ -146,7 +146,7 @@ def format_reachability(df: pd.DataFrame, label_width: int = 44) -> str:
                 first, _fmt_num(r.needed_per_year),
             ])
         widths = [max(len(c) for c in col) for col in zip(head, *rows)]
-        fmt = lambda cells: "  ".join(  # noqa: E731
+        fmt = lambda cells, widths=widths: "  ".join(  # noqa: E731
             c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
         ).rstrip()
         n = int(block["n_replicates"].iloc[0])

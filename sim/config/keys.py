@@ -53,7 +53,7 @@ def parts(key: str) -> list[str]:
     return re.sub(r"\[(\d+)\]", r".\1", key).split(".")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema(cls: type) -> tuple[dict[str, dataclasses.Field], dict[str, Any]]:
     return {f.name: f for f in dataclasses.fields(cls)}, get_type_hints(cls)
 

@@ -100,7 +100,7 @@ class FirmArrays:
     n: int = 0  # rows in use (firms ever created)
 
     @classmethod
-    def empty(cls, capacity: int) -> "FirmArrays":
+    def empty(cls, capacity: int) -> FirmArrays:
         cols = {name: np.full(capacity, fill, dtype=dt) for name, (dt, fill) in SCHEMA.items()}
         titles = np.full((len(TIERS), capacity), NONE, dtype=np.int32)
         return cls(**cols, titles=titles, n=0)
@@ -124,7 +124,7 @@ class FirmArrays:
         titles[:, : self.titles.shape[1]] = self.titles
         self.titles = titles
 
-    def take(self, rows: np.ndarray) -> "FirmSubset":
+    def take(self, rows: np.ndarray) -> FirmSubset:
         """The firms ``rows`` only, as a read-only stand-in for FirmArrays whose columns are
         copied on first use (criteria read a few columns of a few firms)."""
         return FirmSubset(self, rows)
@@ -133,7 +133,7 @@ class FirmArrays:
         """Boolean mask over rows in use: firm currently holds ``tier``."""
         return self.titles[TIER_INDEX[tier], : self.n] != NONE
 
-    def is_sme(self, fp: "FirmParams") -> np.ndarray:
+    def is_sme(self, fp: FirmParams) -> np.ndarray:
         """SME mask over rows in use (see :func:`sme_mask`)."""
         return sme_mask(self.employees[: self.n], self.revenue[: self.n], fp)
 
@@ -159,11 +159,11 @@ class FirmSubset:
     def holds(self, tier: str) -> np.ndarray:
         return self._parent.titles[TIER_INDEX[tier]].take(self._rows) != NONE
 
-    def is_sme(self, fp: "FirmParams") -> np.ndarray:
+    def is_sme(self, fp: FirmParams) -> np.ndarray:
         return sme_mask(self.employees, self.revenue, fp)
 
 
-def sme_mask(employees: np.ndarray, revenue: np.ndarray, fp: "FirmParams") -> np.ndarray:
+def sme_mask(employees: np.ndarray, revenue: np.ndarray, fp: FirmParams) -> np.ndarray:
     """SME by the 2011 industrial standard: fewer employees than a large firm's minimum or
     less revenue (M CNY/yr) than ``large_min``."""
     return (employees < fp.large_min_employees) | (revenue < fp.large_min)

@@ -47,7 +47,7 @@ class Effects:
     library_share: float = 0.0  # share of SMEs the cultivation library should hold
 
     @classmethod
-    def none(cls, n: int) -> "Effects":
+    def none(cls, n: int) -> Effects:
         z, o = np.zeros(n, dtype=F32), np.ones(n, dtype=F32)
         return cls(fin_relief=z.copy(), ip_mult=o.copy(), cap_add=z.copy(), drift_add=z.copy(),
                    rd_mult=o.copy(), rd_start_mult=o.copy(), apply_mult=o.copy(), review_boost=z.copy())
@@ -56,13 +56,13 @@ class Effects:
     def size(self) -> int:
         return self.fin_relief.shape[0]
 
-    def take(self, index: np.ndarray) -> "Effects":
+    def take(self, index: np.ndarray) -> Effects:
         """Per-firm effects picked by ``index`` (e.g. segment codes into a lookup table)."""
         kw = {name: getattr(self, name)[index] for name in PER_FIRM}
         return Effects(**kw, chain_opening=self.chain_opening, library_share=self.library_share)
 
 
-LEVER_TYPES: dict[str, type["Lever"]] = {}  # lever name -> class, in definition order
+LEVER_TYPES: dict[str, type[Lever]] = {}  # lever name -> class, in definition order
 
 
 @dataclass

@@ -448,7 +448,7 @@ class TierModel(mesa.Model):
             # criteria are evaluated for candidates only, and only those passing a cheap necessary test
             ok, review_ok = self._criteria(tier, t, applicants, is_due, markets, rp.review_drops_sme_cap)
             res = tiers.run_batch(tier, f, t, sched, year, self.scenario.scale, rp, applicants, is_due, ok, review_ok,
-                                  boost[code[is_due]], lambda rows: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
+                                  boost[code[is_due]], lambda rows, tier=tier: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
                                   u_review, u_select)
             k = TIER_INDEX[tier]
             if tier in TITLED:  # title sets changed: these firms' rates and lever reach change

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, get_type_hints
+from typing import Any, get_type_hints
 
 from sim.core.declare import p
 from sim.core.levers import LEVER_TYPES

@@ -34,7 +34,7 @@ class Market:
     nat_rank: np.ndarray      # rank in the national niche market
     global_rank: np.ndarray   # rank in the world niche market
 
-    def part(self, sel: slice) -> "Market":
+    def part(self, sel: slice) -> Market:
         """The same quantities for the rows ``sel`` of this set (ranks only if present)."""
         return Market(*(x[sel] if x.size else x for x in (self.nat_share, self.region_rank, self.nat_rank, self.global_rank)))
 
@@ -125,12 +125,12 @@ class FirmMetrics:
     rd_spend: np.ndarray
     sme: np.ndarray
 
-    def part(self, sel: slice) -> "FirmMetrics":
+    def part(self, sel: slice) -> FirmMetrics:
         """The metrics of the rows ``sel`` of this set."""
         return FirmMetrics(self.niche_years[sel], self.growth_2y[sel], self.rd_spend[sel], self.sme[sel])
 
     @classmethod
-    def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> "FirmMetrics":
+    def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> FirmMetrics:
         n = f.n
         ny = (t - f.niche_start[:n]).astype(F32) / F32(12.0)
         # in float64, rounded to 1e-6, so a firm exactly at a growth gate is not pushed off it by float32
