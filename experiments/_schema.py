@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -100,8 +101,6 @@ def compose_single(config_name: str, node: type, overrides: list[str]) -> tuple[
 def make_run_dir(hydra_node: Any, job: dict, overrides: list[str]) -> str:
     """The run folder ``hydra.run.dir`` (resolved now, as ``@hydra.main`` would) with Hydra's
     ``.hydra/`` record: config.yaml (the composed job config), hydra.yaml, overrides.yaml."""
-    from pathlib import Path
-
     out = Path(str(hydra_node.run.dir))
     rec = out / str(hydra_node.output_subdir or ".hydra")
     rec.mkdir(parents=True, exist_ok=True)

@@ -8,15 +8,15 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from sim.run.sweep import JOBS_DIR, TABLE, collect
+
 
 class CollectSweep(Callback):
     """At the end of a ``--multirun``, aggregate the jobs' outcome files
     (``<sweep dir>/jobs/*.parquet``) into ``<sweep dir>/sweep.parquet`` and ``sweep.csv``
     (the same as ``python -m experiments.collect <sweep dir>``).  Does nothing for a
     multirun whose jobs wrote no job files."""
-
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from sim.run.sweep import JOBS_DIR, TABLE, collect
 
         sweep_dir = Path(config.hydra.sweep.dir)
         if not any((sweep_dir / JOBS_DIR).glob("*.parquet")):

@@ -64,10 +64,7 @@ def run_and_report(base: RunConfig, spec: dict, opts, out: str) -> None:
     print(f"sobol: {spec.get('name')} ({d} factors), N={opts.n_base}, {opts.replicates_per_point} replicate(s) a point "
           f"-> {runs:,} model runs of {base.scenario.name} (scale {base.scenario.scale:g})", flush=True)
     sob = run_sobol(base, spec, opts, out, plots=base.plots)
-    import json
-    from pathlib import Path
-
-    summary = json.loads((Path(out) / "summary.json").read_text(encoding="utf-8"))
+    summary = sob.attrs["summary"]
     for output, block in sob.groupby("output", sort=False):
         tot = block[block["index"] == "total"].sort_values("estimate", ascending=False)
         first = block[block["index"] == "first"].set_index("factor")

@@ -36,7 +36,9 @@ from sim.config.posterior import UNIT_PARAM, apply_values, effective_sample_size
 from sim.config.validate import validate
 from sim.core import record
 from sim.core.calendar import month_index
+from sim.core.model import simulate
 from sim.core.schema import ConfigError, RunConfig
+from sim.run.executors import make_executor
 
 ABC_STREAM = 2**32 - 1           # the ABC sampler's own stream: SeedSequence(seed, spawn_key=(ABC_STREAM,))
 QUOTA_TIERS = ("srdi", "little_giant", "single_champion", "provincial_champion", "leading")
@@ -220,7 +222,6 @@ def simulation_config(config: RunConfig, obs: pd.DataFrame, scale: float | None 
 
 
 def _simulate_one(config: RunConfig, paths: list[str], row: np.ndarray, sim_id: int, obs: pd.DataFrame) -> np.ndarray:
-    from sim.core.model import simulate
 
     cfg = apply_values(config, dict(zip(paths, row)))
     return summaries(cfg, simulate(cfg, int(sim_id)), obs)
@@ -230,8 +231,6 @@ def simulate_many(config: RunConfig, paths: list[str], values: np.ndarray, sim_i
                   n_jobs: int = 1) -> np.ndarray:
     """Model values at ``obs`` for each parameter row; simulation ``sim_ids[i]`` runs as
     replicate ``sim_ids[i]`` of ``config.seed`` (so results do not depend on ``n_jobs``)."""
-    from sim.run.executors import make_executor
-
     with make_executor(config.executor, n_jobs, len(values)) as ex:  # joblib, serial or a Dask cluster
         rows = list(ex.imap(_simulate_one, [(config, paths, v, i, obs) for v, i in zip(values, sim_ids)]))
     return np.vstack(rows) if rows else np.empty((0, len(obs)))
@@ -244,7 +243,6 @@ def simulate_many(config: RunConfig, paths: list[str], values: np.ndarray, sim_i
 @dataclasses.dataclass
 class Calibration:
     """A posterior and what produced it."""
-
     posterior: pd.DataFrame          # parameter columns, weight, distance, scenario
     info: dict                        # calibration.json content
     obs: pd.DataFrame                 # observations used

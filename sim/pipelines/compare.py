@@ -25,21 +25,24 @@ Statistics (per target, per policy against the reference arm, ``n`` paired repli
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from sim.analysis.paired import ARM, effects
+from sim.config.compose import compose
 from sim.config.validate import build
 from sim.core.declare import p
 from sim.core.schema import ConfigError, RunConfig
-from sim.run import sweep
+from sim.pipelines.provenance import _git_commit, _versions
+from sim.run import atomic, sweep
 
 
 @dataclass
 class CompareOptions:
     """The keys ``experiments/compare.py`` adds to a run configuration."""
-
     policies: list = p(["baseline", "financing_plus"], "policy names (configs/policy/); the first is the reference",
                        "run knob: at least two, distinct")
     confidence: float = p(0.95, "confidence level of the intervals", "convention", range=(0.5, 0.999))
@@ -77,13 +80,13 @@ def run_arms(arms: dict[str, RunConfig], out_dir, n_jobs: int = -1, executor: st
         raise ValueError(f"paired arms need one seed and one replicate count (seeds {sorted(seeds)}, replicates {sorted(reps)})")
     jobs = [({ARM: label}, cfg) for label, cfg in arms.items()]
     ex = next(iter(arms.values())).executor  # default: the configs' executor (executor=dask executor.address=...)
-    return sweep.run_sweep(jobs, out_dir, executor=executor or ex.name, address=address or ex.address or None, n_jobs=n_jobs)
+    # the job files (for resume) are the only copy the sweep writes: the caller writes the table once
+    return sweep.run_sweep(jobs, out_dir, executor=executor or ex.name, address=address or ex.address or None, n_jobs=n_jobs,
+                           aggregate=False)
 
 
 def compose_arms(scenario: str | None, policies: list[str], overrides: list[str] | tuple[str, ...] = ()) -> dict[str, RunConfig]:
     """One validated config per named policy, the same overrides (seed, scale, ...) for all."""
-    from sim.config.compose import compose
-
     return {name: compose(scenario, name, list(overrides)) for name in policies}
 
 
@@ -93,12 +96,6 @@ def compare(arms: dict[str, RunConfig], out_dir, reference: str | None = None, c
     effects table, :data:`COLUMNS`), ``outcomes.parquet`` (one row per arm and replicate),
     ``effects.png/.svg`` and ``summary.json``; the sweep's own files go to ``out_dir/runs``.
     ``reference`` defaults to the first arm.  Returns the effects table."""
-    import time
-    from pathlib import Path
-
-    from sim.pipelines.provenance import _git_commit, _versions
-    from sim.run import atomic
-
     reference = reference or next(iter(arms))
     first = arms[reference]
     out = Path(out_dir)
@@ -112,7 +109,7 @@ def compare(arms: dict[str, RunConfig], out_dir, reference: str | None = None, c
     if plots:
         from sim.plots.charts import effects_chart
 
-        figures = [str(x) for x in effects_chart(pd.read_csv(out / "compare.csv"), out / "effects",
+        figures = [str(x) for x in effects_chart(eff, out / "effects",
                                                    title=f"{first.scenario.label}: paired effects against {reference}, "
                                                          f"{confidence:.0%} intervals (n = {first.n_replicates})")]
     atomic.write_json({

@@ -24,22 +24,25 @@ same statistic and method as ``SobolResult.bootstrap``, which itself takes no se
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from sim.analysis.sobol import COLUMNS, Factor, analyse, check, design, point_outputs
 from sim.config import keys
+from sim.config.posterior import keep_factors
 from sim.config.validate import build
 from sim.core.declare import p
 from sim.core.schema import ConfigError, RunConfig
-from sim.run import sweep
+from sim.pipelines.provenance import _git_commit, _versions
+from sim.run import atomic, sweep
 
 
 @dataclass
 class SensitivitySpec:
     """A set of factors (a config group ``configs/sensitivity/``)."""
-
     name: str = p("levers", "id", "configs/sensitivity/")
     label: str = p("", "text", "configs/sensitivity/")
     factors: list = p([], "Factor list: {path, low, high, source}", "configs/sensitivity/*.yaml")
@@ -48,7 +51,6 @@ class SensitivitySpec:
 @dataclass
 class SobolOptions:
     """The keys ``experiments/sensitivity.py`` adds to a run configuration."""
-
     sensitivity: SensitivitySpec = field(default_factory=SensitivitySpec)
     n_base: int = p(512, "base samples N (a power of 2); model runs = (d + 2)·N·replicates_per_point",
                     "issue 5: at least 512 so that no index is meaningfully negative", range=(8, 2**20))
@@ -127,19 +129,13 @@ def run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, out_dir, plots: b
               executor: str | None = None, address: str | None = None) -> pd.DataFrame:
     """Design -> sweep -> indices.  Writes into ``out_dir``: ``design.parquet`` (the points),
     ``points.parquet`` (outputs per point), ``sobol.csv`` (:data:`COLUMNS`), ``tornado.png/.svg``
-    and ``summary.json``; the sweep's files go to ``out_dir/runs``.  Returns the sobol table."""
-    import time
-    from pathlib import Path
-
-    from sim.pipelines.provenance import _git_commit, _versions
-    from sim.run import atomic
-
+    and ``summary.json``; the sweep's job files go to ``out_dir/runs``.  Returns the sobol table
+    (``.attrs["summary"]``: the summary written)."""
     factors = check_factors(base, spec)
     targets = opts.outputs or [t.name for t in base.scenario.targets]
     pts = design(factors, opts.n_base, opts.design_seed)
     R = opts.replicates_per_point
     base_r = dataclasses.replace(base, n_replicates=R)
-    from sim.config.posterior import keep_factors
 
     base_r = keep_factors(base_r, [f.path for f in factors])  # a factor the posterior draws turns the posterior off
     jobs = [({"sample": int(s), **{f.path: float(x[f.path]) for f in factors}},
@@ -150,7 +146,7 @@ def run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, out_dir, plots: b
     atomic.write_parquet(pts, out / "design.parquet")
     t0 = time.perf_counter()
     table = sweep.run_sweep(jobs, out / "runs", executor=executor or base.executor.name,
-                            address=address or base.executor.address or None, n_jobs=base.n_jobs)
+                            address=address or base.executor.address or None, n_jobs=base.n_jobs, aggregate=False)
     t_run = time.perf_counter() - t0
     outputs = point_outputs(table, targets, R)
     atomic.write_parquet(pts.merge(outputs, left_on="sample", right_index=True), out / "points.parquet")
@@ -164,14 +160,16 @@ def run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, out_dir, plots: b
     if plots:
         from sim.plots.charts import tornado
 
-        figures = [str(x) for x in tornado(pd.read_csv(out / "sobol.csv", keep_default_na=True).fillna({"note": ""}),
+        figures = [str(x) for x in tornado(sob.fillna({"note": ""}),
                                            out / "tornado")]
-    atomic.write_json({
+    summary = {
         "scenario": base.scenario.name, "policy": base.policy.name, "analysis": name, "seed": base.seed,
         "scale": base.scenario.scale, "factors": [dataclasses.asdict(f) for f in factors], "n_base": opts.n_base,
         "replicates_per_point": R, "runs": len(pts) * R, "design_seed": opts.design_seed,
         "timings_s": {"runs": round(t_run, 3), "per_run": round(t_run / max(1, len(pts) * R), 4),
                       "total": round(time.perf_counter() - t0, 3)},
         "check": check(sob), "figures": figures, "versions": _versions(), "git_commit": _git_commit(),
-    }, out / "summary.json")
+    }
+    atomic.write_json(summary, out / "summary.json")
+    sob.attrs["summary"] = summary  # what summary.json holds, for the caller (no read-back)
     return sob

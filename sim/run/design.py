@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sim.config import keys
+from sim.config.posterior import keep_factors
 from sim.config.validate import validate
 from sim.core.schema import ConfigError, DesignConfig, RunConfig
 
@@ -143,8 +144,6 @@ def points(design: DesignConfig) -> list[dict[str, Any]]:
 
 def apply(base: dict, point: dict[str, Any]) -> RunConfig:
     """The base configuration (a composed mapping) with the point's values set, validated."""
-    from sim.config.posterior import keep_factors
-
     return keep_factors(keys.with_values(base, point), point)  # a factor the posterior draws turns the posterior off
 
 

@@ -13,11 +13,13 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from sim.config.posterior import config_for_replicate
 from sim.core import record
 from sim.core.calendar import month_index
 from sim.core.model import simulate
 from sim.core.record import RunRecord
 from sim.core.schema import TIERS, RunConfig
+from sim.run.executors import make_executor
 
 FLOW_COLUMNS = record.FLOWS
 
@@ -25,16 +27,12 @@ FLOW_COLUMNS = record.FLOWS
 def run_replicate(config: RunConfig, replicate: int) -> RunRecord:
     """Build the model for one replicate and run it to the horizon; with a posterior
     (``config.calibration``) the replicate first draws its parameter set from it."""
-    from sim.config.posterior import config_for_replicate
-
     return simulate(config_for_replicate(config, replicate), replicate)
 
 
 def iter_replicates(config: RunConfig, replicates: list[int], n_jobs: int = 1) -> Iterator[tuple[int, RunRecord]]:
     """Yield (replicate, record) in replicate order, on ``config.executor`` (serial; joblib
     with ``n_jobs`` local workers, serial when that is 1; or a Dask cluster)."""
-    from sim.run.executors import make_executor
-
     with make_executor(config.executor, n_jobs, len(replicates)) as ex:
         yield from zip(replicates, ex.imap(run_replicate, [(config, r) for r in replicates]))
 

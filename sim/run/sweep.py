@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import keys
+from sim.config.overrides import GROUPS
 from sim.core import record
 from sim.core.calendar import month_index
 from sim.core.record import RunRecord
@@ -226,8 +227,6 @@ def params_from_overrides(cfg: RunConfig, overrides: Sequence[str]) -> dict[str,
     the value read back from the validated config (typed), a group's option name for a group
     (``policy=financing_plus`` -> ``{'policy': 'financing_plus'}``).  Run-only keys and
     ``hydra.*`` are left out."""
-    from sim.config.overrides import GROUPS
-
     params: dict[str, Any] = {}
     for ov in overrides:
         if "=" not in ov or ov.startswith("~"):
