@@ -35,8 +35,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+~@-]+")
 
 def changes(overrides: Iterable[str]) -> list[str]:
     """The overrides that change the policy or the parameters, as ``key=value`` (``policy.``
-    dropped), in the order given; a key given twice counts once, with its last value (as
-    Hydra applies them)."""
+    dropped), in the order given; a key given twice counts once, with its last value and in
+    its last place (the last one is what Hydra applies)."""
     out: dict[str, str] = {}
     for ov in overrides:
         ov = str(ov).strip()
