@@ -2,8 +2,9 @@
 
     python -m experiments.forecast scenario=shandong policy=baseline n_replicates=100 seed=1
 
-Writes into the Hydra run directory (results/<scenario>/<policy>/<timestamp>/) and prints
-the reachability table.  The same run from Python: ``sim.pipelines.api.forecast(...)``.
+Writes into the Hydra run directory (results/<scenario>/<policy>/<timestamp>/; a what-if is
+named by what it changed, results/<scenario>/baseline+financing.intensity=2/<timestamp>/) and
+prints the reachability table.  The same run from Python: ``sim.pipelines.api.forecast(...)``.
 
 With ``--multirun`` every job is a sweep job (``sweep_job``): its outcomes go to
 ``<hydra.sweep.dir>/jobs/<job key>.parquet``, finished jobs are skipped on a re-run with
@@ -25,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments._schema import compose_single, hydra_handles, make_run_dir, one_line_errors
 from sim.analysis.targets import format_reachability
+from sim.config import labels
 from sim.config.compose import register
 from sim.config.overrides import check_overrides, config_dir
 from sim.config.posterior import describe_use, keep_factors
@@ -35,8 +37,13 @@ from sim.run.ensemble import run_ensemble
 from sim.run.sweep import is_done, job_key, job_path, params_from_overrides, run_sweep, write_job
 
 
-def report(tables: dict, out_dir: str) -> None:
-    print(format_reachability(tables["reachability"]))
+def report(tables: dict, out_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> None:
+    """Print the reachability table, its header naming the run by its policy and what the
+    overrides changed (``== shandong / baseline + financing.intensity=2``), then the files."""
+    reach = tables["reachability"]
+    if len(reach):
+        reach = reach.assign(policy=labels.label(str(reach["policy"].iloc[0]), overrides))
+    print(format_reachability(reach))
     figs = [p for p in tables["figures"]["path"] if p.endswith(".png")]
     print(f"results: {out_dir}")
     for p in figs:
@@ -53,7 +60,8 @@ def _main(cfg: DictConfig) -> None:
         if hc.mode == RunMode.MULTIRUN:
             sweep_job(run, list(hc.overrides.task), hc.sweep.dir, out)
         else:
-            report(forecast(run, out), out)
+            task = list(hc.overrides.task)
+            report(forecast(run, out, overrides=task), out, task)
 
 
 def sweep_job(run: RunConfig, overrides: list[str], sweep_dir: str, out: str) -> None:
@@ -72,11 +80,11 @@ def sweep_job(run: RunConfig, overrides: list[str], sweep_dir: str, out: str) ->
     if run.sweep.mode == "full":
         records = run_ensemble(run)
         write_job(params, run, records, sweep_dir, run.sweep.trajectories)
-        report(forecast(run, out, records=records), out)
-    else:
+        report(forecast(run, out, records=records, overrides=overrides), out, overrides)
+    else:  # the multirun claimed the sweep folder for its design when it started (CollectSweep)
         run_sweep([(params, run)], sweep_dir, executor=run.executor.name, address=run.executor.address,
                   n_jobs=run.n_jobs, trajectories=run.sweep.trajectories, aggregate=False, verbose=False,
-                  timeout=run.executor.timeout)
+                  timeout=run.executor.timeout, design_check=False)
     print(f"job {key} ({label}): {run.n_replicates} replicates in {time.perf_counter() - t0:.1f} s -> "
           f"{job_path(sweep_dir, key)}", flush=True)
 
@@ -93,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
             run = validate(job)
             describe_use(run)  # a missing or malformed posterior fails here, before any output
             out = make_run_dir(hydra_node, job, args)
-            report(forecast(run, out), out)  # e.g. executor=dask with a scheduler that does not answer
+            report(forecast(run, out, overrides=args), out, args)  # e.g. executor=dask with a scheduler that does not answer
             return
     sys.argv[1:] = args
     register()

@@ -3,8 +3,11 @@
     python -m experiments.heatmap <sweep_dir | table.parquet | table.csv> \\
         x=policy.financing.intensity y=policy.talent.intensity target=little_giant_new_2025 [value=p|count] [out=<base>]
 
-Reads the table (a sweep directory through ``sweep.collect``), never runs the model; writes
-``<out>.png`` and ``<out>.svg`` (default: ``heatmap_<target>`` next to the table).
+Reads the table (a sweep directory: its job files through ``sweep.collect(write=False)``, or
+its ``sweep.parquet`` when it has no job files), never runs the model and never rewrites the
+sweep's tables (``python -m experiments.collect`` is the command that writes them); the
+arguments are checked before anything is read.  Writes ``<out>.png`` and ``<out>.svg``
+(default: ``heatmap_<target>`` next to the table).
 """
 
 from __future__ import annotations
@@ -22,8 +25,16 @@ KEYS = ("x", "y", "target", "value", "out")
 
 
 def read_table(path: Path) -> pd.DataFrame:
+    """The sweep table at ``path``, read only: a sweep directory's job files aggregated in
+    memory (they are newer than a ``sweep.parquet`` of a sweep still running), else its
+    ``sweep.parquet``; a ``.parquet`` or ``.csv`` table as it is."""
     if path.is_dir():
-        return sweep.collect(path)
+        if any((path / sweep.JOBS_DIR).glob("*.parquet")):
+            return sweep.collect(path, write=False)
+        if (path / sweep.TABLE).is_file():
+            return pd.read_parquet(path / sweep.TABLE)
+        raise ValueError(f"table: {str(path)!r} is not allowed (allowed: a sweep directory with {sweep.JOBS_DIR}/*.parquet "
+                         f"or {sweep.TABLE})")
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
     if path.suffix == ".csv":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import sys
 from pathlib import Path
@@ -119,8 +120,12 @@ def test_one_file_per_job_and_the_table_shape(serial_sweep):
 
 def test_resume_skips_finished_jobs_and_matches_a_clean_run(serial_sweep, tmp_path, monkeypatch):
     _, clean = serial_sweep
-    first = sweep.run_sweep(grid_jobs((0.0, 2.0)), tmp_path, executor="serial", verbose=False)
-    assert len(first) == 6
+    first = sweep.run_sweep(grid_jobs((0.0, 1.0, 2.0)), tmp_path, executor="serial", verbose=False)
+    assert len(first) == 9
+    # as if killed before the middle job was written (the same design resumes; another design
+    # in this folder would fail: test_a_sweep_folder_holds_one_design)
+    (tmp_path / "jobs" / f"{sweep.job_key(grid_jobs((1.0,))[0][1])}.parquet").unlink()
+    (tmp_path / "sweep.parquet").unlink()
     stamps = {f.name: f.stat().st_mtime_ns for f in (tmp_path / "jobs").glob("*.parquet")}
     calls = []
     real = ensemble.run_replicate
@@ -130,6 +135,58 @@ def test_resume_skips_finished_jobs_and_matches_a_clean_run(serial_sweep, tmp_pa
     assert {f.name: f.stat().st_mtime_ns for f in (tmp_path / "jobs").glob("*.parquet") if f.name in stamps} == stamps
     pd.testing.assert_frame_equal(table, clean)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "sweep.parquet"), pd.read_parquet(serial_sweep[0] / "sweep.parquet"))
+
+
+def _files(d: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file under ``d``: relative path -> (size, mtime_ns, bytes)."""
+    return {str(f.relative_to(d)): (f.stat().st_size, f.stat().st_mtime_ns, f.read_bytes()) for f in sorted(d.rglob("*")) if f.is_file()}
+
+
+def test_a_sweep_folder_holds_one_design(tmp_path, monkeypatch):
+    d = tmp_path / "s"
+    sweep.run_sweep(grid_jobs((0.0, 1.0)), d, executor="serial", verbose=False)
+    rec = json.loads((d / "design.json").read_text())
+    keys = [sweep.job_key(cfg) for _, cfg in grid_jobs((0.0, 1.0))]
+    assert rec == {"kind": "jobs", "fingerprint": sweep.design_record(keys)["fingerprint"], "n_jobs": 2}
+    before = _files(d)
+    calls = []
+    real = ensemble.run_replicate
+    monkeypatch.setattr(ensemble, "run_replicate", lambda cfg, r: calls.append(r) or real(cfg, r))
+    for other in ((0.0, 2.0), (0.0,), (0.0, 1.0, 2.0)):  # another point, fewer points, more points: other designs
+        with pytest.raises(ConfigError) as e:
+            sweep.run_sweep(grid_jobs(other), d, executor="serial", verbose=False)
+        other_fp = sweep.design_record([sweep.job_key(c) for _, c in grid_jobs(other)])["fingerprint"]
+        assert str(e.value) == (f"sweep.dir: {str(d)!r} holds another design (fingerprint {rec['fingerprint']}, this one "
+                                f"{other_fp}); use a new sweep.dir")
+    assert calls == [] and _files(d) == before  # failed before any job ran, nothing written
+    # the same design resumes, in any job order (and a job listed twice is the same design)
+    rows = sweep.run_sweep(grid_jobs((1.0, 0.0, 1.0)), d, executor="serial", verbose=False, aggregate=False)
+    assert calls == [] and len(rows) == 9
+    assert {k: v for k, v in _files(d).items()} == before
+
+
+def test_a_folder_without_design_json_is_claimed_only_by_its_own_jobs(tmp_path):
+    d = tmp_path / "old"
+    sweep.run_sweep(grid_jobs((0.0, 1.0)), d, executor="serial", verbose=False)
+    (d / "design.json").unlink()  # a sweep folder written before fingerprints
+    with pytest.raises(ConfigError, match=r"^sweep\.dir: .* holds 1 job\(s\) of another design \(e\.g\. [0-9a-f]{16}\); use a new sweep\.dir$"):
+        sweep.run_sweep(grid_jobs((0.0, 2.0)), d, executor="serial", verbose=False)
+    assert not (d / "design.json").exists()
+    sweep.run_sweep(grid_jobs((0.0, 1.0)), d, executor="serial", verbose=False)  # its own design: adopted
+    assert json.loads((d / "design.json").read_text())["n_jobs"] == 2
+    (d / "design.json").write_text("{not json")
+    with pytest.raises(ConfigError, match=r"^sweep\.dir: .* has an unreadable design\.json"):
+        sweep.run_sweep(grid_jobs((0.0, 1.0)), d, executor="serial", verbose=False)
+
+
+def test_multirun_designs_are_their_overrides():
+    a = sweep.multirun_record(["scenario=liaocheng", "policy.financing.intensity=0,1", "n_jobs=1", "policy.talent.intensity=0,1"])
+    assert a["overrides"] == ["policy.financing.intensity=0,1", "policy.talent.intensity=0,1", "scenario=liaocheng"]
+    same = sweep.multirun_record(["policy.talent.intensity=0,1", "n_jobs=2", "executor=serial", "sweep.mode=full",
+                                  "policy.financing.intensity=0,1", "scenario=liaocheng"])
+    assert same["fingerprint"] == a["fingerprint"]  # run-only keys and the order of the axes do not change the jobs
+    for other in (["policy.financing.intensity=0,2"], ["policy.financing.intensity=0,1", "n_replicates=4"], []):
+        assert sweep.multirun_record(["scenario=liaocheng", "policy.talent.intensity=0,1", *other])["fingerprint"] != a["fingerprint"]
 
 
 def test_joblib_gives_the_serial_results(serial_sweep, tmp_path):

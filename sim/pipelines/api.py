@@ -19,4 +19,4 @@ def forecast(scenario: str = "shandong", policy: str = "baseline", n_replicates:
     >>> tables["reachability"][["target", "p_reached"]]
     """
     cfg = compose(scenario, policy, [f"n_replicates={n_replicates}", f"seed={seed}", *overrides])
-    return _forecast(cfg, out_dir)
+    return _forecast(cfg, out_dir, overrides=overrides)  # the overrides label a what-if (titles, summary)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from sim.analysis import targets
 from sim.analysis.tables import forecast_table
-from sim.config import history, posterior
+from sim.config import history, labels, posterior
 from sim.core.levers import lever_dates
 from sim.core.schema import RunConfig
 from sim.pipelines.provenance import _git_commit, _versions
@@ -42,10 +43,15 @@ def history_for_target(obs: pd.DataFrame, target: dict, window_start: str) -> pd
     return per_date.assign(value=per_date["value"].cumsum(), label="published (cumulated)")
 
 
-def forecast(config: RunConfig, out_dir: str | Path | None = None, records: list | None = None) -> dict[str, pd.DataFrame]:
+def forecast(config: RunConfig, out_dir: str | Path | None = None, records: list | None = None,
+             overrides: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
     """Run the ensemble (unless its ``records`` are given) and (if ``out_dir``) write
     trajectories.parquet, batches.csv, forecast.csv, reachability.csv, one fan chart per
-    target (PNG+SVG) and summary.json.  Returns the tables."""
+    target (PNG+SVG) and summary.json.  Returns the tables.
+
+    ``overrides``: the command-line overrides the config was composed with; those that
+    change the policy or the parameters label the run (``sim.config.labels``: chart titles,
+    ``summary.json``'s ``policy_label`` and ``what_if``)."""
     t0 = time.perf_counter()
     used = posterior.describe_use(config)  # a bad posterior fails here, in one line
     records = ensemble.run_ensemble(config) if records is None else records
@@ -70,13 +76,15 @@ def forecast(config: RunConfig, out_dir: str | Path | None = None, records: list
 
             for t, row in zip(tgts, reach.itertuples()):
                 base = out / f"fan_{t['name']}"
-                title = f"{config.scenario.label}: {t['label']} — {config.policy.label or config.policy.name}"
+                title = f"{config.scenario.label}: {t['label']} — {labels.title(config.policy.name, config.policy.label, overrides)}"
                 paths = plots.fan_chart(plots.bands_for_target(traj, t), t, history=history_for_target(obs, t, config.scenario.window_start),
                                         lever_starts=lever_dates(config.policy), p_reached=(row.p_reached, row.p_low, row.p_high),
                                         title=title, out_base=base)
                 figures += [str(p) for p in paths]
         summary = {
-            "scenario": config.scenario.name, "policy": config.policy.name, "seed": config.seed,
+            "scenario": config.scenario.name, "policy": config.policy.name,
+            "policy_label": labels.label(config.policy.name, overrides), "what_if": labels.changes(overrides),
+            "seed": config.seed,
             "n_replicates": len(records), "scale": config.scenario.scale,
             "timings_s": {"ensemble": round(t_run, 3), "total": round(time.perf_counter() - t0, 3)},
             "calibration": used,

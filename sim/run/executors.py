@@ -15,6 +15,8 @@ results on every executor and any number of workers.  Functions are sent by refe
 from __future__ import annotations
 
 import os
+import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -38,6 +40,32 @@ def n_workers(n_jobs: int, n_tasks: int) -> int:
 
 def _call(index: int, fn: Callable, args: tuple) -> tuple[int, Any]:
     return index, fn(*args)
+
+
+# --------------------------------------------------------------------------- local workers die with their parent
+WATCH_INTERVAL_S = 0.5  # how often a local worker checks that its parent is alive
+_watching: list[int] = []  # the parent pid this worker process watches (set once, in the worker)
+
+
+def _watch(parent: int, interval: float) -> None:
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)  # the parent is gone (killed, even by SIGKILL): this worker's results have nowhere to go
+
+
+def die_with_parent(parent: int, interval: float = WATCH_INTERVAL_S) -> None:
+    """Start (once per process) a daemon thread that ends this process within ``interval``
+    seconds of the death of its parent, process ``parent`` (given by the parent: a worker
+    still starting when the parent dies must not take its new parent, init, for it).  loky's workers otherwise outlive a parent killed with
+    SIGKILL by many minutes (~180 MB each): nothing tells them, and they wait for work
+    until their idle timeout.  Polling ``os.getppid()`` (the parent's death re-parents the
+    worker) works on every POSIX system and for any killer; ``prctl(PR_SET_PDEATHSIG)``
+    would fire when the *thread* that started the worker exits (loky starts them from a
+    thread of its own), not only when the parent process dies."""
+    if _watching:
+        return
+    _watching.append(parent)
+    threading.Thread(target=_watch, args=(_watching[0], interval), name="die-with-parent", daemon=True).start()
 
 
 def _trim_threshold() -> str | None:
@@ -96,7 +124,8 @@ class SerialExecutor(Executor):
 
 class JoblibExecutor(Executor):
     """Local processes (loky).  The worker pool outlives the call, so a sweep's or a
-    multirun's successive calls reuse warm workers (imports, caches)."""
+    multirun's successive calls reuse warm workers (imports, caches); it does not outlive
+    this process: every worker watches its parent (:func:`die_with_parent`)."""
 
     name = "joblib"
 
@@ -118,7 +147,10 @@ class JoblibExecutor(Executor):
             return
         from joblib import Parallel, delayed
 
-        par = Parallel(n_jobs=workers, return_as="generator_unordered", batch_size=1)
+        # initializer: each worker exits when this process dies (the executor, and its
+        # workers, are reused across calls: the same function and arguments keep it warm)
+        par = Parallel(n_jobs=workers, return_as="generator_unordered", batch_size=1,
+                       initializer=die_with_parent, initargs=(os.getpid(),))
         yield from par(delayed(_call)(i, fn, a) for i, a in enumerate(args))
 
 

@@ -10,6 +10,12 @@ whose file exists is not run again, so a sweep killed part-way and started again
 same directory loses and duplicates nothing.  :func:`collect` rebuilds the aggregated table
 ``<out_dir>/sweep.parquet`` (+ ``sweep.csv``) from the job files.
 
+A sweep folder holds one design: ``<out_dir>/design.json`` records its fingerprint
+(:func:`design_record`: a hash of the sorted job keys; a ``--multirun``'s is a hash of its
+overrides, :func:`multirun_record`), written when the sweep starts (:func:`claim`).  The
+same design resumes; another design in the same folder fails in one line before any job
+runs, so two designs never merge into one table.
+
 The unit of work sent to the executor is one (job, replicate): on 2 local cores a job of 10
 replicates keeps both busy, and on a cluster the replicates of a few jobs spread over many
 workers.  Results come back to this process, which writes each job as soon as it is complete.
@@ -43,6 +49,7 @@ RUN_ONLY_KEYS = ("n_jobs", "progress", "plots", "executor", "design", "sweep")
 OUTCOME_KEYS = ["replicate", "seed", "scenario", "policy"]
 JOBS_DIR, TRAJ_DIR = "jobs", "trajectories"
 TABLE = "sweep.parquet"
+DESIGN = "design.json"
 
 
 # --------------------------------------------------------------------------- job identity
@@ -59,6 +66,64 @@ def job_key(cfg: RunConfig) -> str:
     configuration (seed and n_replicates included; run-only keys excluded)."""
     text = json.dumps(canonical(cfg), sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- design identity
+def _digest(items: Sequence[str]) -> str:
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()[:16]
+
+
+def design_record(keys_: Sequence[str]) -> dict[str, Any]:
+    """The design of a job list: its distinct job keys, sorted (the order jobs are listed in,
+    or a job listed twice, does not make another design), and their fingerprint."""
+    distinct = sorted(set(keys_))
+    return {"kind": "jobs", "fingerprint": _digest(distinct), "n_jobs": len(distinct)}
+
+
+def multirun_record(overrides: Sequence[str]) -> dict[str, Any]:
+    """The design of a ``--multirun``: its task overrides as given to the sweeper (``a=0,1``),
+    without run-only keys (``n_jobs``, ``executor``, ``sweep.*``, ... change how, not what)
+    and sorted (the order of the axes does not change the jobs).  Each multirun job is a
+    separate call, so the design is checked once for all of them, when the multirun starts
+    (``experiments.callbacks.CollectSweep``)."""
+    kept = sorted(ov for ov in overrides if not _run_only(ov.split("=", 1)[0].lstrip("+~")))
+    return {"kind": "multirun", "fingerprint": _digest(kept), "overrides": kept}
+
+
+def _run_only(key: str) -> bool:
+    return key.startswith("hydra") or key.split(".")[0] in RUN_ONLY_KEYS
+
+
+def check_design(out_dir: str | Path, record: dict[str, Any], field: str = "sweep.dir",
+                 keys_: Sequence[str] = ()) -> bool:
+    """Raise a one-line ConfigError if ``out_dir`` holds another design than ``record``;
+    True if it records this one already.  A folder without ``design.json`` (new, or written
+    before fingerprints) is free, unless its job files are not all jobs of ``keys_`` (when
+    given): those would merge into this design's table."""
+    out = Path(out_dir)
+    fix = f"use a new {field}"
+    path = out / DESIGN
+    if path.exists():
+        try:
+            held = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+        except (OSError, ValueError, AttributeError):
+            raise ConfigError(f"{field}: {str(out)!r} has an unreadable {DESIGN} (allowed: a sweep folder of this design; {fix})") from None
+        if held != record["fingerprint"]:
+            raise ConfigError(f"{field}: {str(out)!r} holds another design (fingerprint {held}, this one "
+                              f"{record['fingerprint']}); {fix}")
+        return True
+    if keys_:
+        foreign = sorted({f.stem for f in (out / JOBS_DIR).glob("*.parquet")} - set(keys_))
+        if foreign:
+            raise ConfigError(f"{field}: {str(out)!r} holds {len(foreign)} job(s) of another design (e.g. {foreign[0]}); {fix}")
+    return False
+
+
+def claim(out_dir: str | Path, record: dict[str, Any], field: str = "sweep.dir", keys_: Sequence[str] = ()) -> None:
+    """:func:`check_design`, then record the design in ``<out_dir>/design.json`` (atomically)
+    if the folder does not hold it yet."""
+    if not check_design(out_dir, record, field, keys_):
+        atomic.write_json(record, Path(out_dir) / DESIGN)
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -173,7 +238,8 @@ def _unit(cfg: RunConfig, replicate: int) -> RunRecord:
 
 def run_sweep(jobs: Sequence[tuple[dict[str, Any], RunConfig]], out_dir: str | Path, executor: str = "joblib",
               address: str | None = None, n_jobs: int = -1, trajectories: bool = False, aggregate: bool = True,
-              verbose: bool = True, timeout: float | None = None) -> pd.DataFrame:
+              verbose: bool = True, timeout: float | None = None, design_check: bool = True,
+              field: str = "sweep.dir") -> pd.DataFrame:
     """Run every job not yet on disk (all its replicates) and write its file; then (if
     ``aggregate``) write the aggregated table (:func:`collect`: every job file in
     ``out_dir``, sorted by parameters).  Returns the rows of ``jobs``, in their order
@@ -181,10 +247,17 @@ def run_sweep(jobs: Sequence[tuple[dict[str, Any], RunConfig]], out_dir: str | P
 
     ``executor``: ``serial``, ``joblib`` (``n_jobs`` local processes, -1 = all cores) or
     ``dask`` (``address`` = ``tcp://HOST:PORT``).  ``trajectories``: also write each job's
-    tidy trajectories to ``<out_dir>/trajectories/<job key>.parquet``."""
+    tidy trajectories to ``<out_dir>/trajectories/<job key>.parquet``.
+
+    ``design_check``: first :func:`claim` the folder for this job list (another design there: a
+    one-line ConfigError naming ``field``, before anything runs); ``False`` where the caller
+    owns the folder's design (a ``--multirun`` job: its multirun claimed it)."""
     out = Path(out_dir)
     t0 = time.perf_counter()
     keyed = [(job_key(cfg), params, cfg) for params, cfg in jobs]
+    if design_check:
+        all_keys = [k for k, _, _ in keyed]
+        claim(out, design_record(all_keys), field, all_keys)
     todo: dict[str, tuple[dict, RunConfig]] = {}
     for key, params, cfg in keyed:
         if key not in todo and not job_path(out, key).exists():
@@ -233,7 +306,7 @@ def params_from_overrides(cfg: RunConfig, overrides: Sequence[str]) -> dict[str,
             continue
         key, value = ov.split("=", 1)
         key = key.lstrip("+")
-        if key.startswith("hydra") or key.split(".")[0] in RUN_ONLY_KEYS or key in ("experiment",):
+        if _run_only(key) or key == "experiment":
             continue
         if key in GROUPS:
             params[key] = value
