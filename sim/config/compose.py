@@ -3,6 +3,7 @@ line does (Hydra's compose API), and validate it.  For notebooks and tests."""
 
 from __future__ import annotations
 
+from sim.config import labels  # noqa: F401  (registers the what_if resolver that hydra.run.dir in config.yaml uses)
 from sim.config.overrides import check_overrides, config_dir
 from sim.config.validate import validate
 from sim.core import model
