@@ -50,9 +50,9 @@ def same_run(config: RunConfig) -> Callable[[Path], bool]:
     """Whether a folder holds a forecast of this very configuration (its summary.json's
     ``config``): such a folder may be replaced by the re-run (same config and seed: the same
     tables), any other is refused."""
-    want = json.loads(json.dumps(dataclasses.asdict(config), default=str))
 
     def same(folder: Path) -> bool:
+        want = json.loads(json.dumps(dataclasses.asdict(config), default=str))  # as summary.json holds it
         try:
             return json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("config") == want
         except (OSError, ValueError, AttributeError):
