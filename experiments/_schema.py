@@ -120,6 +120,10 @@ def make_run_dir(hydra_node: Any, job: dict, overrides: list[str]) -> RunFolder:
     return folder
 
 
+# what an interrupted run through ``@hydra.main`` (``-m``, Hydra's flags) keeps
+HYDRA_KEPT = "the folders of finished jobs (Hydra's, written in place; the interrupted job's may be partial)"
+
+
 class Interrupts:
     """What :func:`interrupts` reports when a signal ends the command: set ``kept`` to the
     folder once it is in place (or to a note of what a multirun keeps)."""

@@ -20,7 +20,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import compose_single, hydra_handles, interrupts, make_run_dir, one_line_errors
+from experiments._schema import HYDRA_KEPT, compose_single, hydra_handles, interrupts, make_run_dir, one_line_errors
 from sim.config.compose import register
 from sim.config.overrides import check_overrides, config_dir
 from sim.config.validate import validate
@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
             return
     sys.argv[1:] = args
     register()
-    _main()
+    with interrupts() as stop:  # Hydra's jobs write in place into the folders Hydra made
+        stop.kept = HYDRA_KEPT
+        _main()
 
 
 if __name__ == "__main__":

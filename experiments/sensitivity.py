@@ -19,6 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments._schema import (
+    HYDRA_KEPT,
     Interrupts,
     compose_entry,
     compose_single,
@@ -118,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     sys.argv[1:] = args
     register(SobolRun)
-    _main()
+    with interrupts() as stop:  # Hydra's jobs write in place into the folders Hydra made
+        stop.kept = HYDRA_KEPT
+        _main()
 
 
 if __name__ == "__main__":

@@ -227,10 +227,16 @@ def test_an_interrupted_cli_run_prints_one_line_and_leaves_nothing(tmp_path, mon
     assert {s: signal.getsignal(s) for s in folders.SIGNALS} == before  # handlers put back
 
 
+def _default_signals() -> None:
+    """In the child: SIGINT as in a terminal (a test run from a shell's background job
+    inherits it ignored, and an ignored signal stays ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(run_dir: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "experiments.forecast", "scenario=liaocheng", "plots=false",
                              f"hydra.run.dir={run_dir}", *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
 
 
 def _children(pid: int) -> list[int]:
@@ -288,3 +294,14 @@ def test_concurrent_runs_into_one_run_dir_do_not_mix(tmp_path):
         assert (pd.read_csv(d / "reachability.csv")["n_replicates"] == runs[seed]).all()
         assert f"seed={seed}" in (d / ".hydra" / "overrides.yaml").read_text()
         assert f"seed: {seed}" in (d / ".hydra" / "config.yaml").read_text()
+
+
+def test_a_signal_the_process_ignores_stays_ignored():
+    """``cmd &`` in a script starts the command with SIGINT ignored: the run keeps it so."""
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with folders.signals_as_interrupts():
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_IGN, signal.SIG_DFL)  # SIGTERM is caught
+    finally:
+        signal.signal(signal.SIGINT, saved)

@@ -68,8 +68,8 @@ class Interrupted(KeyboardInterrupt):
 @contextlib.contextmanager
 def signals_as_interrupts() -> Iterator[None]:
     """Inside, SIGINT and SIGTERM raise :class:`Interrupted` (SIGTERM would otherwise end the
-    process without running any cleanup).  A no-op outside the main thread, where Python
-    cannot set handlers."""
+    process without running any cleanup), unless the process ignores them.  A no-op outside
+    the main thread, where Python cannot set handlers."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -77,7 +77,8 @@ def signals_as_interrupts() -> Iterator[None]:
     def raise_interrupted(signum: int, _frame: object) -> None:
         raise Interrupted(signum)
 
-    saved = {s: signal.signal(s, raise_interrupted) for s in SIGNALS}
+    # a signal the process was started ignoring (``nohup``, a shell's background job) stays ignored
+    saved = {s: signal.signal(s, raise_interrupted) for s in SIGNALS if signal.getsignal(s) != signal.SIG_IGN}
     try:
         yield
     finally:
@@ -95,7 +96,8 @@ def _signals_held() -> Iterator[None]:
         yield
         return
     pending: list[int] = []
-    saved = {s: signal.signal(s, lambda signum, _frame: pending.append(signum)) for s in SIGNALS}
+    saved = {s: signal.signal(s, lambda signum, _frame: pending.append(signum)) for s in SIGNALS
+             if signal.getsignal(s) != signal.SIG_IGN}
     try:
         yield
     finally:
