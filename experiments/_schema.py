@@ -5,14 +5,16 @@ and the schema of entry points whose config is config.yaml plus keys of their ow
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from sim.config.overrides import config_dir
 from sim.core.schema import ConfigError
+from sim.pipelines.folders import SIGNALS, Interrupted, RunFolder, reserve, signals_as_interrupts
 
 
 def register(node: type) -> None:
@@ -98,13 +100,55 @@ def compose_single(config_name: str, node: type, overrides: list[str]) -> tuple[
     return OmegaConf.to_container(cfg, resolve=True), hydra_node  # type: ignore[return-value]
 
 
-def make_run_dir(hydra_node: Any, job: dict, overrides: list[str]) -> str:
-    """The run folder ``hydra.run.dir`` (resolved now, as ``@hydra.main`` would) with Hydra's
-    ``.hydra/`` record: config.yaml (the composed job config), hydra.yaml, overrides.yaml."""
-    out = Path(str(hydra_node.run.dir))
-    rec = out / str(hydra_node.output_subdir or ".hydra")
-    rec.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(OmegaConf.create(job), rec / "config.yaml")
-    OmegaConf.save(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_node, resolve=False)}), rec / "hydra.yaml")
-    OmegaConf.save(OmegaConf.create(list(overrides)), rec / "overrides.yaml")
-    return str(out)
+def make_run_dir(hydra_node: Any, job: dict, overrides: list[str]) -> RunFolder:
+    """Reserve the run folder ``hydra.run.dir`` (resolved now, as ``@hydra.main`` would) by the
+    run-folder protocol (:mod:`sim.pipelines.folders`): a name another run holds or has
+    filled gets a suffix (``<dir>_2``, ...), so two runs never mix.  Hydra's ``.hydra/`` record
+    (config.yaml: the composed job config, hydra.yaml, overrides.yaml) goes into the temporary
+    folder with the run's files.  Use as a context manager around the run: the folder appears,
+    complete, when the block ends, and not at all if it raises or is interrupted."""
+    folder = reserve(str(hydra_node.run.dir), unique=True, field="hydra.run.dir")
+    try:
+        rec = folder.path / str(hydra_node.output_subdir or ".hydra")
+        rec.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(OmegaConf.create(job), rec / "config.yaml")
+        OmegaConf.save(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_node, resolve=False)}), rec / "hydra.yaml")
+        OmegaConf.save(OmegaConf.create(list(overrides)), rec / "overrides.yaml")
+    except BaseException:
+        folder.discard()
+        raise
+    return folder
+
+
+# what an interrupted run through ``@hydra.main`` (``-m``, Hydra's flags) keeps
+HYDRA_KEPT = "the folders of finished jobs (Hydra's, written in place; the interrupted job's may be partial)"
+
+
+class Interrupts:
+    """What :func:`interrupts` reports when a signal ends the command: set ``kept`` to the
+    folder once it is in place (or to a note of what a multirun keeps)."""
+
+    kept: str | None = None
+
+
+@contextlib.contextmanager
+def interrupts() -> Iterator[Interrupts]:
+    """SIGINT or SIGTERM inside ends the command with one line on stderr (``interrupted;
+    nothing written``, or what was kept) and exit status 130 / 143, no traceback.  The
+    run-folder protocol has removed the temporary folder by then; joblib and Dask stop their
+    workers on the KeyboardInterrupt on the way out."""
+    state = Interrupts()
+    saved = {s: signal.getsignal(s) for s in SIGNALS}
+    try:
+        with signals_as_interrupts():
+            yield state
+    except KeyboardInterrupt as e:
+        for s in SIGNALS:  # a second Ctrl-C must not turn the one line into a traceback
+            signal.signal(s, signal.SIG_IGN)
+        try:
+            print(f"interrupted; {'kept ' + state.kept if state.kept else 'nothing written'}", file=sys.stderr, flush=True)
+        finally:  # the handlers of before (main() may run inside a longer-lived process: tests)
+            for s, handler in saved.items():
+                if handler is not None:
+                    signal.signal(s, handler)
+        sys.exit(e.exit_code if isinstance(e, Interrupted) else 130)

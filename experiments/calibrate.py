@@ -20,12 +20,13 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import compose_single, hydra_handles, make_run_dir, one_line_errors
+from experiments._schema import HYDRA_KEPT, compose_single, hydra_handles, interrupts, make_run_dir, one_line_errors
 from sim.config.compose import register
 from sim.config.overrides import check_overrides, config_dir
 from sim.config.validate import validate
 from sim.core.schema import RunConfig
 from sim.pipelines.calibrate import calibrate
+from sim.pipelines.folders import in_place
 
 RUN_DIR = "hydra.run.dir=results/calibration/${scenario.name}/${now:%Y-%m-%d_%H-%M-%S}"
 
@@ -46,7 +47,7 @@ def _main(cfg: DictConfig) -> None:
     with one_line_errors():
         run = validate(OmegaConf.to_container(cfg, resolve=True))
         out = HydraConfig.get().runtime.output_dir
-        report(calibrate(run, out), out)
+        report(calibrate(run, in_place(out)), out)  # Hydra made the folder: written in place
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,12 +58,17 @@ def main(argv: list[str] | None = None) -> None:
         if not hydra_handles(args):
             job, hydra_node = compose_single("config", RunConfig, args)
             run = validate(job)
-            out = make_run_dir(hydra_node, job, args)
-            report(calibrate(run, out), out)
+            with interrupts() as stop:
+                with make_run_dir(hydra_node, job, args) as folder:
+                    cal = calibrate(run, folder)
+                stop.kept = str(folder.final)
+                report(cal, str(folder.final))
             return
     sys.argv[1:] = args
     register()
-    _main()
+    with interrupts() as stop:  # Hydra's jobs write in place into the folders Hydra made
+        stop.kept = HYDRA_KEPT
+        _main()
 
 
 if __name__ == "__main__":

@@ -17,13 +17,26 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import compose_entry, compose_single, hydra_handles, make_run_dir, one_line_errors, outside_hydra, register, split
+from experiments._schema import (
+    HYDRA_KEPT,
+    Interrupts,
+    compose_entry,
+    compose_single,
+    hydra_handles,
+    interrupts,
+    make_run_dir,
+    one_line_errors,
+    outside_hydra,
+    register,
+    split,
+)
 from experiments._schema import key_of as _key
 from sim.analysis.paired import format_effects
 from sim.config.overrides import check_overrides, choices, config_dir
 from sim.config.validate import validate
 from sim.core.schema import ConfigError
 from sim.pipelines.compare import OPTION_KEYS, CompareRun, check_options, compare, compose_arms
+from sim.pipelines.folders import RunFolder, in_place
 
 CONFIG_NAME = "compare"
 
@@ -58,8 +71,13 @@ def precheck(overrides: list[str]) -> None:
     compose_arms(None, checked.policies, arm_overrides(overrides))
 
 
-def run_and_report(checked, arms, out: str, plots: bool) -> None:
-    eff = compare(arms, out, reference=checked.policies[0], confidence=checked.confidence, plots=plots)
+def run_and_report(checked, arms, folder: RunFolder, plots: bool, stop: Interrupts | None = None) -> None:
+    """Run the comparison into ``folder`` (committed here if it is a reserved one) and print."""
+    with folder:
+        eff = compare(arms, folder, reference=checked.policies[0], confidence=checked.confidence, plots=plots)
+    out = str(folder.final)
+    if stop is not None:
+        stop.kept = out
     print(format_effects(eff))
     print(f"results: {out}")
     for name in ("compare.csv", "effects.png"):
@@ -75,7 +93,7 @@ def _main(cfg: DictConfig) -> None:
         out, task = HydraConfig.get().runtime.output_dir, list(HydraConfig.get().overrides.task)
         with outside_hydra():
             arms = compose_arms(None, checked.policies, arm_overrides(task))
-    run_and_report(checked, arms, out, rest.get("plots", True))
+    run_and_report(checked, arms, in_place(out), rest.get("plots", True))  # Hydra made the folder: in place
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -88,15 +106,17 @@ def main(argv: list[str] | None = None) -> None:
             opts, rest = split(dict(job), OPTION_KEYS)
             checked = check_options(opts, choices("policy"))
             arms = compose_arms(None, checked.policies, arm_overrides(args))
-            out = make_run_dir(hydra_node, job, args)
         else:
             precheck([a for a in args if "=" in a and not a.startswith("-")])
     if not hydra_handles(args):
-        run_and_report(checked, arms, out, rest.get("plots", True))
+        with interrupts() as stop:
+            run_and_report(checked, arms, make_run_dir(hydra_node, job, args), rest.get("plots", True), stop)
         return
     sys.argv[1:] = args
     register(CompareRun)
-    _main()
+    with interrupts() as stop:  # Hydra's jobs write in place into the folders Hydra made
+        stop.kept = HYDRA_KEPT
+        _main()
 
 
 if __name__ == "__main__":

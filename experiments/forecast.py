@@ -24,7 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import compose_single, hydra_handles, make_run_dir, one_line_errors
+from experiments._schema import compose_single, hydra_handles, interrupts, make_run_dir, one_line_errors
 from sim.analysis.targets import format_reachability
 from sim.config import labels
 from sim.config.compose import register
@@ -32,9 +32,13 @@ from sim.config.overrides import check_overrides, config_dir
 from sim.config.posterior import describe_use, keep_factors
 from sim.config.validate import validate
 from sim.core.schema import RunConfig
+from sim.pipelines.folders import in_place
 from sim.pipelines.forecast import forecast
 from sim.run.ensemble import run_ensemble
 from sim.run.sweep import is_done, job_key, job_path, params_from_overrides, run_sweep, write_job
+
+# what an interrupted ``--multirun`` keeps: every finished job's file (each written atomically)
+MULTIRUN_KEPT = "the job files of finished jobs (the same command resumes)"
 
 
 def report(tables: dict, out_dir: str, overrides: list[str] | tuple[str, ...] = ()) -> None:
@@ -59,16 +63,21 @@ def _main(cfg: DictConfig) -> None:
     with one_line_errors():  # e.g. executor=dask with a scheduler that does not answer
         if hc.mode == RunMode.MULTIRUN:
             sweep_job(run, list(hc.overrides.task), hc.sweep.dir, out)
-        else:
+        else:  # a run Hydra's flags sent here: Hydra made its folder, written in place
             task = list(hc.overrides.task)
-            report(forecast(run, out, overrides=task), out, task)
+            report(forecast(run, in_place(out), overrides=task), out, task)
 
 
 def sweep_job(run: RunConfig, overrides: list[str], sweep_dir: str, out: str) -> None:
     """One job of a ``--multirun``: its outcomes to ``<sweep dir>/jobs/<job key>.parquet``
     (skipped when that file exists, so a re-run resumes); with ``sweep.mode=full`` also the
     whole forecast (tables, fan charts, summary) in its job directory.  The sweep table is
-    built at the end by the ``CollectSweep`` callback."""
+    built at the end by the ``CollectSweep`` callback.
+
+    The job directory is Hydra's (the launcher makes it, with ``.hydra/`` and the job's log,
+    before the job runs), so the forecast is written into it in place, not by the run-folder
+    protocol; the job file, written after the forecast, marks the job complete — a job
+    without one is run again (its folder rewritten) when the sweep resumes."""
     params = params_from_overrides(run, overrides)
     run = keep_factors(run, params)  # a swept key the posterior draws turns the posterior off
     key = job_key(run)
@@ -79,8 +88,9 @@ def sweep_job(run: RunConfig, overrides: list[str], sweep_dir: str, out: str) ->
     t0 = time.perf_counter()
     if run.sweep.mode == "full":
         records = run_ensemble(run)
-        write_job(params, run, records, sweep_dir, run.sweep.trajectories)
-        report(forecast(run, out, records=records, overrides=overrides), out, overrides)
+        tables = forecast(run, in_place(out), records=records, overrides=overrides)
+        write_job(params, run, records, sweep_dir, run.sweep.trajectories)  # last: the job is complete
+        report(tables, out, overrides)
     else:  # the multirun claimed the sweep folder for its design when it started (CollectSweep)
         run_sweep([(params, run)], sweep_dir, executor=run.executor.name, address=run.executor.address,
                   n_jobs=run.n_jobs, trajectories=run.sweep.trajectories, aggregate=False, verbose=False,
@@ -100,12 +110,17 @@ def main(argv: list[str] | None = None) -> None:
             job, hydra_node = compose_single("config", RunConfig, args)
             run = validate(job)
             describe_use(run)  # a missing or malformed posterior fails here, before any output
-            out = make_run_dir(hydra_node, job, args)
-            report(forecast(run, out, overrides=args), out, args)  # e.g. executor=dask with a scheduler that does not answer
+            with interrupts() as stop:
+                with make_run_dir(hydra_node, job, args) as folder:
+                    tables = forecast(run, folder, overrides=args)  # e.g. executor=dask with a scheduler that does not answer
+                stop.kept = str(folder.final)
+                report(tables, str(folder.final), args)
             return
     sys.argv[1:] = args
     register()
-    _main()
+    with interrupts() as stop:
+        stop.kept = MULTIRUN_KEPT
+        _main()
 
 
 if __name__ == "__main__":

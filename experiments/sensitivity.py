@@ -18,10 +18,23 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import compose_entry, compose_single, hydra_handles, key_of, make_run_dir, one_line_errors, register, split
+from experiments._schema import (
+    HYDRA_KEPT,
+    Interrupts,
+    compose_entry,
+    compose_single,
+    hydra_handles,
+    interrupts,
+    key_of,
+    make_run_dir,
+    one_line_errors,
+    register,
+    split,
+)
 from sim.config.overrides import check_overrides, choices, config_dir
 from sim.config.validate import validate
 from sim.core.schema import ConfigError, RunConfig
+from sim.pipelines.folders import RunFolder, in_place
 from sim.pipelines.sensitivity import OPTION_KEYS, SobolRun, check_factors, check_options, run_sobol
 
 CONFIG_NAME = "sobol"
@@ -55,15 +68,20 @@ def checked(container: dict) -> tuple[RunConfig, dict, object]:
 def _main(cfg: DictConfig) -> None:
     with one_line_errors():
         base, spec, opts = checked(OmegaConf.to_container(cfg, resolve=True))
-    run_and_report(base, spec, opts, HydraConfig.get().runtime.output_dir)
+    run_and_report(base, spec, opts, in_place(HydraConfig.get().runtime.output_dir))  # Hydra made the folder: in place
 
 
-def run_and_report(base: RunConfig, spec: dict, opts, out: str) -> None:
+def run_and_report(base: RunConfig, spec: dict, opts, folder: RunFolder, stop: Interrupts | None = None) -> None:
+    """Run the analysis into ``folder`` (committed here if it is a reserved one) and print."""
     d = len(spec["factors"])
     runs = (d + 2) * opts.n_base * opts.replicates_per_point
     print(f"sobol: {spec.get('name')} ({d} factors), N={opts.n_base}, {opts.replicates_per_point} replicate(s) a point "
           f"-> {runs:,} model runs of {base.scenario.name} (scale {base.scenario.scale:g})", flush=True)
-    sob = run_sobol(base, spec, opts, out, plots=base.plots)
+    with folder:
+        sob = run_sobol(base, spec, opts, folder, plots=base.plots)
+    out = str(folder.final)
+    if stop is not None:
+        stop.kept = out
     summary = sob.attrs["summary"]
     for output, block in sob.groupby("output", sort=False):
         tot = block[block["index"] == "total"].sort_values("estimate", ascending=False)
@@ -93,15 +111,17 @@ def main(argv: list[str] | None = None) -> None:
         if not hydra_handles(args):
             job, hydra_node = compose_single(CONFIG_NAME, SobolRun, args)
             base, spec, opts = checked(dict(job))
-            out = make_run_dir(hydra_node, job, args)
         else:
             checked(compose_entry(CONFIG_NAME, SobolRun, [a for a in args if "=" in a and not a.startswith("-")]))
     if not hydra_handles(args):
-        run_and_report(base, spec, opts, out)
+        with interrupts() as stop:
+            run_and_report(base, spec, opts, make_run_dir(hydra_node, job, args), stop)
         return
     sys.argv[1:] = args
     register(SobolRun)
-    _main()
+    with interrupts() as stop:  # Hydra's jobs write in place into the folders Hydra made
+        stop.kept = HYDRA_KEPT
+        _main()
 
 
 if __name__ == "__main__":

@@ -13,19 +13,24 @@ from sim.analysis import calibration
 from sim.analysis.scoring import check_until, naive_forecasts, score, summarise
 from sim.config import posterior
 from sim.core.schema import RunConfig
-from sim.pipelines import calibrate
+from sim.pipelines import calibrate, folders
 from sim.run import atomic
 
 
-def backtest(config: RunConfig, until: int, out_dir: str | Path | None = None, log=print) -> dict:
+def backtest(config: RunConfig, until: int, out_dir: str | Path | folders.RunFolder | None = None, log=print) -> dict:
     """Calibrate on observations with year <= ``until``, forecast the later ones, score.
-    Writes calibration/ (the posterior), backtest.csv, backtest.json and backtest.png/svg."""
+    Writes calibration/ (the posterior), backtest.csv, backtest.json and backtest.png/svg (a
+    path ``out_dir`` must be new or empty; it appears, complete, when the run ends)."""
+    obs_all = check_until(config, until)  # before any folder is reserved
+    with folders.run_folder(out_dir) as folder:
+        return _backtest(config, until, obs_all, folder, log)
+
+
+def _backtest(config: RunConfig, until: int, obs_all, folder: folders.RunFolder | None, log) -> dict:
     t0 = time.perf_counter()
-    obs_all = check_until(config, until)
     cfg_bt = calibration.truncate_quotas(config, until)
     priors = calibration.declare_priors(config, until)
-    out = Path(out_dir) if out_dir is not None else None
-    cal = calibrate.calibrate(cfg_bt, out / "calibration" if out else None, until=until, priors=priors, log=log)
+    cal = calibrate.calibrate(cfg_bt, folder.sub("calibration") if folder else None, until=until, priors=priors, log=log)
     post = cal.posterior
     paths = [p.path for p in priors]
     later = naive_forecasts(obs_all, until)
@@ -45,7 +50,8 @@ def backtest(config: RunConfig, until: int, out_dir: str | Path | None = None, l
                "calibration": {k: cal.info[k] for k in ("n_particles", "n_simulations", "ess", "tolerance_schedule", "acceptance_rates", "scale", "stop_reason")},
                "parameters": cal.info["parameters"], "timings_s": {"total": round(time.perf_counter() - t0, 1)},
                "settings": dataclasses.asdict(config.abc)}
-    if out is not None:
+    if folder is not None:
+        out = folder.path
         atomic.write_csv(table.replace({np.inf: np.nan}), out / "backtest.csv")
         if config.plots:
             from sim.plots.fit import fit_figure
@@ -54,7 +60,7 @@ def backtest(config: RunConfig, until: int, out_dir: str | Path | None = None, l
             full = full.merge(later[["series", "year", "persistence", "trend"]], on=["series", "year"], how="left")
             figs = fit_figure(full, f"{config.scenario.name}: back-test, calibrated on data to {until}", out / "backtest",
                               split_year=until, naive=True)
-            summary["figures"] = [str(p) for p in figs]
+            summary["figures"] = [str(folder.public(p)) for p in figs]
         atomic.write_json(summary, out / "backtest.json")
     summary["table"] = table
     return summary

@@ -1,5 +1,6 @@
 """Calibrate: ABC-SMC against the published record -> posterior.parquet, calibration.json,
-fit.csv and the fit figure, written atomically."""
+fit.csv and the fit figure: each file written atomically, the folder as a whole by the run-folder
+protocol (:mod:`sim.pipelines.folders`)."""
 
 from __future__ import annotations
 
@@ -27,19 +28,30 @@ from sim.analysis.calibration import (
 )
 from sim.config.posterior import UNIT_PARAM, draw_rows
 from sim.core.schema import ConfigError, RunConfig
+from sim.pipelines import folders
 from sim.run import atomic
 
 
-def calibrate(config: RunConfig, out_dir: str | Path | None = None, until: int | None = None,
+def calibrate(config: RunConfig, out_dir: str | Path | folders.RunFolder | None = None, until: int | None = None,
               priors: list[abc.Prior] | None = None, log: Callable[[str], None] | None = print) -> Calibration:
     """Calibrate ``config``'s scenario to its observations with ``year <= until`` (default:
     ``abc.until``, else the origin year); run posterior predictive simulations; write
-    posterior.parquet, calibration.json, fit.csv and fit figure to ``out_dir`` if given."""
-    t0 = time.perf_counter()
+    posterior.parquet, calibration.json, fit.csv and fit figure to ``out_dir`` if given (a
+    path must be new or empty; it appears, complete, when the run ends)."""
     until = until if until is not None else (config.abc.until or int(config.scenario.origin[:4]))
     obs = observations(config, until)
-    if obs.empty:
+    if obs.empty:  # before any folder is reserved
         raise ConfigError(f"data: no observations up to {until} in {history_path(config)} for scenario {config.scenario.name!r} (allowed: a history with mapped series)")
+    with folders.run_folder(out_dir) as folder:
+        cal = _calibrate(config, obs, until, priors, log)
+        if folder is not None:
+            write(cal, folder, config.plots)
+    return cal
+
+
+def _calibrate(config: RunConfig, obs: pd.DataFrame, until: int, priors: list[abc.Prior] | None,
+               log: Callable[[str], None] | None) -> Calibration:
+    t0 = time.perf_counter()
     priors = declare_priors(config, None) if priors is None else priors
     res = run_abc(config, obs, priors, log=log)
     t_abc = time.perf_counter() - t0
@@ -72,23 +84,22 @@ def calibrate(config: RunConfig, out_dir: str | Path | None = None, until: int |
         "timings_s": {"abc": round(t_abc, 1), "total": round(time.perf_counter() - t0, 1)},
         "n_jobs": config.n_jobs,
     }
-    cal = Calibration(post, info, obs, pred)
-    if out_dir is not None:
-        write(cal, out_dir, config.plots)
-    return cal
+    return Calibration(post, info, obs, pred)
 
 
-def write(cal: Calibration, out_dir: str | Path, plots: bool = True) -> list[Path]:
-    """Write posterior.parquet, calibration.json, fit.csv and (``plots``) fit.png/svg atomically."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fit = fit_table(cal.obs, cal.predictive)
-    paths = [atomic.write_parquet(cal.posterior, out / "posterior.parquet"),
-             atomic.write_csv(fit.replace({np.inf: np.nan}), out / "fit.csv")]
-    if plots:
-        from sim.plots.fit import fit_figure
+def write(cal: Calibration, out_dir: str | Path | folders.RunFolder, plots: bool = True) -> list[Path]:
+    """Write posterior.parquet, calibration.json, fit.csv and (``plots``) fit.png/svg, each
+    atomically, the set by the run-folder protocol; returns their final paths."""
+    with folders.run_folder(out_dir) as folder:
+        out = folder.path
+        fit = fit_table(cal.obs, cal.predictive)
+        paths = [atomic.write_parquet(cal.posterior, out / "posterior.parquet"),
+                 atomic.write_csv(fit.replace({np.inf: np.nan}), out / "fit.csv")]
+        if plots:
+            from sim.plots.fit import fit_figure
 
-        paths += fit_figure(fit, f"{cal.info['scenario']}: posterior predictive fit (data to {cal.info['until']})", out / "fit")
-    cal.info["figures"] = [str(p) for p in paths if p.suffix in (".png", ".svg")]
-    paths.append(atomic.write_json(cal.info, out / "calibration.json"))
+            paths += fit_figure(fit, f"{cal.info['scenario']}: posterior predictive fit (data to {cal.info['until']})", out / "fit")
+        paths = [folder.public(p) for p in paths]
+        cal.info["figures"] = [str(p) for p in paths if p.suffix in (".png", ".svg")]
+        paths.append(folder.public(atomic.write_json(cal.info, out / "calibration.json")))
     return paths

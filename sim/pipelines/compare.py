@@ -36,6 +36,7 @@ from sim.config.compose import compose
 from sim.config.validate import build
 from sim.core.declare import p
 from sim.core.schema import ConfigError, RunConfig
+from sim.pipelines import folders
 from sim.pipelines.provenance import _git_commit, _versions
 from sim.run import atomic, sweep
 
@@ -90,15 +91,21 @@ def compose_arms(scenario: str | None, policies: list[str], overrides: list[str]
     return {name: compose(scenario, name, list(overrides)) for name in policies}
 
 
-def compare(arms: dict[str, RunConfig], out_dir, reference: str | None = None, confidence: float = 0.95,
-            plots: bool = True) -> pd.DataFrame:
+def compare(arms: dict[str, RunConfig], out_dir: str | Path | folders.RunFolder, reference: str | None = None,
+            confidence: float = 0.95, plots: bool = True) -> pd.DataFrame:
     """Run the arms on common random numbers and write into ``out_dir``: ``compare.csv`` (the
     effects table, :data:`COLUMNS`), ``outcomes.parquet`` (one row per arm and replicate),
     ``effects.png/.svg`` and ``summary.json``; the sweep's own files go to ``out_dir/runs``.
-    ``reference`` defaults to the first arm.  Returns the effects table."""
-    reference = reference or next(iter(arms))
+    ``reference`` defaults to the first arm.  Returns the effects table.  A path ``out_dir``
+    must be new or empty; it appears, complete, when the run ends (:mod:`sim.pipelines.folders`)."""
+    with folders.run_folder(out_dir) as folder:
+        return _compare(arms, folder, reference or next(iter(arms)), confidence, plots)
+
+
+def _compare(arms: dict[str, RunConfig], folder: folders.RunFolder, reference: str, confidence: float,
+             plots: bool) -> pd.DataFrame:
     first = arms[reference]
-    out = Path(out_dir)
+    out = folder.path
     t0 = time.perf_counter()
     table = run_arms(arms, out / "runs", n_jobs=first.n_jobs)
     t_run = time.perf_counter() - t0
@@ -109,9 +116,9 @@ def compare(arms: dict[str, RunConfig], out_dir, reference: str | None = None, c
     if plots:
         from sim.plots.charts import effects_chart
 
-        figures = [str(x) for x in effects_chart(eff, out / "effects",
-                                                   title=f"{first.scenario.label}: paired effects against {reference}, "
-                                                         f"{confidence:.0%} intervals (n = {first.n_replicates})")]
+        figures = [str(folder.public(x)) for x in effects_chart(eff, out / "effects",
+                                                                  title=f"{first.scenario.label}: paired effects against {reference}, "
+                                                                        f"{confidence:.0%} intervals (n = {first.n_replicates})")]
     atomic.write_json({
         "scenario": first.scenario.name, "reference": reference, "arms": list(arms), "seed": first.seed,
         "n_replicates": first.n_replicates, "scale": first.scenario.scale, "confidence": confidence,

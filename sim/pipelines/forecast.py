@@ -1,12 +1,14 @@
 """The default forecast: an ensemble of one scenario under one policy, reduced to the
 tables a planner reads (forecast quantiles, target reachability), fan charts, and a
-summary — written atomically into an output directory."""
+summary — each file written atomically, the folder as a whole by the run-folder protocol
+(:mod:`sim.pipelines.folders`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +18,7 @@ from sim.analysis.tables import forecast_table
 from sim.config import history, labels, posterior
 from sim.core.levers import lever_dates
 from sim.core.schema import RunConfig
+from sim.pipelines import folders
 from sim.pipelines.provenance import _git_commit, _versions
 from sim.run import atomic, ensemble
 
@@ -43,15 +46,40 @@ def history_for_target(obs: pd.DataFrame, target: dict, window_start: str) -> pd
     return per_date.assign(value=per_date["value"].cumsum(), label="published (cumulated)")
 
 
-def forecast(config: RunConfig, out_dir: str | Path | None = None, records: list | None = None,
-             overrides: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
+def same_run(config: RunConfig) -> Callable[[Path], bool]:
+    """Whether a folder holds a forecast of this very configuration (its summary.json's
+    ``config``): such a folder may be replaced by the re-run (same config and seed: the same
+    tables), any other is refused."""
+
+    def same(folder: Path) -> bool:
+        want = json.loads(json.dumps(dataclasses.asdict(config), default=str))  # as summary.json holds it
+        try:
+            return json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("config") == want
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    return same
+
+
+def forecast(config: RunConfig, out_dir: str | Path | folders.RunFolder | None = None, records: list | None = None,
+             overwrite: bool = False, overrides: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
     """Run the ensemble (unless its ``records`` are given) and (if ``out_dir``) write
     trajectories.parquet, batches.csv, forecast.csv, reachability.csv, one fan chart per
     target (PNG+SVG) and summary.json.  Returns the tables.
 
     ``overrides``: the command-line overrides the config was composed with; those that
     change the policy or the parameters label the run (``sim.config.labels``: chart titles,
-    ``summary.json``'s ``policy_label`` and ``what_if``)."""
+    ``summary.json``'s ``policy_label`` and ``what_if``).
+
+    A path ``out_dir`` is reserved before the run and appears, complete, when the run ends
+    (:mod:`sim.pipelines.folders`); one holding another run's files is refused (ConfigError)
+    unless ``overwrite`` — the previous folder of this very configuration is replaced."""
+    with folders.run_folder(out_dir, overwrite=overwrite, same=same_run(config)) as folder:
+        return _forecast(config, folder, records, overrides)
+
+
+def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list | None,
+              overrides: Sequence[str] = ()) -> dict[str, pd.DataFrame]:
     t0 = time.perf_counter()
     used = posterior.describe_use(config)  # a bad posterior fails here, in one line
     records = ensemble.run_ensemble(config) if records is None else records
@@ -64,9 +92,8 @@ def forecast(config: RunConfig, out_dir: str | Path | None = None, records: list
     obs = observed(config)
     tables = {"trajectories": traj, "batches": batch, "forecast": fc, "reachability": reach, "observed": obs}
     figures: list[str] = []
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+    if folder is not None:
+        out = folder.path
         atomic.write_parquet(traj, out / "trajectories.parquet")
         atomic.write_csv(batch, out / "batches.csv")
         atomic.write_csv(fc, out / "forecast.csv")
@@ -80,7 +107,7 @@ def forecast(config: RunConfig, out_dir: str | Path | None = None, records: list
                 paths = plots.fan_chart(plots.bands_for_target(traj, t), t, history=history_for_target(obs, t, config.scenario.window_start),
                                         lever_starts=lever_dates(config.policy), p_reached=(row.p_reached, row.p_low, row.p_high),
                                         title=title, out_base=base)
-                figures += [str(p) for p in paths]
+                figures += [str(folder.public(p)) for p in paths]  # where they will be once the folder is in place
         summary = {
             "scenario": config.scenario.name, "policy": config.policy.name,
             "policy_label": labels.label(config.policy.name, overrides), "what_if": labels.changes(overrides),

@@ -36,6 +36,7 @@ from sim.config.posterior import keep_factors
 from sim.config.validate import build
 from sim.core.declare import p
 from sim.core.schema import ConfigError, RunConfig
+from sim.pipelines import folders
 from sim.pipelines.provenance import _git_commit, _versions
 from sim.run import atomic, sweep
 
@@ -125,13 +126,20 @@ def check_options(data: dict, available_targets: list[str]) -> SobolOptions:
 
 
 # --------------------------------------------------------------------------- pipeline
-def run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, out_dir, plots: bool = True,
+def run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, out_dir: str | Path | folders.RunFolder, plots: bool = True,
               executor: str | None = None, address: str | None = None) -> pd.DataFrame:
     """Design -> sweep -> indices.  Writes into ``out_dir``: ``design.parquet`` (the points),
     ``points.parquet`` (outputs per point), ``sobol.csv`` (:data:`COLUMNS`), ``tornado.png/.svg``
     and ``summary.json``; the sweep's job files go to ``out_dir/runs``.  Returns the sobol table
-    (``.attrs["summary"]``: the summary written)."""
-    factors = check_factors(base, spec)
+    (``.attrs["summary"]``: the summary written).  A path ``out_dir`` must be new or empty; it
+    appears, complete, when the run ends (:mod:`sim.pipelines.folders`)."""
+    factors = check_factors(base, spec)  # bad factors fail before any folder is reserved
+    with folders.run_folder(out_dir) as folder:
+        return _run_sobol(base, spec, opts, folder, factors, plots, executor, address)
+
+
+def _run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, folder: folders.RunFolder, factors: list[Factor],
+               plots: bool, executor: str | None, address: str | None) -> pd.DataFrame:
     targets = opts.outputs or [t.name for t in base.scenario.targets]
     pts = design(factors, opts.n_base, opts.design_seed)
     R = opts.replicates_per_point
@@ -141,8 +149,7 @@ def run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, out_dir, plots: b
     jobs = [({"sample": int(s), **{f.path: float(x[f.path]) for f in factors}},
              apply(base_r, {f.path: float(x[f.path]) for f in factors}))
             for s, x in zip(pts["sample"], pts.to_dict(orient="records"))]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = folder.path
     atomic.write_parquet(pts, out / "design.parquet")
     t0 = time.perf_counter()
     table = sweep.run_sweep(jobs, out / "runs", executor=executor or base.executor.name,
@@ -160,8 +167,7 @@ def run_sobol(base: RunConfig, spec: dict, opts: SobolOptions, out_dir, plots: b
     if plots:
         from sim.plots.charts import tornado
 
-        figures = [str(x) for x in tornado(sob.fillna({"note": ""}),
-                                           out / "tornado")]
+        figures = [str(folder.public(x)) for x in tornado(sob.fillna({"note": ""}), out / "tornado")]
     summary = {
         "scenario": base.scenario.name, "policy": base.policy.name, "analysis": name, "seed": base.seed,
         "scale": base.scenario.scale, "factors": [dataclasses.asdict(f) for f in factors], "n_base": opts.n_base,
