@@ -8,6 +8,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -100,24 +101,39 @@ def compose_single(config_name: str, node: type, overrides: list[str]) -> tuple[
     return OmegaConf.to_container(cfg, resolve=True), hydra_node  # type: ignore[return-value]
 
 
+def write_hydra_record(folder: Path, hydra_node: Any, job: dict, overrides: list[str]) -> None:
+    """Hydra's ``.hydra/`` record of a run in ``folder``: config.yaml (the composed job config),
+    hydra.yaml, overrides.yaml — what ``@hydra.main`` writes."""
+    rec = folder / str(hydra_node.output_subdir or ".hydra")
+    rec.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(OmegaConf.create(job), rec / "config.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_node, resolve=False)}), rec / "hydra.yaml")
+    OmegaConf.save(OmegaConf.create(list(overrides)), rec / "overrides.yaml")
+
+
 def make_run_dir(hydra_node: Any, job: dict, overrides: list[str]) -> RunFolder:
     """Reserve the run folder ``hydra.run.dir`` (resolved now, as ``@hydra.main`` would) by the
     run-folder protocol (:mod:`sim.pipelines.folders`): a name another run holds or has
     filled gets a suffix (``<dir>_2``, ...), so two runs never mix.  Hydra's ``.hydra/`` record
-    (config.yaml: the composed job config, hydra.yaml, overrides.yaml) goes into the temporary
-    folder with the run's files.  Use as a context manager around the run: the folder appears,
-    complete, when the block ends, and not at all if it raises or is interrupted."""
+    goes into the temporary folder with the run's files.  Use as a context manager around the
+    run: the folder appears, complete, when the block ends, and not at all if it raises or is
+    interrupted."""
     folder = reserve(str(hydra_node.run.dir), unique=True, field="hydra.run.dir")
     try:
-        rec = folder.path / str(hydra_node.output_subdir or ".hydra")
-        rec.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(OmegaConf.create(job), rec / "config.yaml")
-        OmegaConf.save(OmegaConf.create({"hydra": OmegaConf.to_container(hydra_node, resolve=False)}), rec / "hydra.yaml")
-        OmegaConf.save(OmegaConf.create(list(overrides)), rec / "overrides.yaml")
+        write_hydra_record(folder.path, hydra_node, job, overrides)
     except BaseException:
         folder.discard()
         raise
     return folder
+
+
+def make_sweep_dir(hydra_node: Any, job: dict, overrides: list[str]) -> str:
+    """A design sweep's folder ``hydra.run.dir`` (= ``sweep.dir`` when given), made in place with
+    Hydra's record: sweeps resume in place (atomic job files, one design per folder), so they do
+    not take the hidden-folder protocol of single runs."""
+    out = Path(str(hydra_node.run.dir))
+    write_hydra_record(out, hydra_node, job, overrides)
+    return str(out)
 
 
 # what an interrupted run through ``@hydra.main`` (``-m``, Hydra's flags) keeps

@@ -22,7 +22,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, read_write
 
-from experiments._schema import compose_single, hydra_handles, make_run_dir, one_line_errors
+from experiments._schema import compose_single, hydra_handles, make_sweep_dir, one_line_errors
 from sim.config.compose import register
 from sim.config.overrides import check_overrides, config_dir
 from sim.config.validate import validate
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
                 with read_write(hydra_node):
                     hydra_node.run.dir = run.sweep.dir
             out = str(hydra_node.run.dir)
-            run_design(job, run, out, lambda: make_run_dir(hydra_node, job, args))
+            run_design(job, run, out, lambda: make_sweep_dir(hydra_node, job, args))
             return
     sys.argv[1:] = args
     register()
