@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments._schema import config_overrides, one_line_errors
 from sim.config.compose import compose, register
 from sim.config.overrides import check_overrides, config_dir
-from sim.config.validate import validate
+from sim.config.validate import check_run, validate
 from sim.run import design
 from sim.run.sweep import TABLE, run_sweep
 
@@ -32,6 +32,7 @@ def _main(cfg: DictConfig) -> None:
     base = OmegaConf.to_container(cfg, resolve=True)
     with one_line_errors():
         run = validate(base)  # type: ignore[arg-type]
+        check_run(run)
         jobs = design.jobs(base, run.design)  # type: ignore[arg-type]
     out = run.sweep.dir or HydraConfig.get().runtime.output_dir
     d = run.design
