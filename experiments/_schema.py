@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from sim.config.compose import hydra_errors
+from sim.config.compose import register as compose_register
 from sim.config.overrides import config_dir
 from sim.core.errors import InputWarning, UserError, one_line
 
@@ -23,9 +24,7 @@ DEBUG_ENV = "TIERSIM_DEBUG"  # =1: a user error shows its traceback instead of i
 def register(node: type) -> None:
     """Use ``node`` (a RunConfig subclass adding the entry's keys) as config.yaml's
     ``run_schema`` for this process, so Hydra accepts and type-checks those keys."""
-    from hydra.core.config_store import ConfigStore
-
-    ConfigStore.instance().store(name="run_schema", node=node)
+    compose_register(node)
 
 
 @contextlib.contextmanager
@@ -75,6 +74,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _python_show = warnings.showwarning
 
 
+def report(e: Exception) -> int:
+    """Print ``error: <one line>`` for a user error and return exit status 2; with
+    ``TIERSIM_DEBUG=1`` re-raise it instead (the traceback shows)."""
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        raise e
+    print(f"error: {one_line(e)}", file=sys.stderr)
+    return 2
+
+
 @contextlib.contextmanager
 def one_line_errors():
     """A user error (:class:`~sim.core.errors.UserError`: a bad config value, override, data
@@ -87,10 +95,7 @@ def one_line_errors():
         try:
             yield
         except UserError as e:
-            if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
-                raise
-            print(f"error: {one_line(e)}", file=sys.stderr)
-            sys.exit(2)
+            sys.exit(report(e))
 
 
 def config_overrides(args: list[str]) -> list[str]:

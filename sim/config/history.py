@@ -181,7 +181,7 @@ def _load(path: Path, population: int | None = None, required: tuple[str, ...] =
     if not rows:
         _raise_all(name, [*problems, "has a header but no data rows (allowed: a header and at least one row of published counts)"])
 
-    records, seen = [], {}
+    records, seen, named = [], {}, set()
     for line, cells in rows:
         if len(cells) > len(header):
             problems.append(_problem(line, f"#{len(header) + 1}", f"{cells[len(header)]!r} has no header",
@@ -197,6 +197,8 @@ def _load(path: Path, population: int | None = None, required: tuple[str, ...] =
             except ValueError as exc:
                 problems.append(_problem(line, col, f"{rec[col]!r} {exc}", allowed))
                 ok = False
+        if isinstance(rec.get("series"), str) and rec["series"]:
+            named.add(rec["series"])  # a required series present on a bad line is reported for the line only
         if not ok or "year" not in rec or "series" not in rec:
             continue
         key = (rec["year"], rec["series"])
@@ -209,7 +211,7 @@ def _load(path: Path, population: int | None = None, required: tuple[str, ...] =
         who = f"the {population:,} firms {scenario or 'the scenario'} simulates"
         problems += [_problem(r["line"], "value", f"{r['value']:g} is more than {who}", f"0 to {population:,} for a mapped series")
                      for r in records if r["series"] in required and r["value"] > population]
-    missing = [s for s in required if s not in {r["series"] for r in records}]
+    missing = [s for s in required if s not in named]
     if missing and "series" in header:
         problems.append(f"lacks series {', '.join(map(repr, missing))} (allowed: a file with every series the history mapping of "
                         f"{scenario or 'the scenario'} names: {', '.join(required)})")
