@@ -5,25 +5,29 @@ and the schema of entry points whose config is config.yaml plus keys of their ow
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
+from sim.config.compose import hydra_errors
+from sim.config.compose import register as compose_register
 from sim.config.overrides import config_dir
-from sim.core.schema import ConfigError
+from sim.core.errors import InputWarning, UserError, one_line
 from sim.pipelines.folders import SIGNALS, Interrupted, RunFolder, reserve, signals_as_interrupts
+
+DEBUG_ENV = "TIERSIM_DEBUG"  # =1: a user error shows its traceback instead of its one line
 
 
 def register(node: type) -> None:
     """Use ``node`` (a RunConfig subclass adding the entry's keys) as config.yaml's
     ``run_schema`` for this process, so Hydra accepts and type-checks those keys."""
-    from hydra.core.config_store import ConfigStore
-
-    ConfigStore.instance().store(name="run_schema", node=node)
+    compose_register(node)
 
 
 @contextlib.contextmanager
@@ -47,9 +51,9 @@ def compose_entry(config_name: str, node: type, overrides: list[str]) -> dict:
     from hydra import compose, initialize_config_dir
 
     register(node)
-    with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
+    with hydra_errors(), initialize_config_dir(config_dir=str(config_dir()), version_base=None):
         cfg = compose(config_name=config_name, overrides=overrides)
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
 def split(container: dict, keys: tuple[str, ...]) -> tuple[dict, dict]:
@@ -62,15 +66,39 @@ def key_of(override: str) -> str:
     return override.split("=", 1)[0].lstrip("+~")
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Input warnings as one ``warning: <message>`` line on stderr; others as Python shows them."""
+    if issubclass(category, InputWarning):
+        print(f"warning: {one_line(message)}", file=sys.stderr)
+    else:
+        _python_show(message, category, filename, lineno, file, line)
+
+
+_python_show = warnings.showwarning
+
+
+def report(e: Exception) -> int:
+    """Print ``error: <one line>`` for a user error and return exit status 2; with
+    ``TIERSIM_DEBUG=1`` re-raise it instead (the traceback shows)."""
+    if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+        raise e
+    print(f"error: {one_line(e)}", file=sys.stderr)
+    return 2
+
+
 @contextlib.contextmanager
 def one_line_errors():
-    """A ConfigError anywhere inside ends the command with its one-line message on stderr and
-    exit status 2 (before Hydra creates an output directory, where used in ``main``)."""
-    try:
-        yield
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    """A user error (:class:`~sim.core.errors.UserError`: a bad config value, override, data
+    file, posterior, scheduler address) anywhere inside ends the command with its one-line
+    message on stderr, ``error: <message>``, and exit status 2, without a traceback (before
+    Hydra creates an output directory, where used in ``main``); with ``TIERSIM_DEBUG=1`` it is
+    re-raised, traceback and all.  Input warnings inside print as ``warning: <message>``."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            yield
+        except UserError as e:
+            sys.exit(report(e))
 
 
 def config_overrides(args: list[str]) -> list[str]:
@@ -93,12 +121,13 @@ def compose_single(config_name: str, node: type, overrides: list[str]) -> tuple[
     from omegaconf import open_dict
 
     register(node)
-    with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
-        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
-    hydra_node = cfg.hydra
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return OmegaConf.to_container(cfg, resolve=True), hydra_node  # type: ignore[return-value]
+    with hydra_errors():  # what Hydra cannot merge or resolve: one line
+        with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
+            cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+        hydra_node = cfg.hydra
+        with open_dict(cfg):
+            del cfg["hydra"]
+        return OmegaConf.to_container(cfg, resolve=True), hydra_node  # type: ignore[return-value]
 
 
 def write_hydra_record(folder: Path, hydra_node: Any, job: dict, overrides: list[str]) -> None:

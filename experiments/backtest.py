@@ -23,7 +23,7 @@ from experiments._schema import HYDRA_KEPT, compose_single, hydra_handles, inter
 from sim.analysis.scoring import check_until
 from sim.config.compose import register
 from sim.config.overrides import check_overrides, config_dir
-from sim.config.validate import validate
+from sim.config.validate import check_run, validate
 from sim.core.schema import RunConfig
 from sim.pipelines.backtest import backtest
 from sim.pipelines.folders import in_place
@@ -45,6 +45,7 @@ def report(summary: dict, out_dir: str) -> None:
 def _main(cfg: DictConfig) -> None:
     with one_line_errors():
         run = validate(OmegaConf.to_container(cfg, resolve=True))
+        check_run(run)
         out = HydraConfig.get().runtime.output_dir
         report(backtest(run, run.abc.until, in_place(out)), out)  # Hydra made the folder: written in place
 
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         if not hydra_handles(args):  # a single run: composed and validated once, then its folder
             job, hydra_node = compose_single("config", RunConfig, args)
             run = validate(job)
+            check_run(run)  # the data file, lever windows: before the folder
             check_until(run, run.abc.until)  # before the output directory is made
             with interrupts() as stop:
                 with make_run_dir(hydra_node, job, args) as folder:

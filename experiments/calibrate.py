@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments._schema import HYDRA_KEPT, compose_single, hydra_handles, interrupts, make_run_dir, one_line_errors
 from sim.config.compose import register
 from sim.config.overrides import check_overrides, config_dir
-from sim.config.validate import validate
+from sim.config.validate import check_run, validate
 from sim.core.schema import RunConfig
 from sim.pipelines.calibrate import calibrate
 from sim.pipelines.folders import in_place
@@ -46,6 +46,7 @@ def report(cal, out_dir: str) -> None:
 def _main(cfg: DictConfig) -> None:
     with one_line_errors():
         run = validate(OmegaConf.to_container(cfg, resolve=True))
+        check_run(run)
         out = HydraConfig.get().runtime.output_dir
         report(calibrate(run, in_place(out)), out)  # Hydra made the folder: written in place
 
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         if not hydra_handles(args):
             job, hydra_node = compose_single("config", RunConfig, args)
             run = validate(job)
+            check_run(run)  # the data file, lever windows: before the folder
             with interrupts() as stop:
                 with make_run_dir(hydra_node, job, args) as folder:
                     cal = calibrate(run, folder)

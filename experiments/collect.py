@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from experiments._schema import report
+from sim.core.errors import UserError
 from sim.run.sweep import TABLE, collect
 
 
@@ -22,9 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         table = collect(args.sweep_dir)
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (OSError, UserError) as e:  # no such directory, no job files, a file for a directory
+        return report(e)
     print(f"sweep table: {Path(args.sweep_dir) / TABLE} ({len(table)} rows, {table['job'].nunique()} jobs)")
     return 0
 

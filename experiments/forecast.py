@@ -30,7 +30,7 @@ from sim.config import labels
 from sim.config.compose import register
 from sim.config.overrides import check_overrides, config_dir
 from sim.config.posterior import describe_use, keep_factors
-from sim.config.validate import validate
+from sim.config.validate import check_run, validate
 from sim.core.schema import RunConfig
 from sim.pipelines.folders import in_place
 from sim.pipelines.forecast import forecast
@@ -58,6 +58,7 @@ def report(tables: dict, out_dir: str, overrides: list[str] | tuple[str, ...] = 
 def _main(cfg: DictConfig) -> None:
     with one_line_errors():
         run = validate(OmegaConf.to_container(cfg, resolve=True))
+        check_run(run)
     hc = HydraConfig.get()
     out = hc.runtime.output_dir
     with one_line_errors():  # e.g. executor=dask with a scheduler that does not answer
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> None:
         if not hydra_handles(args):
             job, hydra_node = compose_single("config", RunConfig, args)
             run = validate(job)
+            check_run(run)  # the data file, lever windows
             describe_use(run)  # a missing or malformed posterior fails here, before any output
             with interrupts() as stop:
                 with make_run_dir(hydra_node, job, args) as folder:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiments._schema import report
 from sim.plots.charts import heatmap
 from sim.run import sweep
 
@@ -66,10 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         stem = f"heatmap_{target}" if value == "p" else f"heatmap_count_{target}"
         base = kv.get("out") or str((src if src.is_dir() else src.parent) / stem)
         figs = heatmap(table, kv["x"], kv["y"], target, base, value=value)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        print(USAGE, file=sys.stderr)
-        return 2
+    except (OSError, ValueError) as e:  # ValueError includes UserError; one line, the usage in --help's place
+        return report(e)
     for f in figs:
         print(f"figure: {f}")
     return 0

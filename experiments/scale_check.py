@@ -17,22 +17,36 @@ import numpy as np
 
 from experiments._schema import one_line_errors
 from sim.analysis import calibration
+from sim.config import keys
 from sim.config.compose import compose
+from sim.core.schema import ConfigError
 from sim.run import atomic
 
 
-def main(argv: list[str]) -> None:
+def _number(key: str, text: str, kind: type) -> float | int:
+    try:
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"{key}: {text!r} is not allowed (allowed: {'numbers, comma-separated' if kind is float else 'an integer >= 1'})") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
     scales, reps, overrides = (0.05, 0.2), 3, []
-    for a in argv:
-        if a.startswith("scales="):
-            scales = tuple(float(x) for x in a.split("=", 1)[1].split(","))
-        elif a.startswith("reps="):
-            reps = int(a.split("=", 1)[1])
-        else:
-            overrides.append(a)
     with one_line_errors():
+        for a in argv:
+            if a.startswith("scales="):
+                scales = tuple(_number("scales", x, float) for x in a.split("=", 1)[1].split(","))
+            elif a.startswith("reps="):
+                reps = _number("reps", a.split("=", 1)[1], int)
+                if reps < 1:
+                    raise ConfigError(f"reps: {reps} is not allowed (allowed: an integer >= 1)")
+            else:
+                overrides.append(a)
         cfg = compose(overrides=["calibration=", *overrides])
-    table = calibration.scale_check(cfg, scales, reps)
+        for s in scales:  # each scale as scenario.scale: in range and above the scenario's minimum
+            keys.with_values(cfg, {"scenario.scale": s})
+        table = calibration.scale_check(cfg, scales, reps)
     ref = max(scales)
     base = table[table["scale"] == ref].set_index(["series", "year"])["mean"]
     table["rel_diff"] = table["mean"].to_numpy() / base.loc[list(zip(table["series"], table["year"]))].to_numpy() - 1.0
@@ -51,4 +65,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

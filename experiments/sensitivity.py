@@ -32,7 +32,7 @@ from experiments._schema import (
     split,
 )
 from sim.config.overrides import check_overrides, choices, config_dir
-from sim.config.validate import validate
+from sim.config.validate import check_run, validate
 from sim.core.schema import ConfigError, RunConfig
 from sim.pipelines.folders import RunFolder, in_place
 from sim.pipelines.sensitivity import OPTION_KEYS, SobolRun, check_factors, check_options, run_sobol
@@ -59,6 +59,7 @@ def checked(container: dict) -> tuple[RunConfig, dict, object]:
     """(base run config, sensitivity spec, options) of a composed sobol config, validated."""
     opts, rest = split(container, OPTION_KEYS)
     base = validate(rest)
+    check_run(base)
     options = check_options(opts, [t.name for t in base.scenario.targets])
     check_factors(base, opts.get("sensitivity", {}))
     return base, opts.get("sensitivity", {}), options

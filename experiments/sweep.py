@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf, read_write
 from experiments._schema import compose_single, hydra_handles, make_sweep_dir, one_line_errors
 from sim.config.compose import register
 from sim.config.overrides import check_overrides, config_dir
-from sim.config.validate import validate
+from sim.config.validate import check_run, validate
 from sim.core.schema import RunConfig
 from sim.run import design
 from sim.run.sweep import TABLE, check_design, design_record, job_key, run_sweep
@@ -55,6 +55,7 @@ def _main(cfg: DictConfig) -> None:
     base = OmegaConf.to_container(cfg, resolve=True)
     with one_line_errors():  # also e.g. executor=dask with a scheduler that does not answer
         run = validate(base)  # type: ignore[arg-type]
+        check_run(run)
         run_design(base, run, run.sweep.dir or HydraConfig.get().runtime.output_dir)  # type: ignore[arg-type]
 
 
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
             explicit = any(a.startswith("hydra.run.dir=") for a in args)
             job, hydra_node = compose_single("config", RunConfig, args if explicit else [RUN_DIR, *args])
             run = validate(job)
+            check_run(run)  # the data file, lever windows: before the folder
             if run.sweep.dir and not explicit:
                 with read_write(hydra_node):
                     hydra_node.run.dir = run.sweep.dir

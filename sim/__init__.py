@@ -9,8 +9,9 @@ Quick use::
 """
 
 from sim.config.compose import TierModel, compose
+from sim.core.errors import UserError
 from sim.core.schema import ConfigError, RunConfig
 from sim.pipelines.api import forecast
 
-__all__ = ["forecast", "compose", "ConfigError", "RunConfig", "TierModel"]
+__all__ = ["forecast", "compose", "ConfigError", "UserError", "RunConfig", "TierModel"]
 __version__ = "0.1.0"

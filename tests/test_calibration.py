@@ -258,17 +258,19 @@ def test_missing_posterior_names_what_is_allowed(tmp_path):
 
 
 def test_calibration_reads_the_user_history_file_and_fails_on_a_bad_one(tmp_path, national):
+    # a file must hold every series the scenario's history mapping names (issue 11): map the one it has
+    only = "scenario.history=[{series: little_giant_new, tier: little_giant, metric: batch_new, month: 6}]"
     good = tmp_path / "mine.csv"
     good.write_text("year,series,value,unit,date_announced,source_url,note\n2019,little_giant_new,300,firms,,,\n"
                     "2022,little_giant_new,4000,firms,,,\n", encoding="utf-8")
-    cfg = sim.compose("national", "baseline", [*TINY, f"data.path={good}"])
+    cfg = sim.compose("national", "baseline", [*TINY, only, f"data.path={good}"])
     obs = calibration.observations(cfg, until=2022)
     assert list(obs["value"]) == [300.0, 4000.0]
     assert calibration.simulation_config(cfg, obs).scenario.horizon == "2022-12"
     bad = tmp_path / "bad.csv"
     bad.write_text("year,series,value,unit,date_announced,source_url,note\n2019,little_giant_new,-3,firms,,,\n", encoding="utf-8")
     with pytest.raises(ConfigError) as exc:
-        calibration.observations(sim.compose("national", "baseline", [*TINY, f"data.path={bad}"]))
+        calibration.observations(sim.compose("national", "baseline", [*TINY, only, f"data.path={bad}"]))
     assert "\n" not in str(exc.value) and "bad.csv line 2, column 'value'" in str(exc.value)
 
 

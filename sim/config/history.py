@@ -15,12 +15,15 @@ is allowed.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from sim.core.errors import UserError
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "year", "series", "value", "unit", "date_announced", "source_url", "note",
@@ -40,14 +43,29 @@ POINT_COLUMNS: tuple[str, ...] = (
 )
 
 
-class HistoryError(ValueError):
+class HistoryError(UserError):
     """A history file or observation mapping is invalid (message is one line)."""
+
+
+MAX_LISTED = 5  # problems of a file named in its one-line error; the rest are counted
 
 
 def _error(file: str, line: int, column: str, what: str, allowed: str) -> HistoryError:
     """Build the one-line error ``<file> line <n>, column '<c>': <what> (allowed: ...)``."""
-    msg = f"{file} line {line}, column '{column}': {what} (allowed: {allowed})"
-    return HistoryError(" ".join(msg.splitlines()))
+    return HistoryError(f"{file} {_problem(line, column, what, allowed)}")
+
+
+def _problem(line: int, column: str, what: str, allowed: str) -> str:
+    return f"line {line}, column '{column}': {what} (allowed: {allowed})"
+
+
+def _raise_all(file: str, problems: list[str]) -> None:
+    """Every problem of a file in one line: ``<file> line 4, ...; line 7, ...; and 3 more problems``."""
+    if not problems:
+        return
+    shown = "; ".join(problems[:MAX_LISTED])
+    more = len(problems) - MAX_LISTED
+    raise HistoryError(f"{file} {shown}" + (f"; and {more} more problem{'s' if more > 1 else ''}" if more > 0 else ""))
 
 
 # --- one checker per column kind: return the parsed value or raise ValueError(problem)
@@ -100,7 +118,10 @@ def default_history_path(scenario: str) -> Path:
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Read header and (start line, cells) records; cells are whitespace-stripped."""
+    """Read header and (start line, cells) records; cells are whitespace-stripped.  A file
+    that is missing, not a file, unreadable, not UTF-8 text or empty fails here."""
+    if path.is_dir():
+        raise HistoryError(f"{path}: is a directory (allowed: a CSV file of published counts)")
     if not path.is_file():
         raise HistoryError(f"{path}: history file not found (allowed: an existing CSV file)")
     try:
@@ -112,7 +133,11 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
                     records.append((prev + 1, [c.strip() for c in cells]))
                 prev = reader.line_num
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise HistoryError(f"{path.name}: cannot be read as UTF-8 CSV ({exc})") from None
+        raise HistoryError(f"{path.name}: cannot be read as UTF-8 CSV ({exc}) (allowed: a UTF-8 text file, comma-separated)") from None
+    except OSError as exc:
+        raise HistoryError(f"{path.name}: cannot be read ({type(exc).__name__}: {exc.strerror}) (allowed: a readable CSV file)") from None
+    if any("\x00" in c for _, cells in records for c in cells):
+        raise HistoryError(f"{path.name}: holds NUL bytes, a binary file (allowed: a UTF-8 text file, comma-separated)")
     if not records:
         raise _error(path.name, 1, "year", "file is empty", "a header line with "
                      + ", ".join(REQUIRED_COLUMNS))
@@ -120,8 +145,23 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, rows
 
 
+def _header_problems(header: list[str]) -> list[str]:
+    if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+        sep = next(s for s in ";\t|" if s in header[0])
+        return [_problem(1, header[0][:40], f"the header is one field, separated by {sep!r}",
+                         "comma-separated columns " + ", ".join(REQUIRED_COLUMNS))]
+    missing = [col for col in REQUIRED_COLUMNS if col not in header]
+    allowed = "a header containing " + ", ".join(REQUIRED_COLUMNS) + "; extra columns are kept"
+    out = [_problem(1, missing[0], "column is missing", allowed)] if len(missing) == 1 else \
+        [f"line 1, columns {', '.join(map(repr, missing))}: columns are missing (allowed: {allowed})"] if missing else []
+    out += [_problem(1, col, "header name is empty, repeated or reserved", "unique non-empty names other than 'line' and 'file'")
+            for i, col in enumerate(header) if not col or col in header[:i] or col in ("line", "file")]
+    return out
+
+
 def load_history(path: str | Path) -> pd.DataFrame:
-    """Load and validate a history CSV.
+    """Load and validate a history CSV; every problem of the file is reported at once (one
+    line: the first ``MAX_LISTED`` with their line and column, and a count of the rest).
 
     Returns one row per data line with columns ``year`` (int, calendar year),
     ``series`` (str), ``value`` (float, in the row's ``unit``, usually firms),
@@ -129,40 +169,76 @@ def load_history(path: str | Path) -> pd.DataFrame:
     any extra columns of the file (str), ``line`` (int, 1-based file line,
     header = 1) and ``file`` (str, file basename).
     """
-    path = Path(path)
+    return _load(Path(path))
+
+
+def _load(path: Path, population: int | None = None, required: tuple[str, ...] = (), scenario: str = "") -> pd.DataFrame:
     name = path.name
     header, rows = _read_rows(path)
-    for col in REQUIRED_COLUMNS:
-        if col not in header:
-            raise _error(name, 1, col, "column is missing",
-                         "a header containing " + ", ".join(REQUIRED_COLUMNS)
-                         + "; extra columns are kept")
-    for i, col in enumerate(header):
-        if not col or col in header[:i] or col in ("line", "file"):
-            raise _error(name, 1, col, "header name is empty, repeated or reserved",
-                         "unique non-empty names other than 'line' and 'file'")
+    problems = _header_problems(header)
+    if problems and header[0] not in REQUIRED_COLUMNS and len(header) == 1:
+        _raise_all(name, problems)  # one field: the rows cannot be read against it
+    if not rows:
+        _raise_all(name, [*problems, "has a header but no data rows (allowed: a header and at least one row of published counts)"])
 
-    records, seen = [], {}
+    records, seen, named = [], {}, set()
     for line, cells in rows:
         if len(cells) > len(header):
-            raise _error(name, line, f"#{len(header) + 1}", f"{cells[len(header)]!r} has no header",
-                         f"{len(header)} fields; quote values that contain commas")
+            problems.append(_problem(line, f"#{len(header) + 1}", f"{cells[len(header)]!r} has no header",
+                                     f"{len(header)} fields; quote values that contain commas"))
+            continue
         rec: dict[str, Any] = dict(zip(header, cells + [""] * (len(header) - len(cells))))
+        ok = True
         for col, (check, allowed) in _CHECKS.items():
+            if col not in rec:
+                continue  # a missing column: reported once, on the header
             try:
                 rec[col] = check(rec[col])
             except ValueError as exc:
-                raise _error(name, line, col, f"{rec[col]!r} {exc}", allowed) from None
+                problems.append(_problem(line, col, f"{rec[col]!r} {exc}", allowed))
+                ok = False
+        if isinstance(rec.get("series"), str) and rec["series"]:
+            named.add(rec["series"])  # a required series present on a bad line is reported for the line only
+        if not ok or "year" not in rec or "series" not in rec:
+            continue
         key = (rec["year"], rec["series"])
         if key in seen:
-            raise _error(name, line, "series", f"(year, series) = {key!r} repeats line {seen[key]}",
-                         "one row per (year, series)")
+            problems.append(_problem(line, "series", f"(year, series) = {key!r} repeats line {seen[key]}", "one row per (year, series)"))
+            continue
         seen[key] = line
         records.append({**rec, "line": line, "file": name})
+    if population is not None and "value" in header:
+        who = f"the {population:,} firms {scenario or 'the scenario'} simulates"
+        problems += [_problem(r["line"], "value", f"{r['value']:g} is more than {who}", f"0 to {population:,} for a mapped series")
+                     for r in records if r["series"] in required and r["value"] > population]
+    missing = [s for s in required if s not in named]
+    if missing and "series" in header:
+        problems.append(f"lacks series {', '.join(map(repr, missing))} (allowed: a file with every series the history mapping of "
+                        f"{scenario or 'the scenario'} names: {', '.join(required)})")
+    _raise_all(name, problems)
 
     columns = [*REQUIRED_COLUMNS, *(c for c in header if c not in REQUIRED_COLUMNS), "line", "file"]
     df = pd.DataFrame.from_records(records, columns=columns)
     return df.astype({"year": "int64", "value": "float64", "line": "int64"})
+
+
+def check_file(path: str | Path, population: int, required: tuple[str, ...], scenario: str = "") -> pd.DataFrame:
+    """:func:`load_history` plus the plausibility bounds of a scenario: the values of the series
+    it maps (``required``) at most its ``population`` (firms at the start, real units), and each
+    of those series present.  Every problem at once, one line.  Cached on the file's path, size
+    and modification time, so checking the same file for many configurations reads it once."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        stamp = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:  # missing or unreadable: _load says which, uncached
+        return _load(p, population, required, scenario)
+    return _checked(str(p), stamp, int(population), tuple(required), scenario).copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _checked(path: str, stamp: tuple[str, int, int], population: int, required: tuple[str, ...], scenario: str) -> pd.DataFrame:
+    return _load(Path(path), population, required, scenario)
 
 
 def _mapping_entry(i: int, entry: Any) -> tuple[str, str, str, int, str | None, str]:

@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, get_type_hints
 
-from sim.config.validate import _DICT_KEYS, _NESTED_DICT_TYPES, _NESTED_LIST_TYPES, _check_list, _check_scalar, build, validate
+from sim.config.validate import _DICT_KEYS, _NESTED_DICT_TYPES, _NESTED_LIST_TYPES, _check_list, _check_scalar, _fail, build, validate
 from sim.core.schema import ConfigError, RunConfig
 
 SCALARS = (bool, int, float, str)
@@ -131,6 +131,10 @@ def check(key: str, value: Any = _MISSING, root: type = RunConfig) -> Any:
         return _check_list(step.where, value, lf.meta)
     if dataclasses.is_dataclass(lf.type):
         return build(lf.type, value, step.where)
+    if lf.type is list and not isinstance(value, list):
+        _fail(step.where, value, "a list")
+    if lf.type is dict and not isinstance(value, dict):
+        _fail(step.where, value, "a mapping")
     return value
 
 

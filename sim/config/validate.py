@@ -1,12 +1,25 @@
 """Validation: a composed mapping -> the typed :class:`~sim.core.schema.RunConfig`, failing with
-one line that names the field, the value and what is allowed (``ConfigError``)."""
+one line that names the field, the value and what is allowed (``ConfigError``).
+
+* :func:`validate` — the configuration itself: keys, types, ranges, choices, and the rules
+  between fields (dates in order, the smallest ``scenario.scale`` a scenario can run at:
+  :func:`min_scale`).  In memory only, so it is cheap to repeat (design points, replicates).
+* :func:`check_run` — the run as a user asked for it, once per run before anything is written:
+  its data file (:func:`sim.config.history.check_file`) and whether every lever that is on
+  acts in the run (a window wholly outside it is an error; a partly outside one is clipped,
+  with an :class:`~sim.core.errors.InputWarning`).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from typing import Any, get_origin, get_type_hints
 
-from sim.core.schema import DATE_RE, TIERS, ConfigError, HistoryMapping, RunConfig, TargetConfig, TierSchedule
+from sim.config import history
+from sim.core.errors import InputWarning
+from sim.core.schema import DATE_RE, TIERS, ConfigError, HistoryMapping, RunConfig, ScenarioConfig, TargetConfig, TierSchedule
 
 # --------------------------------------------------------------------------------------
 # Validation: mapping -> dataclasses, one-line errors
@@ -32,12 +45,12 @@ def _check_scalar(path: str, value: Any, typ: type, meta: dict) -> Any:
             _fail(path, value, "a number" if typ is float else "an integer")
         if typ is int and (isinstance(value, float) and not value.is_integer()):
             _fail(path, value, "an integer")
+        if isinstance(value, float) and not math.isfinite(value):
+            _fail(path, value, "a finite number")
         value = typ(value)
         lo_hi = meta.get("range")
         if lo_hi and not (lo_hi[0] <= value <= lo_hi[1]):
             _fail(path, value, f"{lo_hi[0]} to {lo_hi[1]} {meta.get('unit', '')}".rstrip())
-        if value != value:
-            _fail(path, value, "a finite number")
         return value
     if typ is str:
         if not isinstance(value, str):
@@ -140,7 +153,106 @@ def _check_consistency(run: RunConfig) -> None:
             _check_scalar(f"scenario.tiers.{tier}.capacity.quota_by_year.{year}", q, float, {"range": (0, 1e7), "unit": "firms"})
         # YAML gives int keys, command-line overrides string keys: later entries win
         sched.capacity.quota_by_year = {int(y): float(q) for y, q in sched.capacity.quota_by_year.items()}
+    _check_scale(sc)
     if run.executor.name == "dask" and "://" not in run.executor.address:
         raise ConfigError(f"executor.address: {run.executor.address!r} is not allowed (allowed: tcp://HOST:PORT of a running Dask scheduler when executor=dask)")
     if not (sc.start <= sc.origin <= sc.horizon) or not (sc.start <= sc.window_start <= sc.horizon):
         raise ConfigError(f"scenario.origin: {sc.origin!r} / window_start {sc.window_start!r} is not allowed (allowed: months from {sc.start} to {sc.horizon})")
+
+
+# --------------------------------------------------------------------------------------
+# The smallest population a scenario can run at
+# --------------------------------------------------------------------------------------
+
+MIN_SMES_PER_TIER = 3  # simulated SMEs per enabled tier at the least, so that each tier can hold a title
+
+
+def _round_up(x: float, digits: int = 2) -> float:
+    """``x`` rounded up to ``digits`` significant digits (0.0014286 -> 0.0015)."""
+    if x <= 0:
+        return 0.0
+    step = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    return round(math.ceil(x / step - 1e-9) * step, 12)
+
+
+def min_scale(sc: ScenarioConfig) -> tuple[float, str]:
+    """The smallest ``scenario.scale`` the scenario can run at, and why: at least one firm of
+    each kind the scenario has (above-scale SMEs, large firms, small tech SMEs; the large firms
+    own the chains and make the leading tier), and ``MIN_SMES_PER_TIER`` SMEs per enabled tier
+    (each tier's batches need applicants).  Rounded up to two significant digits."""
+    pop = sc.population
+    needs = [(1.0 / n, f"at least one {kind} of its {n:,} drawn") for kind, n in
+             (("above-scale SME", pop.n_sme), ("large firm", pop.n_large), ("small tech SME", pop.n_small_tech)) if n > 0]
+    enabled = sum(1 for t in sc.tiers.values() if t.enabled)
+    if enabled and pop.n_sme + pop.n_small_tech > 0:
+        needs.append((MIN_SMES_PER_TIER * enabled / (pop.n_sme + pop.n_small_tech),
+                      f"at least {MIN_SMES_PER_TIER} SMEs for each of its {enabled} enabled tiers"))
+    lo, why = max(needs)
+    return _round_up(lo), why
+
+
+def _check_scale(sc: ScenarioConfig) -> None:
+    pop = sc.population
+    if pop.n_sme + pop.n_large + pop.n_small_tech == 0:
+        return  # the schema's own defaults (no scenario): check_run refuses running it
+    lo, why = min_scale(sc)
+    if sc.scale < lo:
+        _fail("scenario.scale", sc.scale, f">= {lo:g} for {sc.name or 'this scenario'}: {why}")
+
+
+# --------------------------------------------------------------------------------------
+# The run as asked for: its data file, and levers that act in it
+# --------------------------------------------------------------------------------------
+
+
+def check_run(run: RunConfig) -> None:
+    """Checks of a run a user asked for, made once before anything is written (not on the
+    configs a run derives internally): the history file (``data.path`` or the scenario's shipped
+    one) against the scenario, and the lever windows against the run (:func:`lever_windows`;
+    an :class:`InputWarning` for each clipped window).  Raises ConfigError (one line)."""
+    pop = run.scenario.population
+    if pop.n_sme + pop.n_large + pop.n_small_tech == 0:
+        _fail("scenario.population", dataclasses.asdict(pop), "n_sme + n_large + n_small_tech > 0 firms")
+    _check_data(run)
+    for message in lever_windows(run):
+        warnings.warn(message, InputWarning, stacklevel=2)
+
+
+def _check_data(run: RunConfig) -> None:
+    sc = run.scenario
+    if not run.data.path and sc.name not in history.SHIPPED_FILES:
+        _fail("data.path", run.data.path, f"a history CSV file (scenario {sc.name!r} ships none; shipped: {', '.join(history.SHIPPED_FILES)})")
+    path = run.data.path or history.default_history_path(sc.name)
+    pop = sc.population
+    try:
+        history.check_file(path, population=pop.n_sme + pop.n_large + pop.n_small_tech,
+                           required=tuple(dict.fromkeys(m.series for m in sc.history)), scenario=sc.name)
+    except history.HistoryError as e:
+        raise ConfigError(f"data.path: {e}") from None
+
+
+def lever_windows(run: RunConfig) -> list[str]:
+    """The one-line warnings for levers (those that are on: intensity > 0) whose window only
+    partly overlaps the run ``scenario.start .. scenario.horizon`` (clipped to it).  A window
+    wholly outside the run while other levers act in it is a ConfigError naming the date to
+    move.  When no lever acts in the run at all (a run that ends before its policy begins,
+    e.g. a fit to the years before 2021), that is one warning, not an error."""
+    sc = run.scenario
+    on = {name: lv for name, lv in run.policy.levers().items() if lv.intensity > 0}
+    acting = {name for name, lv in on.items() if lv.start <= sc.horizon and lv.end >= sc.start}
+    span = f"{sc.start}..{sc.horizon}"
+    if on and not acting:
+        first = min(lv.start for lv in on.values())
+        return [f"policy: no lever acts in the run {span} (the first starts {first}); the run is the same as with policy=no_policy"]
+    out = []
+    for name, lv in on.items():
+        if name not in acting:
+            if lv.start > sc.horizon:
+                _fail(f"policy.{name}.start", lv.start, f"a month up to scenario.horizon {sc.horizon}, so that the lever acts in the run {span}")
+            _fail(f"policy.{name}.end", lv.end, f"a month from scenario.start {sc.start}, so that the lever acts in the run {span}")
+        window = f"window {lv.start}..{lv.end}"
+        if lv.start < sc.start:
+            out.append(f"policy.{name}: {window} starts before the run ({sc.start}); clipped")
+        if lv.end > sc.horizon:
+            out.append(f"policy.{name}: {window} ends after the run ({sc.horizon}); clipped")
+    return out

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from sim.core.firms import FirmArrays
-from sim.core.schema import ChainParams, FirmParams, GrowthParams, PopulationConfig, RDParams
+from sim.core.schema import ChainParams, ConfigError, FirmParams, GrowthParams, PopulationConfig, RDParams
 
 F32 = np.float32
 KINDS = ("sme", "large", "small")
@@ -198,7 +198,7 @@ def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, 
     counts = sizes(pop, scale)
     n0 = sum(counts.values())
     if n0 == 0:
-        raise ValueError(f"scenario.population: no firms at scale {scale} (allowed: n_sme + n_large + n_small_tech > 0 after scaling)")
+        raise ConfigError(f"scenario.scale: {scale!r} is not allowed (allowed: a scale at which n_sme + n_large + n_small_tech > 0 firms are drawn)")
     expected_entrants = f.entry_rate * n0 * horizon_months / 12.0
     capacity = n0 + int(expected_entrants + 6 * np.sqrt(expected_entrants + 1) + 16)
     firms = FirmArrays.empty(capacity)

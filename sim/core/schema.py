@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
 from sim.core.declare import p
+from sim.core.errors import UserError
 from sim.core.levers import LEVER_TYPES
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration value is unknown, malformed or out of range (one-line message)."""
 
 
@@ -331,7 +332,7 @@ class ScenarioConfig:
     horizon: str = p("2025-12", "YYYY-MM (last simulated month)", "target deadline")
     origin: str = p("2021-12", "YYYY-MM: end of the published record", "data/ ends 2021")
     window_start: str = p("2021-01", "YYYY-MM: new recognitions count from here", "seed 003: 'newly cultivated' from 2021")
-    scale: float = p(1.0, "population fraction simulated (counts scaled back)", "run knob", range=(1e-4, 1.0))
+    scale: float = p(1.0, "population fraction simulated (counts scaled back)", "run knob", range=(0.0, 1.0))  # the smallest per scenario: sim.config.validate.min_scale
     population: PopulationConfig = field(default_factory=PopulationConfig)
     tiers: dict = p({}, "TierSchedule per tier code", "scenario")
     targets: list = p([], "TargetConfig list", "seed documents")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.config.compose import compose
+from sim.core.schema import ConfigError
 from sim.pipelines.forecast import forecast as _forecast
 
 
@@ -23,6 +24,15 @@ def forecast(scenario: str = "shandong", policy: str = "baseline", n_replicates:
 
     >>> tables = sim.forecast(scenario="shandong", policy="baseline", n_replicates=100, seed=1)
     >>> tables["reachability"][["target", "p_reached"]]
+
+    Bad input raises :class:`sim.core.errors.UserError` (a ``ConfigError`` for the config, its
+    data file and posterior) with the one-line message the command line prints; nothing is
+    written.  A lever window clipped to the run is an ``InputWarning`` (Python's warnings).
     """
+    if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
+        raise ConfigError(f"overrides: {overrides!r} is not allowed (allowed: a list of 'key=value' strings)")
+    for name, value in (("scenario", scenario), ("policy", policy)):
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: {value!r} is not allowed (allowed: a config name, a string)")
     cfg = compose(scenario, policy, [f"n_replicates={n_replicates}", f"seed={seed}", *overrides])
     return _forecast(cfg, out_dir, overwrite=overwrite, overrides=overrides)  # the overrides label a what-if (titles, summary)
