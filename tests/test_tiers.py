@@ -601,7 +601,7 @@ def test_model_batches_respect_capacity_and_report_bound():
     assert n_capacity > 0   # the 'leading' quota of 2 binds
 
 
-@pytest.mark.parametrize("tier", ["srdi", "little_giant", "single_champion", "leading"])
+@pytest.mark.parametrize("tier", ["srdi", "little_giant", "single_champion", "provincial_champion", "leading"])
 def test_prefilter_is_a_necessary_condition_of_the_criteria(tier):
     """On a simulated population mid-run: every firm meeting the criteria passes the
     prefilter (so skipping the others changes nothing), and the prefilter does cut."""
@@ -619,3 +619,43 @@ def test_prefilter_is_a_necessary_condition_of_the_criteria(tier):
     pre = tiers.prefilter(tier, f, rows, m.criteria, t)
     assert ok.any() and not (ok & ~pre).any()
     assert pre.mean() < 0.9
+
+
+@pytest.mark.parametrize("tier", sorted(tiers.GATES))
+def test_prefilter_is_the_criteria_gates_on_the_rows(tier):
+    """One definition of each gate: the prefilter of some rows is the very mask the
+    criteria's gates give those rows, and a firm failing any one gate fails both."""
+    c = CriteriaConfig()
+    n = 12
+    f = make_firms(n, alive=True, revenue=1500.0, rd_int=0.08, rd_prev=0.08, ip=5.0, rd_inst=True, brand=True,
+                   main_share=0.95, debt=0.4, niche_start=T - 12 * 12, chain=1, employees=300.0)
+    f.titles[TIER_INDEX["srdi"], :n] = T - 5
+    # one gate failed per row (row 0 passes every gate)
+    f.niche_start[1] = T  # 0 years in the niche
+    f.main_share[2] = 0.5
+    f.debt[3] = 0.9
+    f.rd_int[4] = f.rd_prev[4] = 0.001
+    f.ip[5] = 0.0
+    f.rd_inst[6] = False
+    f.brand[7] = False
+    f.titles[TIER_INDEX["srdi"], 8] = NONE
+    f.revenue[9] = 5.0
+    f.chain[10] = -1
+    rows = np.array([0, 2, 3, 5, 7, 9, 10, 11, 1, 4, 6, 8])
+    m = tiers.FirmMetrics.of(f, T, FP)
+    whole = tiers.gates(tier, f, m, c)
+    assert np.array_equal(tiers.prefilter(tier, f, rows, c, T), whole[rows])
+    assert whole[0] and not whole.all()
+    mk = market(n)
+    assert not (tiers.eligible(tier, f, m, mk, c) & ~whole).any()
+
+
+def test_prefilter_follows_the_criteria_config():
+    """Moving a gate in the config moves the prefilter with it (no second copy of the bar)."""
+    f = make_firms(1, alive=True, revenue=15.0, rd_int=0.1, niche_start=T - 36)
+    rows = np.array([0])
+    assert tiers.prefilter("srdi", f, rows, CriteriaConfig(), T).all()
+    strict = CriteriaConfig()
+    strict.srdi.min_revenue = 20.0
+    assert not tiers.prefilter("srdi", f, rows, strict, T).any()
+    assert tiers.prefilter("innovative", f, rows, strict, T).all()

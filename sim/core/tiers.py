@@ -132,10 +132,75 @@ class FirmMetrics:
     @classmethod
     def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> FirmMetrics:
         n = f.n
-        ny = (t - f.niche_start[:n]).astype(F32) / F32(12.0)
         # in float64, rounded to 1e-6, so a firm exactly at a growth gate is not pushed off it by float32
         g2 = np.round(np.sqrt(f.rev_y1[:n].astype(np.float64) / np.maximum(f.rev_y3[:n], 1e-6)) - 1.0, 6)
-        return cls(ny, g2, (f.rd_int[:n] * f.revenue[:n]).astype(F32, copy=False), f.is_sme(fp))
+        return cls(niche_years(f, t), g2, rd_spend(f), f.is_sme(fp))
+
+
+def niche_years(f: FirmArrays, t: int) -> np.ndarray:
+    """Years each row has been in its product niche at month ``t``."""
+    return (t - f.niche_start[: f.n]).astype(F32) / F32(12.0)
+
+
+def rd_spend(f: FirmArrays) -> np.ndarray:
+    """R&D spending of each row (M CNY/yr): intensity times revenue, in float32."""
+    return (f.rd_int[: f.n] * f.revenue[: f.n]).astype(F32, copy=False)
+
+
+# ---- gates: the tests that read a firm's own columns ---------------------------------
+# Each tier's criteria are its gates (below) and the tests that need more than the firm's
+# own row: the score, the market position, the 2-year growth and the SME size cap.  The
+# cheap prefilter (:func:`prefilter`) is the gates alone, so every gate is written once.
+
+def _srdi_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.srdi, f.n
+    return (ny >= k.min_niche_years) & (rd >= k.min_rd_spend) & (f.rd_int[:n] >= k.min_rd_intensity) & (f.revenue[:n] >= k.min_revenue)
+
+
+def _little_giant_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.little_giant, f.n
+    rev, rd_now, rd_prev = f.revenue[:n], f.rd_int[:n], f.rd_prev[:n]
+    rd_min = np.minimum(rd_now, rd_prev)
+    rd_ok = np.where(rev >= k.revenue_high, rd_min >= k.rd_gate_high,
+                     np.where(rev >= k.revenue_mid, rd_min >= k.rd_gate_mid, F32(2.0) * rd >= k.rd_spend_small))
+    ok = ((ny >= k.min_niche_years) & (f.main_share[:n] >= k.min_main_share) & (f.debt[:n] <= k.max_debt)
+          & rd_ok & (f.ip[:n] >= k.min_ip))
+    if k.requires_srdi:
+        ok &= f.holds("srdi")
+    if k.needs_institution:
+        ok &= f.rd_inst[:n]
+    if k.needs_brand:
+        ok &= f.brand[:n]
+    if k.needs_key_link:
+        ok &= (f.chain[:n] >= 0) | f.emerging[:n]
+    return ok
+
+
+def _champion_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.single_champion, f.n
+    return (ny >= k.min_niche_years) & (f.main_share[:n] >= k.min_main_share) & ((f.revenue[:n] >= k.min_revenue) | f.holds("little_giant"))
+
+
+def _provincial_champion_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaConfig) -> np.ndarray:
+    k, n = c.provincial_champion, f.n
+    return (ny >= k.min_niche_years) & ((f.revenue[:n] >= k.min_revenue) | f.holds("little_giant"))
+
+
+def _leading_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaConfig) -> np.ndarray:
+    return f.revenue[: f.n] >= c.leading.min_revenue
+
+
+# tier -> its gates (the innovative SME has none: its score is its only test)
+GATES: dict[str, Callable[[FirmArrays, np.ndarray, np.ndarray, CriteriaConfig], np.ndarray]] = {
+    "srdi": _srdi_gates, "little_giant": _little_giant_gates, "single_champion": _champion_gates,
+    "provincial_champion": _provincial_champion_gates, "leading": _leading_gates,
+}
+
+
+def gates(tier: str, f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+    """Mask of rows passing ``tier``'s gates (all True for a tier without gates)."""
+    fn = GATES.get(tier)
+    return np.ones(f.n, dtype=bool) if fn is None else fn(f, m.niche_years, m.rd_spend, c)
 
 
 # ---- criteria -----------------------------------------------------------------------
@@ -163,47 +228,34 @@ def srdi_score(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> 
 
 
 def srdi_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
-    k, n = c.srdi, f.n
-    ok = ((m.niche_years >= k.min_niche_years) & (m.rd_spend >= k.min_rd_spend) & (f.rd_int[:n] >= k.min_rd_intensity)
-          & (f.revenue[:n] >= k.min_revenue) & (srdi_score(f, m, mk, c) >= k.pass_score))
+    """Provincial SRDI SME: the gates and the score (DOMAIN §2)."""
+    k = c.srdi
+    ok = gates("srdi", f, m, c) & (srdi_score(f, m, mk, c) >= k.pass_score)
     return ok & m.sme if k.sme_only else ok
 
 
 def little_giant_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
-    k, n = c.little_giant, f.n
-    rev, rd_now, rd_prev = f.revenue[:n], f.rd_int[:n], f.rd_prev[:n]
-    rd_min = np.minimum(rd_now, rd_prev)
-    rd_ok = np.where(rev >= k.revenue_high, rd_min >= k.rd_gate_high,
-                     np.where(rev >= k.revenue_mid, rd_min >= k.rd_gate_mid, F32(2.0) * m.rd_spend >= k.rd_spend_small))
-    ok = ((m.niche_years >= k.min_niche_years) & (f.main_share[:n] >= k.min_main_share) & (m.growth_2y >= k.min_growth_2y)
-          & (f.debt[:n] <= k.max_debt) & (mk.nat_share >= k.min_niche_share) & rd_ok & (f.ip[:n] >= k.min_ip))
-    if k.requires_srdi:
-        ok &= f.holds("srdi")
-    if k.needs_institution:
-        ok &= f.rd_inst[:n]
-    if k.needs_brand:
-        ok &= f.brand[:n]
-    if k.needs_key_link:
-        ok &= (f.chain[:n] >= 0) | f.emerging[:n]
+    """National little giant: the gates, 2-year growth and national niche share (DOMAIN §2)."""
+    k = c.little_giant
+    ok = gates("little_giant", f, m, c) & (m.growth_2y >= k.min_growth_2y) & (mk.nat_share >= k.min_niche_share)
     return ok & m.sme if k.sme_only else ok
 
 
 def champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
-    k, n = c.single_champion, f.n
-    return ((m.niche_years >= k.min_niche_years) & (mk.global_rank <= k.max_global_rank)
-            & (f.main_share[:n] >= k.min_main_share) & ((f.revenue[:n] >= k.min_revenue) | f.holds("little_giant")))
+    """Single champion: the gates and a world rank in the top ``max_global_rank``."""
+    return gates("single_champion", f, m, c) & (mk.global_rank <= c.single_champion.max_global_rank)
 
 
 def provincial_champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
-    k, n = c.provincial_champion, f.n
-    return ((m.niche_years >= k.min_niche_years) & (mk.region_rank == 1) & (mk.nat_rank <= k.max_national_rank)
-            & ((f.revenue[:n] >= k.min_revenue) | f.holds("little_giant")))
+    """Provincial champion: the gates, #1 in the region and national top ``max_national_rank``."""
+    return gates("provincial_champion", f, m, c) & (mk.region_rank == 1) & (mk.nat_rank <= c.provincial_champion.max_national_rank)
 
 
 def leading_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
-    k, n = c.leading, f.n
-    pool = {"chain_owners": f.owner[:n], "largest": ~m.sme, "owners_first": f.owner[:n] | ~m.sme}[k.rule]
-    return pool & (f.revenue[:n] >= k.min_revenue)
+    """Leading enterprise: the pool of the selection rule, above the revenue bar."""
+    n = f.n
+    pool = {"chain_owners": f.owner[:n], "largest": ~m.sme, "owners_first": f.owner[:n] | ~m.sme}[c.leading.rule]
+    return pool & gates("leading", f, m, c)
 
 
 def selection_priority(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, boost: np.ndarray) -> np.ndarray:
@@ -235,23 +287,13 @@ def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: Cri
 
 def prefilter(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, t: int) -> np.ndarray:
     """A cheap necessary condition of ``tier``'s criteria at month ``t`` for ``rows`` (so
-    the full criteria are evaluated on fewer firms): a row failing it fails the criteria.
-    Each test is the criteria's own comparison, in the same dtype."""
-    if tier == "innovative":
+    the full criteria are evaluated on fewer firms): ``tier``'s gates, the very functions
+    the criteria call, on those rows only."""
+    fn = GATES.get(tier)
+    if fn is None:
         return np.ones(rows.shape[0], dtype=bool)
-    if tier == "leading":
-        return f.revenue[rows] >= F32(c.leading.min_revenue)
-    k = {"srdi": c.srdi, "little_giant": c.little_giant, "single_champion": c.single_champion,
-         "provincial_champion": c.provincial_champion}[tier]
-    ok = (t - f.niche_start[rows]).astype(F32) / F32(12.0) >= k.min_niche_years  # as FirmMetrics.niche_years
-    if tier == "srdi":
-        rd = f.rd_int[rows]
-        rev = f.revenue[rows]
-        return ok & (rd >= F32(k.min_rd_intensity)) & (rev >= F32(k.min_revenue)) & ((rd * rev).astype(F32, copy=False) >= k.min_rd_spend)
-    if tier == "little_giant":
-        ok &= f.main_share[rows] >= F32(k.min_main_share)
-        return ok & (f.titles[TIER_INDEX["srdi"]].take(rows) != NONE) if k.requires_srdi else ok
-    return ok & ((f.revenue[rows] >= F32(k.min_revenue)) | (f.titles[TIER_INDEX["little_giant"]].take(rows) != NONE))
+    sub = f.take(rows)
+    return fn(sub, niche_years(sub, t), rd_spend(sub), c)
 
 
 NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")  # national shares
