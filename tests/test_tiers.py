@@ -644,7 +644,9 @@ def test_prefilter_is_the_criteria_gates_on_the_rows(tier):
     rows = np.array([0, 2, 3, 5, 7, 9, 10, 11, 1, 4, 6, 8])
     m = tiers.FirmMetrics.of(f, T, FP)
     whole = tiers.gates(tier, f, m, c)
-    assert np.array_equal(tiers.prefilter(tier, f, rows, c, T), whole[rows])
+    assert np.array_equal(tiers.prefilter(tier, f, rows, c, T), whole[rows])       # most rows: whole arrays
+    for few in (rows[:2], rows[-2:]):                                               # few rows: their columns
+        assert np.array_equal(tiers.prefilter(tier, f, few, c, T), whole[few])
     assert whole[0] and not whole.all()
     mk = market(n)
     assert not (tiers.eligible(tier, f, m, mk, c) & ~whole).any()

@@ -292,6 +292,8 @@ def prefilter(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, t: 
     fn = GATES.get(tier)
     if fn is None:
         return np.ones(rows.shape[0], dtype=bool)
+    if rows.shape[0] * 4 > f.n:  # most rows (a batch's whole pool): comparing every row beats copying the columns
+        return fn(f, niche_years(f, t), rd_spend(f), c)[rows]
     sub = f.take(rows)
     return fn(sub, niche_years(sub, t), rd_spend(sub), c)
 
