@@ -9,25 +9,18 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
-from sim.config.compose import hydra_errors
-from sim.config.compose import register as compose_register
+from sim.config.compose import hydra_errors, register
 from sim.config.overrides import config_dir
 from sim.core.errors import InputWarning, UserError, one_line
 from sim.pipelines.folders import SIGNALS, Interrupted, RunFolder, reserve, signals_as_interrupts
 
 DEBUG_ENV = "TIERSIM_DEBUG"  # =1: a user error shows its traceback instead of its one line
-
-
-def register(node: type) -> None:
-    """Use ``node`` (a RunConfig subclass adding the entry's keys) as config.yaml's
-    ``run_schema`` for this process, so Hydra accepts and type-checks those keys."""
-    compose_register(node)
 
 
 @contextlib.contextmanager
@@ -197,3 +190,25 @@ def interrupts() -> Iterator[Interrupts]:
                 if handler is not None:
                     signal.signal(s, handler)
         sys.exit(e.exit_code if isinstance(e, Interrupted) else 130)
+
+
+def run_in_folder(hydra_node: Any, job: dict, args: list[str], run: Callable[[RunFolder], Any],
+                  report: Callable[[Any, str], None]) -> None:
+    """A validated single run: ``run(folder)`` fills the reserved run folder (SIGINT/SIGTERM: one
+    line, nothing left), the folder is put in place, then ``report(result, final folder)``."""
+    with interrupts() as stop:
+        with make_run_dir(hydra_node, job, args) as folder:
+            result = run(folder)
+        stop.kept = str(folder.final)
+        report(result, stop.kept)
+
+
+def hand_over_to_hydra(args: list[str], hydra_main: Callable[[], None], node: type | None = None,
+                       kept: str = HYDRA_KEPT) -> None:
+    """Run ``hydra_main`` (an ``@hydra.main`` function) on ``args`` (``-m`` sweeps, launchers,
+    Hydra's flags) with ``node`` as the schema; an interrupt prints one line naming ``kept``."""
+    sys.argv[1:] = args
+    register(node) if node is not None else register()
+    with interrupts() as stop:
+        stop.kept = kept
+        hydra_main()

@@ -20,8 +20,13 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import HYDRA_KEPT, compose_single, hydra_handles, interrupts, make_run_dir, one_line_errors
-from sim.config.compose import register
+from experiments._schema import (
+    compose_single,
+    hand_over_to_hydra,
+    hydra_handles,
+    one_line_errors,
+    run_in_folder,
+)
 from sim.config.overrides import check_overrides, config_dir
 from sim.config.validate import check_run, validate
 from sim.core.schema import RunConfig
@@ -60,17 +65,9 @@ def main(argv: list[str] | None = None) -> None:
             job, hydra_node = compose_single("config", RunConfig, args)
             run = validate(job)
             check_run(run)  # the data file, lever windows: before the folder
-            with interrupts() as stop:
-                with make_run_dir(hydra_node, job, args) as folder:
-                    cal = calibrate(run, folder)
-                stop.kept = str(folder.final)
-                report(cal, str(folder.final))
+            run_in_folder(hydra_node, job, args, lambda folder: calibrate(run, folder), report)
             return
-    sys.argv[1:] = args
-    register()
-    with interrupts() as stop:  # Hydra's jobs write in place into the folders Hydra made
-        stop.kept = HYDRA_KEPT
-        _main()
+    hand_over_to_hydra(args, _main)  # Hydra's jobs write in place into the folders Hydra made
 
 
 if __name__ == "__main__":

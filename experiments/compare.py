@@ -18,16 +18,15 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments._schema import (
-    HYDRA_KEPT,
     Interrupts,
     compose_entry,
     compose_single,
+    hand_over_to_hydra,
     hydra_handles,
     interrupts,
     make_run_dir,
     one_line_errors,
     outside_hydra,
-    register,
     split,
 )
 from experiments._schema import key_of as _key
@@ -112,11 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         with interrupts() as stop:
             run_and_report(checked, arms, make_run_dir(hydra_node, job, args), rest.get("plots", True), stop)
         return
-    sys.argv[1:] = args
-    register(CompareRun)
-    with interrupts() as stop:  # Hydra's jobs write in place into the folders Hydra made
-        stop.kept = HYDRA_KEPT
-        _main()
+    hand_over_to_hydra(args, _main, CompareRun)  # Hydra's jobs write in place into the folders Hydra made
 
 
 if __name__ == "__main__":

@@ -24,10 +24,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from experiments._schema import compose_single, hydra_handles, interrupts, make_run_dir, one_line_errors
+from experiments._schema import compose_single, hand_over_to_hydra, hydra_handles, one_line_errors, run_in_folder
 from sim.analysis.targets import format_reachability
 from sim.config import labels
-from sim.config.compose import register
 from sim.config.overrides import check_overrides, config_dir
 from sim.config.posterior import describe_use, keep_factors
 from sim.config.validate import check_run, validate
@@ -112,17 +111,10 @@ def main(argv: list[str] | None = None) -> None:
             run = validate(job)
             check_run(run)  # the data file, lever windows
             describe_use(run)  # a missing or malformed posterior fails here, before any output
-            with interrupts() as stop:
-                with make_run_dir(hydra_node, job, args) as folder:
-                    tables = forecast(run, folder, overrides=args)  # e.g. executor=dask with a scheduler that does not answer
-                stop.kept = str(folder.final)
-                report(tables, str(folder.final), args)
+            run_in_folder(hydra_node, job, args, lambda folder: forecast(run, folder, overrides=args),
+                          lambda tables, out: report(tables, out, args))
             return
-    sys.argv[1:] = args
-    register()
-    with interrupts() as stop:
-        stop.kept = MULTIRUN_KEPT
-        _main()
+    hand_over_to_hydra(args, _main, kept=MULTIRUN_KEPT)
 
 
 if __name__ == "__main__":

@@ -19,16 +19,15 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from experiments._schema import (
-    HYDRA_KEPT,
     Interrupts,
     compose_entry,
     compose_single,
+    hand_over_to_hydra,
     hydra_handles,
     interrupts,
     key_of,
     make_run_dir,
     one_line_errors,
-    register,
     split,
 )
 from sim.config.overrides import check_overrides, choices, config_dir
@@ -118,11 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         with interrupts() as stop:
             run_and_report(base, spec, opts, make_run_dir(hydra_node, job, args), stop)
         return
-    sys.argv[1:] = args
-    register(SobolRun)
-    with interrupts() as stop:  # Hydra's jobs write in place into the folders Hydra made
-        stop.kept = HYDRA_KEPT
-        _main()
+    hand_over_to_hydra(args, _main, SobolRun)  # Hydra's jobs write in place into the folders Hydra made
 
 
 if __name__ == "__main__":
