@@ -80,7 +80,8 @@ def setter(**values):
 # ---- little giant ---------------------------------------------------------------------
 
 LG_BASE = dict(alive=True, niche_start=T - 120, revenue=200.0, employees=500.0, has_rd=True, rd_int=0.05, rd_prev=0.05,
-               ip=5.0, rd_inst=True, brand=True, emerging=True, chain=0, main_share=0.9, debt=0.5, quality=0.5)
+               ip=5.0, rd_inst=True, brand=True, emerging=True, chain=0, main_share=0.9, debt=0.5, quality=0.5,
+               key_link=False, rd_staff_ratio=3.0, equity_new=0.0)
 
 
 def lg_variants():
@@ -106,15 +107,23 @@ def lg_variants():
         ("rev 50, 6%/6%", setter(revenue=50.0, rd_int=0.06, rd_prev=0.06), True),
         ("rev 50, now <6%", setter(revenue=50.0, rd_int=below(0.06), rd_prev=0.06), False),
         ("rev 50, prev <6%", setter(revenue=50.0, rd_int=0.06, rd_prev=below(0.06)), False),
-        # revenue < 50 M CNY: R&D >= 30 M CNY over two years (2 x this year's spend)
-        ("rev 40, spend 15/yr", setter(revenue=40.0, rd_int=0.375, rd_prev=0.375), True),
-        ("rev 40, spend 14.8/yr", setter(revenue=40.0, rd_int=0.37, rd_prev=0.37), False),
-        ("rev 40, 6%", setter(revenue=40.0, rd_int=0.06, rd_prev=0.06), False),
+        # revenue < 50 M CNY: R&D >= 30 M CNY over two years (2 x this year's spend), >= 80 M CNY
+        # equity raised and R&D staff >= 50% (issue 12: the equity and staff tests were missing)
+        ("rev 40, spend 15/yr, equity 80, staff 1.0", setter(revenue=40.0, rd_int=0.375, rd_prev=0.375, equity_new=80.0), True),
+        ("rev 40, spend 14.8/yr", setter(revenue=40.0, rd_int=0.37, rd_prev=0.37, equity_new=80.0), False),
+        ("rev 40, 6%", setter(revenue=40.0, rd_int=0.06, rd_prev=0.06, equity_new=80.0), False),
+        ("rev 40, spend 15/yr, equity <80", setter(revenue=40.0, rd_int=0.375, rd_prev=0.375, equity_new=below(80.0)), False),
+        ("rev 40, spend 15/yr, staff 0.5", setter(revenue=40.0, rd_int=0.375, rd_prev=0.375, equity_new=80.0, rd_staff_ratio=F32(0.5) / F32(0.375)), True),
+        ("rev 40, spend 15/yr, staff <0.5", setter(revenue=40.0, rd_int=0.375, rd_prev=0.375, equity_new=80.0, rd_staff_ratio=1.3), False),
+        ("rev 50, equity not needed", setter(revenue=50.0, rd_int=0.06, rd_prev=0.06, equity_new=0.0, rd_staff_ratio=0.0), True),
         ("ip 2", setter(ip=2.0), True),
         ("ip 1", setter(ip=1.0), False),
         ("no institution", setter(rd_inst=False), False),
         ("no brand", setter(brand=False), False),
-        ("chain only", setter(chain=0, emerging=False), True),
+        # issue 12: chain membership alone is not a key link (it was)
+        ("chain only", setter(chain=0, emerging=False, key_link=False), False),
+        ("chain at a key link", setter(chain=0, emerging=False, key_link=True), True),
+        ("key-link product, no chain", setter(chain=-1, emerging=False, key_link=True), False),
         ("emerging only", setter(chain=-1, emerging=True), True),
         ("no key link", setter(chain=-1, emerging=False), False),
         ("not SRDI", setter(holds={"srdi": False}), False),
@@ -155,7 +164,8 @@ def test_little_giant_growth_gate_exactly_five_percent_passes():
 # ---- provincial SRDI ----------------------------------------------------------------
 
 SRDI_BASE = dict(alive=True, niche_start=T - 120, revenue=50.0, employees=100.0, has_rd=True, rd_int=0.1, rd_prev=0.1,
-                 ip=10.0, rd_inst=True, brand=False, emerging=False, chain=-1, main_share=1.0, debt=0.3, quality=1.0, _g2=0.2)
+                 ip=10.0, rd_inst=True, brand=False, emerging=False, chain=-1, main_share=1.0, debt=0.3, quality=1.0, _g2=0.2,
+                 rd_staff_ratio=3.0)
 
 
 def test_srdi_gates_at_their_thresholds():
@@ -168,6 +178,8 @@ def test_srdi_gates_at_their_thresholds():
         ("rev 50, 3%", setter(rd_int=0.03), True),
         ("rev 50, <3%", setter(rd_int=below(0.03)), False),
         ("rev <10, 20%", setter(revenue=below(10.0), rd_int=0.2), False),
+        ("rev <10, 20%, equity 20 raised", setter(revenue=5.0, rd_int=0.2, equity_new=20.0), True),
+        ("rev <10, 20%, equity <20", setter(revenue=5.0, rd_int=0.2, equity_new=below(20.0)), False),
         ("debt 0.95 (SRDI: debt enters the score only)", setter(debt=0.95), True),
         ("large", setter(employees=1000.0, revenue=400.0), False),
         ("dead", setter(alive=False), False),
@@ -188,27 +200,40 @@ def test_srdi_pass_score_is_inclusive():
 
 
 def test_srdi_score_by_hand():
+    """The official points (issue 12: main share up to 5, growth up to 10, 1 point per full
+    2 years in the niche up to 5, field 5/3; refinement 25; innovation 35), from the
+    defaults: the points below are MIIT 2022's, so a changed default fails here."""
     c = CriteriaConfig()
-    k = c.srdi   # the bands are set here so that the hand computation below does not depend on defaults
-    k.main_bands, k.growth_bands, k.niche_year_points = [[0.9, 10], [0.7, 6], [0.5, 3]], [[0.15, 8], [0.05, 5], [0.0, 2]], 1.0
-    k.quality_points, k.debt_bands, k.share_bands = 15.0, [[-0.5, 10], [-0.7, 5]], [[0.10, 15], [0.05, 10], [0.01, 5]]
-    k.rd_int_bands, k.rd_spend_bands = [[0.10, 15], [0.06, 11], [0.03, 7]], [[10.0, 8], [3.0, 5], [1.0, 2]]
-    k.ip_points_each, k.institution_points = 2.0, 5.0
-    f = make_firms(2, **{k_: v for k_, v in SRDI_BASE.items() if not k_.startswith("_")})
+    f = make_firms(3, **{k_: v for k_, v in SRDI_BASE.items() if not k_.startswith("_")})
     set_growth(f, 0, 0.2)
-    f.quality[0], f.ip[0] = 0.0, 0.0
-    # firm 1: main 0.75 -> 6, growth 6% -> 5, niche 3.5 yr -> 3.5, chain +2 | quality 0.5 -> 7.5, debt 0.6 -> 5 |
-    #         share 5% -> 10 | 7% -> 11, spend 3.5 -> 5, ip 2 -> 4, no institution -> 0 = 16.5 + 12.5 + 10 + 20 = 59
+    # firm 0: main 1.0 -> 5, growth 20% -> 10, niche 10 yr -> 5, no chain, not emerging -> 0 | quality 1 -> 20,
+    #         debt 0.3 -> 5 | share 20% -> 15 | IP 10 -> 10, R&D 10% of 50 = 5 M -> 10, staff 0.3 -> 5, institution 4 = 89
+    # firm 1: main 0.75 -> 3, growth 6% -> 6, niche 3.5 yr -> 1 (one full 2 years), chain member -> 3 | quality 0.5 -> 10,
+    #         debt 0.6 -> 3 | share 5% -> 10 | IP 2 -> 6, R&D 7% -> 6 / 3.5 M -> 6, staff 0.21 -> 5, no institution = 53
+    # firm 2: main 0.6 -> 1, growth -1% -> 0, niche 2 yr -> 1, chain at a key link -> 5 | quality 0 -> 0, debt 0.7 -> 1 |
+    #         share 0.5% -> 0 | IP 0 -> 0, R&D 3% / 1.5 M -> 2, staff 0.09 -> 1, institution 4 = 15
     set_growth(f, 1, 0.06)
     f.main_share[1], f.niche_start[1], f.chain[1] = 0.75, T - 42, 3
     f.quality[1], f.debt[1] = 0.5, 0.6
     f.rd_int[1], f.ip[1], f.rd_inst[1] = 0.07, 2.0, False
-    mk = market(2)
-    mk.nat_share[:] = [0.2, 0.05]
+    set_growth(f, 2, -0.01)
+    f.main_share[2], f.niche_start[2], f.chain[2], f.key_link[2] = 0.6, T - 24, 1, True
+    f.quality[2], f.debt[2], f.rd_int[2], f.ip[2] = 0.0, 0.7, 0.03, 0.0
+    mk = market(3)
+    mk.nat_share[:] = [0.2, 0.05, 0.005]
     score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, T, FP), mk, c)
-    # firm 0: 10 + 8 + 5 + 0 | 0 + 10 | 15 | 15 + 5 + 0 + 5 = 73
-    assert score[0] == pytest.approx(73.0, abs=1e-4)
-    assert score[1] == pytest.approx(59.0, abs=1e-4)
+    assert score.tolist() == pytest.approx([89.0, 53.0, 15.0], abs=1e-4)
+
+
+def test_srdi_niche_years_score_per_full_two_years():
+    """1 point per full 2 years in the niche, at most 5 (not 1 a year)."""
+    c = CriteriaConfig()
+    months = [23, 24, 47, 48, 119, 120, 240]
+    f = make_firms(len(months), **{k_: v for k_, v in SRDI_BASE.items() if not k_.startswith("_")})
+    f.niche_start[:len(months)] = [T - x for x in months]
+    mk = market(len(months))
+    score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, T, FP), mk, c)
+    assert (score - score[0]).tolist() == pytest.approx([0, 1, 1, 2, 4, 5, 5], abs=1e-4)
 
 
 # ---- innovative SME: 100-point score (DOMAIN §2) -------------------------------------------
@@ -240,6 +265,23 @@ def test_innovative_score_bands_via_eligibility():
         ("negative growth -> 0, debt 0.3 -> 10", setter(g2=-0.01, debt=0.3, ip=5.0, main_share=0.7), False),
         ("large", setter(employees=1000.0, revenue=400.0), False),
     ])
+
+
+def test_innovative_direct_routes():
+    """An SME with an R&D institution or >= 5 M CNY new equity qualifies without the score;
+    a large firm does not; the routes can be switched off."""
+    base = {**INNOV_BASE, "rd_int": 0.0, "debt": 0.9}  # score far below 60
+    variants = [
+        ("score fails", setter(), False),
+        ("R&D institution", setter(rd_inst=True), True),
+        ("equity 5", setter(equity_new=5.0), True),
+        ("equity <5", setter(equity_new=below(5.0)), False),
+        ("large, institution", setter(rd_inst=True, employees=1000.0, revenue=400.0), False),
+    ]
+    run_variants("innovative", base, variants)
+    c = CriteriaConfig()
+    c.innovative.direct_routes = False
+    run_variants("innovative", base, [(label, fn, False) for label, fn, _ in variants], c=c)
 
 
 def test_innovative_debt_exactly_55_percent_gets_5_points():
@@ -327,6 +369,11 @@ def test_provincial_champion_rank_rules():
         ("not #1 in the province", setter(region_rank=2, nat_rank=2), False),
         ("revenue <400, little giant", setter(revenue=100.0, holds={"little_giant": True}), True),
         ("revenue <400", setter(revenue=100.0), False),
+        # issue 12: the main-product test and the SRDI exception were missing
+        ("main 0.70", setter(main_share=0.70), True),
+        ("main <0.70", setter(main_share=below(0.70)), False),
+        ("revenue 100, SRDI", setter(revenue=100.0, holds={"srdi": True}), True),
+        ("revenue <100, SRDI", setter(revenue=below(100.0), holds={"srdi": True}), False),
     ], mk_base=dict(global_rank=9, nat_rank=1, region_rank=1))
 
 
@@ -628,7 +675,7 @@ def test_prefilter_is_the_criteria_gates_on_the_rows(tier):
     c = CriteriaConfig()
     n = 12
     f = make_firms(n, alive=True, revenue=1500.0, rd_int=0.08, rd_prev=0.08, ip=5.0, rd_inst=True, brand=True,
-                   main_share=0.95, debt=0.4, niche_start=T - 12 * 12, chain=1, employees=300.0)
+                   main_share=0.95, debt=0.4, niche_start=T - 12 * 12, chain=1, key_link=True, employees=300.0)
     f.titles[TIER_INDEX["srdi"], :n] = T - 5
     # one gate failed per row (row 0 passes every gate)
     f.niche_start[1] = T  # 0 years in the niche

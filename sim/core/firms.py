@@ -35,6 +35,9 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "rd_inst": (np.bool_, False),       # has an R&D institution
     "brand": (np.bool_, False),
     "emerging": (np.bool_, False),      # strategic-emerging field
+    "key_link": (np.bool_, False),      # its product is a key link of its chain (if in one)
+    "rd_staff_ratio": (np.float32, 0.0),  # R&D-staff share per unit R&D intensity (drawn at synthesis)
+    "equity_new": (np.float32, 0.0),    # M CNY equity raised in the last 2 years (drawn at synthesis)
     "main_share": (np.float32, 0.0),    # main business / revenue
     "debt": (np.float32, 0.0),          # debt / assets
     "fin_base": (np.float32, 0.0),      # financing constraint before levers (0..1)
@@ -79,6 +82,9 @@ class FirmArrays:
     rd_inst: np.ndarray
     brand: np.ndarray
     emerging: np.ndarray
+    key_link: np.ndarray
+    rd_staff_ratio: np.ndarray
+    equity_new: np.ndarray
     main_share: np.ndarray
     debt: np.ndarray
     fin_base: np.ndarray

@@ -13,6 +13,7 @@ so a policy that changes one process leaves the other processes' draws unchanged
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import mesa
@@ -537,4 +538,4 @@ def _stop(f: FirmArrays, rows: np.ndarray) -> None:
 
 
 def _no_sme_cap(m: tiers.FirmMetrics) -> tiers.FirmMetrics:
-    return tiers.FirmMetrics(m.niche_years, m.growth_2y, m.rd_spend, np.ones_like(m.sme))
+    return dataclasses.replace(m, sme=np.ones_like(m.sme))

@@ -147,6 +147,19 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     firms.chain[rows] = -1
     firms.owner[rows] = False
     firms.library[rows] = False
+    _draw_criteria_attributes(firms, rows, kind, z, f, rng)
+
+
+def _draw_criteria_attributes(firms: FirmArrays, rows: slice, kind: str, z: np.ndarray, f: FirmParams,
+                              rng: np.random.Generator) -> None:
+    """Attributes only the criteria read (key link, R&D-staff ratio, new equity), from a
+    child stream of ``rng`` so that the other attributes' draws are those without them."""
+    n = rows.stop - rows.start
+    x = rng.spawn(1)[0]
+    firms.key_link[rows] = _copula(z, f.capability_corr, x) > 1.0 - f.key_link_share
+    firms.rd_staff_ratio[rows] = f.rd_staff_per_intensity * x.lognormal(0.0, f.rd_staff_sigma, n)
+    share = f.equity_share[1] if kind == "small" else f.equity_share[0]
+    firms.equity_new[rows] = np.where(x.random(n) < share, x.lognormal(np.log(f.equity_median), f.equity_sigma, n), 0.0)
 
 
 def _truncated_lognormal(n: int, median: float, sigma: float, lo: float, hi: float, rng: np.random.Generator) -> np.ndarray:

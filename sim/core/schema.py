@@ -103,6 +103,12 @@ class FirmParams:
     capability_corr: float = p(0.9, "correlation of R&D, brand, field, main-business share with a latent capability", "assumed: titled firms excel on all criteria at once (DOMAIN §6)", range=(0.0, 0.99))
     brand_share: float = p(0.6, "share of firms with an own brand", "assumed", range=(0.0, 1.0))
     emerging_share: float = p(0.4, "share of firms in strategic-emerging fields", "assumed", range=(0.0, 1.0))
+    key_link_share: float = p(0.3, "share of firms whose product is a key link of its chain (counts only for chain members)", "assumed: SD names 709 core suppliers on 43 chains (DOMAIN §4), a minority of chain suppliers", range=(0.0, 1.0))
+    rd_staff_per_intensity: float = p(3.0, "median R&D-staff share per unit R&D intensity (R&D staff / employees = ratio x R&D/revenue, capped at 1)", "assumed: R&D spending is mostly staff cost, so a 5% intensity ~ 15% R&D staff", range=(0.0, 50.0))
+    rd_staff_sigma: float = p(0.5, "sd of the log ratio across firms", "assumed", range=(0.0, 3.0))
+    equity_share: list = p([0.05, 0.25], "share that raised new equity in the last 2 years: [above-scale and large firms, small tech SMEs]", "assumed (venture funding concentrates on small tech firms)", item_range=(0.0, 1.0))
+    equity_median: float = p(20.0, "M CNY, median equity raised by those that raised any", "assumed", range=(0.01, 1e5))
+    equity_sigma: float = p(1.2, "sd of log equity raised", "assumed", range=(0.0, 5.0))
     firms_per_niche: float = p(6.0, "mean simulated firms per national product niche (细分市场)", "assumed; hand-tuned with niche_zipf so 2021 little-giant stocks match the record (national 4,762, SD 362); formal calibration: issue 4", range=(2.0, 1e5))
     niche_zipf: float = p(0.7, "Zipf exponent of niche sizes (firms per niche)", "assumed; hand-tuned with firms_per_niche (see there)", range=(0.0, 3.0))
     china_global_share_a: float = p(2.0, "Beta a of China's share of a niche's world market", "assumed (mean 0.4)", range=(0.1, 100.0))
@@ -192,6 +198,8 @@ class InnovativeCriteria:
     debt_bands: list = p([[-0.55, 10, "exclusive"], [-0.75, 5]], "[-(upper bound of debt/assets), points(, 'exclusive')] (growth)", "MIIT 2022: <55% 10, 55-75% 5", bands=True)
     main_bands: list = p([[0.70, 20], [0.60, 15], [0.55, 10], [0.50, 5]], "[min main-business share, points] (specialisation)", "MIIT 2022", bands=True)
     emerging_points: list = p([10, 5], "[points in a strategic-emerging field, otherwise] (specialisation)", "MIIT 2022", item_range=(0.0, 100.0))
+    direct_routes: bool = p(True, "flag: an SME with an R&D institution or >= direct_equity new equity qualifies without the score", "MIIT 2022 (direct routes; the high-tech-enterprise title and S&T awards are not modelled)")
+    direct_equity: float = p(5.0, "M CNY equity raised (2 yr) for the direct route", "MIIT 2022", range=(0, 1e5))
 
 
 @dataclass
@@ -202,17 +210,26 @@ class SRDICriteria:
     min_revenue: float = p(10.0, "M CNY/yr", "MIIT 2022", range=(0, 1e5))
     pass_score: float = p(60.0, "points of 100 (13-indicator score)", "MIIT 2022", range=(0, 100))
     sme_only: bool = p(True, "flag", "MIIT 2022")
-    # the 13-indicator score, reduced to what the model represents (DOMAIN §2):
-    main_bands: list = p([[0.9, 10], [0.7, 6], [0.5, 3]], "[min main-business share, points] (specialisation 25)", "MIIT 2022, simplified", bands=True)
-    growth_bands: list = p([[0.15, 8], [0.05, 5], [0.0, 2]], "[min 2-yr main-revenue growth, points] (specialisation)", "MIIT 2022, simplified", bands=True)
-    niche_year_points: float = p(1.0, "points per year in niche, capped at 5; chain member +2", "MIIT 2022, simplified", range=(0, 25))
-    quality_points: float = p(15.0, "points x latent quality (digital maturity, quality, margin: refinement 25 less debt)", "MIIT 2022, simplified", range=(0, 100))
-    share_bands: list = p([[0.10, 15], [0.05, 10], [0.01, 5]], "[min national niche share, points] (distinctiveness 15: provinces score market position)", "MIIT 2022 (provincial distinctiveness), simplified", bands=True)
-    debt_bands: list = p([[-0.5, 10, "exclusive"], [-0.7, 5]], "[-(upper bound of debt/assets), points(, 'exclusive')] (refinement)", "MIIT 2022: <50% 10, 50-70% 5", bands=True)
-    rd_int_bands: list = p([[0.10, 15], [0.06, 11], [0.03, 7]], "[min R&D/revenue, points] (innovation 35)", "MIIT 2022, simplified", bands=True)
-    rd_spend_bands: list = p([[10.0, 8], [3.0, 5], [1.0, 2]], "[min R&D M CNY/yr, points] (innovation)", "MIIT 2022, simplified", bands=True)
-    ip_points_each: float = p(2.0, "points per class-I IP, capped at 7 (innovation)", "MIIT 2022, simplified", range=(0, 35))
-    institution_points: float = p(5.0, "points for an R&D institution (innovation)", "MIIT 2022", range=(0, 35))
+    min_equity_alt: float = p(20.0, "M CNY equity raised in 2 yr: the alternative to min_revenue", "MIIT 2022: revenue >= 10 M CNY or >= 20 M CNY equity raised in 2 years", range=(0, 1e5))
+    # the 13-indicator score with the official points (docs/CRITERIA.md says which items
+    # the model approximates and how):
+    # specialisation 25 = main-business share 5 + 2-yr growth 10 + years in niche 5 + field 5
+    main_bands: list = p([[0.8, 5], [0.7, 3], [0.6, 1]], "[min main-business share, points] (specialisation: up to 5)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准)", bands=True)
+    growth_bands: list = p([[0.10, 10], [0.08, 8], [0.06, 6], [0.04, 4], [0.0, 2]], "[min 2-yr average main-revenue growth, points] (specialisation: up to 10)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准)", bands=True)
+    niche_year_points: float = p(1.0, "points per full 2 years in the niche, capped at niche_year_max", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准): 1 point per 2 years", range=(0, 25))
+    niche_year_max: float = p(5.0, "points", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准)", range=(0, 25))
+    field_points: list = p([5, 3], "[points at a key chain link (key_link in a chain), in a key field only (chain member or strategic-emerging)] (specialisation)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准): key link with results 5, key field without 3, else 0", item_range=(0.0, 25.0))
+    # refinement 25 = digital 5 + quality 5 + net margin 10 (latent quality) + debt 5
+    quality_points: float = p(20.0, "points x latent quality (digital maturity 5, quality management 5, net margin 10)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准); approximated by the latent quality score (not modelled item by item)", range=(0, 100))
+    debt_bands: list = p([[-0.5, 5], [-0.6, 3], [-0.7, 1]], "[-(upper bound of debt/assets), points(, 'exclusive')] (refinement: up to 5)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准): <=50% 5, 50-60% 3, 60-70% 1", bands=True)
+    # distinctiveness 15: provincial indicators
+    share_bands: list = p([[0.10, 15], [0.05, 10], [0.01, 5]], "[min national niche share, points] (distinctiveness 15)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准): set by each province; approximated by national niche share (docs/CRITERIA.md)", bands=True)
+    # innovation 35 = IP 10 + R&D 10 + R&D staff 5 + institution 10
+    ip_bands: list = p([[5, 10], [1, 6]], "[min class-I IP rights, points] (innovation: up to 10)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准): class-I IP 6, high-value / own class-I 8-10; approximated by count (>= 5 rights taken as high-value)", bands=True)
+    rd_spend_bands: list = p([[5.0, 10], [4.0, 8], [3.0, 6], [2.0, 4], [1.0, 2]], "[min R&D M CNY/yr, points] (innovation: the larger of this and rd_int_bands)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准)", bands=True)
+    rd_int_bands: list = p([[0.10, 10], [0.08, 8], [0.06, 6], [0.04, 4], [0.03, 2]], "[min R&D/revenue, points] (innovation: the larger of this and rd_spend_bands)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准)", bands=True)
+    rd_staff_bands: list = p([[0.20, 5], [0.10, 3], [0.05, 1]], "[min R&D staff / employees, points] (innovation: up to 5)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准)", bands=True)
+    institution_points: float = p(4.0, "points for an R&D institution (innovation; national 10, provincial 8, city 4, lower 2)", "MIIT 2022 梯度培育办法, annex 2 (专精特新中小企业认定标准); the level is not modelled: assumed city level", range=(0, 35))
 
 
 @dataclass
@@ -225,13 +242,15 @@ class LittleGiantCriteria:
     min_niche_share: float = p(0.10, "national niche market share", "MIIT 2022", range=(0, 1))
     rd_gate_high: float = p(0.03, "R&D/revenue (each of last 2 yr) if revenue >= 100 M CNY", "MIIT 2022", range=(0, 1))
     rd_gate_mid: float = p(0.06, "R&D/revenue if revenue 50-100 M CNY", "MIIT 2022", range=(0, 1))
-    rd_spend_small: float = p(30.0, "M CNY R&D (2 yr) if revenue < 50 M CNY", "MIIT 2022 (plus 80 M CNY equity: not modelled)", range=(0, 1e4))
+    rd_spend_small: float = p(30.0, "M CNY R&D (2 yr) if revenue < 50 M CNY", "MIIT 2022", range=(0, 1e4))
+    equity_small: float = p(80.0, "M CNY equity raised (2 yr) if revenue < 50 M CNY", "MIIT 2022", range=(0, 1e5))
+    rd_staff_small: float = p(0.5, "R&D staff / employees if revenue < 50 M CNY", "MIIT 2022", range=(0, 1))
     revenue_high: float = p(100.0, "M CNY/yr", "MIIT 2022", range=(0, 1e5))
     revenue_mid: float = p(50.0, "M CNY/yr", "MIIT 2022", range=(0, 1e5))
     min_ip: float = p(2.0, "class-I IP rights", "MIIT 2022", range=(0, 1e4))
     needs_institution: bool = p(True, "flag", "MIIT 2022: an R&D institution")
     needs_brand: bool = p(True, "flag", "MIIT 2022: own brand")
-    needs_key_link: bool = p(True, "flag", "MIIT 2022: key chain link or priority field (chain member or emerging field)")
+    needs_key_link: bool = p(True, "flag", "MIIT 2022: at a key chain link (a chain member whose product is a key link) or in a priority (strategic-emerging) field; chain membership alone does not count")
     sme_only: bool = p(True, "flag", "MIIT 2022")
 
 
@@ -247,7 +266,9 @@ class ChampionCriteria:
 class ProvincialChampionCriteria:
     min_niche_years: float = p(3.0, "yr", "Shandong provincial champion rules (DOMAIN §2)", range=(0, 50))
     max_national_rank: int = p(5, "rank in the national niche market (and #1 in the province)", "Shandong rules", range=(1, 100))
-    min_revenue: float = p(400.0, "M CNY/yr (waived for little giants)", "Shandong rules", range=(0, 1e6))
+    min_main_share: float = p(0.7, "main product / revenue", "Shandong rules (DOMAIN §2)", range=(0, 1))
+    min_revenue: float = p(400.0, "M CNY/yr (waived for little giants and for SRDI holders above srdi_revenue)", "Shandong rules", range=(0, 1e6))
+    srdi_revenue: float = p(100.0, "M CNY/yr: a provincial SRDI holder at or above it is excepted from min_revenue", "Shandong rules (DOMAIN §2)", range=(0, 1e6))
 
 
 @dataclass

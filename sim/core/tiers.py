@@ -10,7 +10,7 @@ capacity rule (quota, selection rate, or criteria only) bounds who is recognised
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -124,22 +124,29 @@ class FirmMetrics:
     growth_2y: np.ndarray
     rd_spend: np.ndarray
     sme: np.ndarray
+    rd_staff: np.ndarray  # R&D staff / employees
 
     def part(self, sel: slice) -> FirmMetrics:
         """The metrics of the rows ``sel`` of this set."""
-        return FirmMetrics(self.niche_years[sel], self.growth_2y[sel], self.rd_spend[sel], self.sme[sel])
+        return FirmMetrics(*(getattr(self, x.name)[sel] for x in fields(self)))
 
     @classmethod
     def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> FirmMetrics:
         n = f.n
         # in float64, rounded to 1e-6, so a firm exactly at a growth gate is not pushed off it by float32
         g2 = np.round(np.sqrt(f.rev_y1[:n].astype(np.float64) / np.maximum(f.rev_y3[:n], 1e-6)) - 1.0, 6)
-        return cls(niche_years(f, t), g2, rd_spend(f), f.is_sme(fp))
+        return cls(niche_years(f, t), g2, rd_spend(f), f.is_sme(fp), rd_staff(f))
 
 
 def niche_years(f: FirmArrays, t: int) -> np.ndarray:
     """Years each row has been in its product niche at month ``t``."""
     return (t - f.niche_start[: f.n]).astype(F32) / F32(12.0)
+
+
+def rd_staff(f: FirmArrays) -> np.ndarray:
+    """R&D staff / employees of each row: R&D spending is mostly wages, so the share follows
+    the intensity, times the firm's own ratio (drawn at synthesis), capped at 1."""
+    return np.minimum(f.rd_int[: f.n] * f.rd_staff_ratio[: f.n], F32(1.0))
 
 
 def rd_spend(f: FirmArrays) -> np.ndarray:
@@ -154,15 +161,25 @@ def rd_spend(f: FirmArrays) -> np.ndarray:
 
 def _srdi_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaConfig) -> np.ndarray:
     k, n = c.srdi, f.n
-    return (ny >= k.min_niche_years) & (rd >= k.min_rd_spend) & (f.rd_int[:n] >= k.min_rd_intensity) & (f.revenue[:n] >= k.min_revenue)
+    return ((ny >= k.min_niche_years) & (rd >= k.min_rd_spend) & (f.rd_int[:n] >= k.min_rd_intensity)
+            & ((f.revenue[:n] >= k.min_revenue) | (f.equity_new[:n] >= k.min_equity_alt)))
+
+
+def key_link(f: FirmArrays) -> np.ndarray:
+    """At a key chain link (a chain member whose product is a key link) or in a priority
+    (strategic-emerging) field: chain membership alone is not a key link."""
+    n = f.n
+    return ((f.chain[:n] >= 0) & f.key_link[:n]) | f.emerging[:n]
 
 
 def _little_giant_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaConfig) -> np.ndarray:
     k, n = c.little_giant, f.n
     rev, rd_now, rd_prev = f.revenue[:n], f.rd_int[:n], f.rd_prev[:n]
     rd_min = np.minimum(rd_now, rd_prev)
+    # below revenue_mid: R&D over 2 years, equity raised and the R&D-staff share
+    small_ok = (F32(2.0) * rd >= k.rd_spend_small) & (f.equity_new[:n] >= k.equity_small) & (rd_staff(f) >= k.rd_staff_small)
     rd_ok = np.where(rev >= k.revenue_high, rd_min >= k.rd_gate_high,
-                     np.where(rev >= k.revenue_mid, rd_min >= k.rd_gate_mid, F32(2.0) * rd >= k.rd_spend_small))
+                     np.where(rev >= k.revenue_mid, rd_min >= k.rd_gate_mid, small_ok))
     ok = ((ny >= k.min_niche_years) & (f.main_share[:n] >= k.min_main_share) & (f.debt[:n] <= k.max_debt)
           & rd_ok & (f.ip[:n] >= k.min_ip))
     if k.requires_srdi:
@@ -172,7 +189,7 @@ def _little_giant_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: Criter
     if k.needs_brand:
         ok &= f.brand[:n]
     if k.needs_key_link:
-        ok &= (f.chain[:n] >= 0) | f.emerging[:n]
+        ok &= key_link(f)
     return ok
 
 
@@ -183,7 +200,9 @@ def _champion_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaCo
 
 def _provincial_champion_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaConfig) -> np.ndarray:
     k, n = c.provincial_champion, f.n
-    return (ny >= k.min_niche_years) & ((f.revenue[:n] >= k.min_revenue) | f.holds("little_giant"))
+    rev = f.revenue[:n]
+    excepted = f.holds("little_giant") | (f.holds("srdi") & (rev >= k.srdi_revenue))
+    return (ny >= k.min_niche_years) & (f.main_share[:n] >= k.min_main_share) & ((rev >= k.min_revenue) | excepted)
 
 
 def _leading_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaConfig) -> np.ndarray:
@@ -206,24 +225,33 @@ def gates(tier: str, f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.nda
 # ---- criteria -----------------------------------------------------------------------
 
 def innovative_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
-    """Innovative SME: 100-point score >= 60 with the sub-score minima (DOMAIN §2)."""
+    """Innovative SME: 100-point score >= 60 with the sub-score minima, or a direct route
+    the model represents (DOMAIN §2)."""
     k, n = c.innovative, f.n
     innov = band_points(f.rd_int[:n], k.rd_bands) + np.minimum(F32(k.ip_points_each) * f.ip[:n], F32(k.ip_points_max))
     growth = band_points(m.growth_2y, k.growth_bands) + band_points(-f.debt[:n], k.debt_bands)
     spec = band_points(f.main_share[:n], k.main_bands) + np.where(f.emerging[:n], F32(k.emerging_points[0]), F32(k.emerging_points[1]))
     ok = (innov + growth + spec >= k.pass_score) & (innov >= k.min_innovation) & (growth >= k.min_growth) & (spec >= k.min_specialisation)
+    if k.direct_routes:  # an R&D institution or new equity qualifies without the score
+        ok |= f.rd_inst[:n] | (f.equity_new[:n] >= k.direct_equity)
     return ok & m.sme if k.sme_only else ok
 
 
 def srdi_score(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
-    """The provincial SRDI score (of 100) from the indicators the model represents."""
+    """The provincial SRDI score (of 100) with the official points (MIIT 2022 annex 2):
+    specialisation 25, refinement 25, distinctiveness 15, innovation 35; docs/CRITERIA.md
+    lists the items the model approximates."""
     k, n = c.srdi, f.n
-    spec = (band_points(f.main_share[:n], k.main_bands) + band_points(m.growth_2y, k.growth_bands)
-            + np.minimum(F32(k.niche_year_points) * m.niche_years, F32(5.0)) + F32(2.0) * (f.chain[:n] >= 0))
+    in_chain = f.chain[:n] >= 0
+    at_key = in_chain & f.key_link[:n]
+    field = np.where(at_key, F32(k.field_points[0]), np.where(in_chain | f.emerging[:n], F32(k.field_points[1]), F32(0.0)))
+    years = np.minimum(F32(k.niche_year_points) * np.floor(m.niche_years / F32(2.0)), F32(k.niche_year_max))  # per full 2 years
+    spec = band_points(f.main_share[:n], k.main_bands) + band_points(m.growth_2y, k.growth_bands) + years + field
     refine = F32(k.quality_points) * f.quality[:n] + band_points(-f.debt[:n], k.debt_bands)
     distinct = band_points(mk.nat_share, k.share_bands)
-    innov = (band_points(f.rd_int[:n], k.rd_int_bands) + band_points(m.rd_spend, k.rd_spend_bands)
-             + np.minimum(F32(k.ip_points_each) * f.ip[:n], F32(7.0)) + F32(k.institution_points) * f.rd_inst[:n])
+    rd = np.maximum(band_points(m.rd_spend, k.rd_spend_bands), band_points(f.rd_int[:n], k.rd_int_bands))
+    innov = (band_points(f.ip[:n], k.ip_bands) + rd + band_points(m.rd_staff, k.rd_staff_bands)
+             + F32(k.institution_points) * f.rd_inst[:n])
     return (spec + refine + distinct + innov).astype(F32, copy=False)
 
 
