@@ -308,3 +308,62 @@ def test_sweeps_page_names_the_outcome_columns():
     text = _backticked((DOCS / "SWEEPS.md").read_text(encoding="utf-8"))
     missing = [c for c in [*OUTCOME_KEYS, "job", "count__<target>", "reached__<target>", "fiscal_cost_m_cny"] if c not in text]
     assert not missing, f"docs/SWEEPS.md does not name these sweep-table columns: {missing}"
+
+
+# ---- CRITERIA.md ------------------------------------------------------------------------
+
+CRITERIA = DOCS / "CRITERIA.md"
+
+
+def _criteria_rows() -> list[tuple[str, str, str, str]]:
+    """(tier section, criterion, code, status) of every table row of docs/CRITERIA.md."""
+    rows, section = [], ""
+    for line in CRITERIA.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            section = line
+        elif line.startswith("| ") and not line.startswith("| criterion") and not line.startswith("|---"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            assert len(cells) == 3, line
+            rows.append((section, *cells))
+    return rows
+
+
+def test_criteria_table_covers_every_tier_with_a_status_per_row():
+    """No silent gaps: a section per tier, every row coded or approximated with a reason."""
+    rows = _criteria_rows()
+    sections = {s for s, *_ in rows}
+    missing = [t for t in TIERS if not any(f"(`{t}`" in s for s in sections)]
+    assert not missing, f"docs/CRITERIA.md has no table for {missing}"
+    bad = [r for r in rows if not (r[3].startswith("coded") or re.match(r"approximated: \S", r[3]))]
+    assert not bad, f"rows without a status ('coded' or 'approximated: reason'): {bad}"
+    uncoded = [r for r in rows if r[2] == "—" and not r[3].startswith("approximated")]
+    assert not uncoded, f"rows naming no code must say why: {uncoded}"
+
+
+def test_criteria_table_names_code_that_exists():
+    """Every `tiers.*` / `firms.*` name resolves, every `f.<column>` is a firm column and
+    every `criteria.*` / `params.*` key is a parameter (PARAMETERS.md)."""
+    from sim.core.firms import SCHEMA
+
+    keys = {k for k, *_ in describe()}
+    bad = []
+    for _, criterion, code, _ in _criteria_rows():
+        tokens = re.findall(r"`([A-Za-z_][A-Za-z0-9_.]*)`", code)
+        if code != "—" and not tokens:
+            bad.append((criterion, code))
+        for token in tokens:
+            head, _, rest = token.partition(".")
+            if head == "f":
+                ok = rest in SCHEMA
+            elif head in ("criteria", "params"):
+                ok = token in keys
+            elif head in SIM_MODULES:
+                obj, ok = importlib.import_module(SIM_MODULES[head]), True
+                for part in rest.split("."):
+                    ok = ok and hasattr(obj, part)
+                    obj = getattr(obj, part, None)
+            else:
+                ok = False
+            if not ok:
+                bad.append((criterion, token))
+    assert not bad, f"docs/CRITERIA.md names code that does not exist: {bad}"
