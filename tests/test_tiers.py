@@ -708,3 +708,113 @@ def test_prefilter_follows_the_criteria_config():
     strict.srdi.min_revenue = 20.0
     assert not tiers.prefilter("srdi", f, rows, strict, T).any()
     assert tiers.prefilter("innovative", f, rows, strict, T).all()
+
+
+# ---- reviews on each title's own criteria; lapses apart from failures (issue 12) ----------
+
+def test_little_giant_review_does_not_need_a_renewed_srdi_title():
+    """A little giant whose SRDI title lapsed still passes its own re-review criteria (MIIT
+    2022); a non-holder of SRDI still cannot enter; the other criteria are unchanged."""
+    c = CriteriaConfig()
+    rc = tiers.review_criteria(c)
+    f = make_firms(2, **{k: v for k, v in LG_BASE.items()})
+    set_growth(f, 0, 0.1)
+    set_growth(f, 1, 0.1)
+    f.main_share[1] = 0.5
+    m, mk = tiers.FirmMetrics.of(f, T, FP), market(2)
+    assert not tiers.eligible("little_giant", f, m, mk, c).any()            # no SRDI title: no entry
+    assert tiers.eligible("little_giant", f, m, mk, rc).tolist() == [True, False]  # review: own criteria only
+    assert rc.little_giant.requires_srdi is False and c.little_giant.requires_srdi is True
+    assert rc.srdi == c.srdi and rc.single_champion == c.single_champion
+
+
+def test_model_reviews_a_little_giant_without_its_srdi_title():
+    """In the model, a due little giant that holds no SRDI title is judged on the little
+    giant's own criteria (so it is not revoked for the missing SRDI title)."""
+    from sim.config.compose import compose
+    from sim.core.model import TierModel
+
+    m = TierModel(config=compose("shandong", "baseline", ["scenario.scale=0.05", "agents=on_demand"]), replicate=0)
+    for _ in range(80):
+        m.step()
+    f, t = m.firms, m.t_now
+    holders = np.flatnonzero(f.holds("little_giant") & f.alive[: f.n])
+    assert holders.size
+    markets = tiers.niche_markets(f, m.niches, m.params.firms.market_coverage)
+    _, with_srdi = m._criteria("little_giant", t, holders[:0], holders, markets, True)
+    f.titles[TIER_INDEX["srdi"], holders] = NONE
+    _, without = m._criteria("little_giant", t, holders[:0], holders, markets, True)
+    assert with_srdi.any() and np.array_equal(with_srdi, without)
+
+
+def test_holders_that_do_not_file_lapse_and_are_counted_apart():
+    b = Batch(4)
+    b.rp.rereview_pass = dict(b.rp.rereview_pass, little_giant=0.8)
+    b.rp.rereview_file = dict(b.rp.rereview_file, little_giant=0.5)
+    b.rec[:] = 0
+    b.review_ok[:] = [True, True, False, True]
+    # file if u < 0.5; pass if it filed, meets the criteria and u < 0.5 * 0.8 = 0.4
+    b.u_review[:] = [0.1, 0.45, 0.1, 0.7]
+    res = b(36)
+    assert list(b.rec) == [36, NONE, NONE, NONE]
+    assert (res.rereviewed, res.revoked, res.lapsed) == (1, 3, 1)   # failed: row 1 (draw), row 2 (criteria)
+
+
+def test_everyone_files_by_default_so_no_lapses():
+    assert set(RecognitionParams().rereview_file.values()) == {1.0}
+    b = Batch(3)
+    b.rec[:] = 0
+    b.u_review[:] = [0.1, 0.9, 0.999]
+    res = b(36)
+    assert res.lapsed == 0 and res.revoked == 2
+
+
+# ---- the eligible pool on criteria alone, per batch and scenario (issue 12) ---------------
+
+def _pools(scenario: str, overrides: list[str]) -> list[dict]:
+    from sim.config.compose import compose
+    from sim.core.model import simulate
+
+    cfg = compose(scenario, "baseline", overrides)
+    return [b for r in range(2) for b in simulate(cfg, r).batches]
+
+
+# (tier, first year checked) -> (low, high) bounds of the pool on criteria alone, as a multiple
+# of the batch's capacity (quota tiers) or in firms (criteria-only tiers). Sources: DOMAIN §4
+# batches (national little giants 248 / 1,584 / 2,930; Shandong SRDI 1,167 in 2021); a pool a
+# few times the quota is how a binding quota with a real selection looks (little giants from 2021:
+# the first two national batches were small against a pool built up over years).
+PLAUSIBLE = {
+    "shandong": ({"scale": 0.05}, {("srdi", 2016): ("x", 0.5, 5.0), ("little_giant", 2021): ("x", 0.5, 4.0)}),
+    "national": ({"scale": 0.05}, {("srdi", 2019): ("n", 5_000, 40_000), ("little_giant", 2021): ("x", 0.5, 4.0)}),
+    "liaocheng": ({}, {("srdi", 2016): ("n", 20, 300), ("little_giant", 2019): ("n", 2, 60)}),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(PLAUSIBLE))
+def test_eligible_pool_per_batch_is_plausible(scenario):
+    """batches carry the pool on criteria alone (every alive non-holder meeting the
+    criteria), which contains the eligible applicants, within a stated plausible range."""
+    knobs, ranges = PLAUSIBLE[scenario]
+    batches = _pools(scenario, [f"scenario.{k}={v}" for k, v in knobs.items()])
+    assert batches and all(b["pool"] >= b["eligible"] >= b["recognised"] - 1e-9 for b in batches)
+    assert all(b["failed"] + b["lapsed"] >= 0 and b["lapsed"] == 0 for b in batches)
+    bad = []
+    for (tier, first), (kind, lo, hi) in ranges.items():
+        rows = [b for b in batches if b["tier"] == tier and int(str(b["date"])[:4]) >= first]
+        assert rows, (tier, first)
+        for b in rows:
+            x = b["pool"] / b["capacity"] if kind == "x" else b["pool"]
+            if not lo <= x <= hi:
+                bad.append((tier, str(b["date"]), round(x, 2)))
+    assert not bad, f"{scenario}: pools outside the plausible range: {bad}"
+
+
+@pytest.mark.xfail(strict=True, reason="issue 12, open: champion and leading-enterprise pools are 20-130x their quotas "
+                                        "(criteria too loose for the quota to be anything but decisive); left for a later session")
+@pytest.mark.parametrize("scenario", ["shandong", "national"])
+def test_champion_and_leading_pools_are_within_a_small_multiple_of_the_quota(scenario):
+    batches = _pools(scenario, ["scenario.scale=0.05"])
+    ratios = [b["pool"] / b["capacity"] for b in batches
+              if b["tier"] in ("single_champion", "provincial_champion", "leading") and np.isfinite(b["capacity"])]
+    assert ratios and max(ratios) <= 10.0

@@ -44,6 +44,7 @@ class TierModel(mesa.Model):
         super().__init__(seed=int(ss.generate_state(1)[0]), **kwargs)
         self.config, self.replicate = config, replicate
         self.scenario, self.policy, self.criteria, self.params = config.scenario, config.policy, config.criteria, config.params
+        self._review_criteria = tiers.review_criteria(self.criteria)  # holders are judged on their own title's criteria
         self.streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in ss.spawn(len(STREAMS)))))
         self.calendar = Calendar(self.scenario.start, self.scenario.horizon)
         self.t_now = 0
@@ -437,7 +438,7 @@ class TierModel(mesa.Model):
         validity = int(round(self.criteria.validity_years * 12))
         rp, boost = self.params.recognition, self._table.review_boost
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
-            sched = self.scenario.tiers[tier]
+            sched, k_tier = self.scenario.tiers[tier], TIER_INDEX[tier]
             # variates for every firm row; review and selection draws are skipped where the
             # calendar or the config rules them out (never on the state, so policies stay paired)
             u_apply = self.streams["apply"].random(n, dtype=F32)
@@ -446,8 +447,13 @@ class TierModel(mesa.Model):
             u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" else None
             p_table = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)  # per segment code
             applicants, is_due = tiers.candidates(tier, f, t, validity, p_table, code, u_apply, reviews_possible)
-            # criteria are evaluated for candidates only, and only those passing a cheap necessary test
-            ok, review_ok = self._criteria(tier, t, applicants, is_due, markets, rp.review_drops_sme_cap)
+            # criteria are evaluated for candidates only, and only those passing a cheap necessary
+            # test; at a recorded batch for every alive non-holder (the pool on criteria alone),
+            # of which the applicants are a part
+            recorded = sched.batch_month != 0
+            nonholders = np.flatnonzero(f.alive[:n] & (f.titles[k_tier, :n] == NONE)) if recorded else applicants
+            ok_all, review_ok = self._criteria(tier, t, nonholders, is_due, markets, rp.review_drops_sme_cap)
+            ok = ok_all[np.searchsorted(nonholders, applicants)] if recorded else ok_all
             res = tiers.run_batch(tier, f, t, sched, year, self.scenario.scale, rp, applicants, is_due, ok, review_ok,
                                   boost[code[is_due]], lambda rows, tier=tier: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
                                   u_review, u_select)
@@ -459,32 +465,31 @@ class TierModel(mesa.Model):
             self.flows[t, k, 2] += res.revoked
             if sched.batch_month != 0:
                 self.batches.append({"date": self.calendar.date(t), "tier": tier, "applicants": res.applicants, "eligible": res.eligible,
-                                     "capacity": res.capacity, "recognised": res.recognised})
+                                     "capacity": res.capacity, "recognised": res.recognised, "pool": int(ok_all.sum()),
+                                     "failed": res.revoked - res.lapsed, "lapsed": res.lapsed})
 
     def _criteria(self, tier: str, t: int, applicants: np.ndarray, due: np.ndarray, markets: np.ndarray | None,
                   drop_sme_cap: bool) -> tuple[np.ndarray, np.ndarray]:
         """Does each applicant meet ``tier``'s criteria now, and each due holder the criteria
-        it is re-reviewed against (with ``drop_sme_cap``: without the SME size cap, for the
-        SME tiers)?  Masks aligned with ``applicants`` and ``due``."""
-        f = self.firms
-        pa, pd = tiers.prefilter(tier, f, applicants, self.criteria, t), tiers.prefilter(tier, f, due, self.criteria, t)
+        of its own title (``tiers.review_criteria``; with ``drop_sme_cap``: without the SME
+        size cap, for the SME tiers)?  Masks aligned with ``applicants`` and ``due``."""
+        f, c, rc = self.firms, self.criteria, self._review_criteria
+        pa, pd = tiers.prefilter(tier, f, applicants, c, t), tiers.prefilter(tier, f, due, rc, t)
         rows = np.concatenate([applicants[pa], due[pd]])
         n_app = int(pa.sum())
         sub_market = None
         if tier in tiers.NEEDS_MARKET:
             ranks = tiers.region_ranks(f, rows) if tier in tiers.NEEDS_RANKS else None
             sub_market = tiers.market_for(f, self.niches, markets, rows, ranks)
-        sub = f.take(rows)
-        metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
-        el = tiers.eligible(tier, sub, metrics, sub_market, self.criteria)
+        metrics = tiers.FirmMetrics.of(f.take(rows), t, self.params.firms)
+        app, held = slice(None, n_app), slice(n_app, None)
         ok, review_ok = np.zeros(applicants.size, dtype=bool), np.zeros(due.size, dtype=bool)
-        ok[pa] = el[:n_app]
-        if drop_sme_cap and tier in ("innovative", "srdi", "little_giant") and rows.size > n_app:
-            held = slice(n_app, None)  # the due holders only
-            review_ok[pd] = tiers.eligible(tier, f.take(rows[held]), _no_sme_cap(metrics.part(held)),
-                                           sub_market.part(held) if sub_market is not None else None, self.criteria)
-        else:
-            review_ok[pd] = el[n_app:]
+        ok[pa] = tiers.eligible(tier, f.take(rows[app]), metrics.part(app), sub_market.part(app) if sub_market is not None else None, c)
+        if rows.size > n_app:
+            m_held = metrics.part(held)
+            if drop_sme_cap and tier in ("innovative", "srdi", "little_giant"):
+                m_held = _no_sme_cap(m_held)
+            review_ok[pd] = tiers.eligible(tier, f.take(rows[held]), m_held, sub_market.part(held) if sub_market is not None else None, rc)
         return ok, review_ok
 
     # ------------------------------------------------------------------ records
@@ -500,6 +505,7 @@ class TierModel(mesa.Model):
         for b in self.batches:
             cap = b["capacity"]
             batches.append({**b, "applicants": b["applicants"] / s, "eligible": b["eligible"] / s, "recognised": b["recognised"] / s,
+                            "pool": b["pool"] / s, "failed": b["failed"] / s, "lapsed": b["lapsed"] / s,
                             "capacity": cap / s if np.isfinite(cap) else float("nan"),
                             "bound": "capacity" if np.isfinite(cap) and b["eligible"] > cap else "pool"})
         return RunRecord(self.calendar.dates(), self.stock / s, self.flows / s, self.alive_count / s, batches, dict(self.cost))

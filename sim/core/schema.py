@@ -132,6 +132,8 @@ class RecognitionParams:
                          "share of eligible non-holders that apply in a batch (per year for 'continuous' tiers)", "assumed; calibrated by issue 4")
     rereview_pass: dict = p({"innovative": 0.9, "srdi": 0.8, "little_giant": 0.85, "single_champion": 0.85, "provincial_champion": 0.75, "leading": 1.0},
                             "share of holders meeting the criteria that pass re-review", "DOMAIN §4/§7: SD SRDI 3,424 valid of 5,566; SD prov. champions batch-1 review 59 passed; LG unknown (prior)")
+    rereview_file: dict = p({"innovative": 1.0, "srdi": 1.0, "little_giant": 1.0, "single_champion": 1.0, "provincial_champion": 1.0, "leading": 1.0},
+                            "share of holders due for re-review that file (the others lapse, counted apart from failures)", "DOMAIN §1: failing or not filing revokes; no source splits the two, so every holder files and rereview_pass holds both (prior for a later calibration)")
     review_needs_criteria: bool = p(True, "flag", "a holder failing the criteria at re-review is revoked (MIIT 2022 rules)")
     review_drops_sme_cap: bool = p(True, "flag", "assumed: outgrowing the SME size cap does not by itself revoke a title")
 

@@ -10,7 +10,7 @@ capacity rule (quota, selection rate, or criteria only) bounds who is recognised
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -216,6 +216,13 @@ GATES: dict[str, Callable[[FirmArrays, np.ndarray, np.ndarray, CriteriaConfig], 
 }
 
 
+def review_criteria(c: CriteriaConfig) -> CriteriaConfig:
+    """The criteria a holder is re-reviewed against: its own title's, without the entry
+    conditions on other titles (MIIT 2022: a little giant's re-review does not require a
+    renewed provincial SRDI title)."""
+    return replace(c, little_giant=replace(c.little_giant, requires_srdi=False))
+
+
 def gates(tier: str, f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
     """Mask of rows passing ``tier``'s gates (all True for a tier without gates)."""
     fn = GATES.get(tier)
@@ -361,9 +368,10 @@ class BatchResult:
     capacity: float
     recognised: int
     rereviewed: int
-    revoked: int
+    revoked: int               # failed + lapsed
+    lapsed: int                # due holders that did not file
     chosen_rows: np.ndarray    # rows recognised in this batch
-    revoked_rows: np.ndarray   # rows whose title was revoked at re-review
+    revoked_rows: np.ndarray   # rows whose title was revoked at re-review (failed or lapsed)
 
 
 def apply_probability(tier: str, sched: TierSchedule, rp: RecognitionParams, apply_mult: np.ndarray) -> np.ndarray:
@@ -407,9 +415,14 @@ def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, 
     rec = f.titles[TIER_INDEX[tier]]
     pass_p = F32(rp.rereview_pass[tier])
     pass_p = pass_p + review_boost * (F32(1.0) - pass_p)
-    keep = np.zeros(0, dtype=bool)
+    file_p = F32(rp.rereview_file[tier])
+    keep = filed = np.zeros(0, dtype=bool)
     if due.size:
-        keep = (review_ok if rp.review_needs_criteria else True) & (u_review[due] < pass_p)
+        # one draw: below file_p the holder files, below file_p * pass_p a filer passes
+        # (file_p = 1: the draw and the pass rule are those of a review without lapses)
+        u = u_review[due]
+        filed = u < file_p
+        keep = (review_ok if rp.review_needs_criteria else True) & (u < file_p * pass_p)
     passed, revoked = due[keep], due[~keep]
     rec[passed] = t
     rec[revoked] = NONE
@@ -426,4 +439,4 @@ def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, 
         chosen = elig
     rec[chosen] = t
     return BatchResult(int(applicants.size), n_elig, float(cap), int(chosen.size), int(passed.size), int(revoked.size),
-                       chosen, revoked)
+                       int(due.size - filed.sum()), chosen, revoked)
