@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.analysis import calibration
+from sim.analysis import calibration, targets
 from sim.analysis.tables import sum_tiers
 from sim.config import keys, posterior
 from sim.config.validate import validate
@@ -255,10 +255,15 @@ def test_targets_sweep_outcomes_and_calibration_summaries_agree_exactly(small_ru
     dates = recs[0].dates
     w0 = month_index(cfg.scenario.window_start) - month_index(dates[0])
     assert len(cfg.scenario.targets[0].tiers) == 3
+    counts = ensemble.target_counts(cfg, recs)
     for t in cfg.scenario.targets:
-        s = sum_tiers(traj, t.tiers)                 # sim.targets' per-date sums of the tidy table
+        s = sum_tiers(traj, t.tiers)                 # per-date sums of the tidy table: recognitions
         want = record.count(recs, t.tiers, t.metric, w0)  # (R, T)
         got = s.sort_values(["replicate", "date"])[t.metric].to_numpy().reshape(len(recs), len(dates))
+        assert np.array_equal(got, want), t.name
+        # the target's own count (firms by default, issue 12): sim.targets' series and the sweep outcome
+        want = record.target_count(recs, t, w0)
+        got = targets.target_series(traj, dataclasses.asdict(t), counts)[t.metric].to_numpy().reshape(len(recs), len(dates))
         assert np.array_equal(got, want), t.name
         assert np.array_equal(out[f"count__{t.name}"].to_numpy(), want[:, dates.index(t.deadline)]), t.name
     # calibration summaries: observations at the deadline of a one-tier target, any metric

@@ -79,7 +79,7 @@ def test_bands_for_target_exact_quantiles_and_tier_sum():
 
 def test_bands_for_target_uses_target_metric_and_tiers():
     traj = _traj()
-    cum = bands_for_target(traj, _target(metric="cumulative_new"))
+    cum = bands_for_target(traj, _target(metric="cumulative_new", count="recognitions"))
     stock = bands_for_target(traj, _target())
     np.testing.assert_allclose(cum[list(BAND_COLUMNS)].to_numpy(), 10 * stock[list(BAND_COLUMNS)].to_numpy())
     # one tier only: srdi.stock = r  ->  median 9.5 at every date

@@ -13,8 +13,10 @@ from sim.analysis.targets import COLUMNS, format_reachability, reachability_tabl
 LG_SC = ["little_giant", "single_champion"]
 
 
-def target(name="lg_sc_stock", tiers=LG_SC, metric="stock", threshold=480.0, deadline="2022-12", illustrative=False):
-    return {"name": name, "label": name.replace("_", " "), "tiers": list(tiers), "metric": metric,
+def target(name="lg_sc_stock", tiers=LG_SC, metric="stock", threshold=480.0, deadline="2022-12", illustrative=False,
+           count="recognitions"):
+    # the synthetic trajectories carry recognitions; a firm count comes from a counts table (test_counts.py)
+    return {"name": name, "label": name.replace("_", " "), "tiers": list(tiers), "metric": metric, "count": count,
             "threshold": threshold, "deadline": deadline, "illustrative": illustrative}
 
 

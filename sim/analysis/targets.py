@@ -1,4 +1,10 @@
-"""Target reachability: P(target met by its deadline) across replicates, plus diagnostics."""
+"""Target reachability: P(target met by its deadline) across replicates, plus diagnostics.
+
+A target's count is :func:`sim.core.record.target_count` (its metric over its tiers in its
+``count`` unit), given as the tidy ``counts`` table of :func:`sim.run.ensemble.target_counts`.
+Without it the count is summed from the per-tier trajectories, which hold titles and
+recognitions only: allowed for stock targets and ``count: recognitions`` (a target counting
+distinct new firms needs ``counts``)."""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.tables import sum_tiers
+from sim.core.record import target_unit
 
 PUBLISHED_RECORD_END = "2021-12"
 KEYS = ["scenario", "policy"]
@@ -60,10 +67,27 @@ def _batches_bound(batches: pd.DataFrame | None, tiers: list[str], origin: str, 
     return s.groupby(KEYS)["entry"].agg("; ".join).rename("batches_bound")
 
 
-def _one_target(traj: pd.DataFrame, t: dict[str, Any], origin: str, batches: pd.DataFrame | None) -> pd.DataFrame:
+def target_series(traj: pd.DataFrame, t: dict[str, Any], counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per (scenario, policy, replicate, date): the target's count, in a column named after its
+    metric — from ``counts`` (:func:`sim.run.ensemble.target_counts`) when given, else summed
+    over its tiers from ``traj`` (stock, or ``count: recognitions``; otherwise ValueError)."""
+    col = t["metric"]
+    if counts is not None:
+        if t["name"] not in set(counts["target"]):
+            raise ValueError(f"target {t['name']!r}: not in the counts table (has: {', '.join(map(str, counts['target'].unique()))})")
+        s = counts.loc[counts["target"] == t["name"], [*REP, "date", "count"]].rename(columns={"count": col})
+        return s.sort_values([*REP, "date"], kind="stable").reset_index(drop=True)
+    if col == "cumulative_new" and target_unit(t) == "firms":
+        raise ValueError(f"target {t['name']!r}: counts distinct new firms (count: firms), which the per-tier trajectories do not hold; "
+                         "pass counts= (sim.run.ensemble.target_counts) or set count: recognitions")
+    return sum_tiers(traj, t["tiers"])
+
+
+def _one_target(traj: pd.DataFrame, t: dict[str, Any], origin: str, batches: pd.DataFrame | None,
+                counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Reachability rows (one per scenario x policy) for a single target."""
     col, thr, deadline = t["metric"], float(t["threshold"]), t["deadline"]
-    s = sum_tiers(traj, t["tiers"])
+    s = target_series(traj, t, counts)
     at_dl = s.loc[s["date"] == deadline].set_index(REP)[col]
     at_or = s.loc[s["date"] == origin].set_index(REP)[col]
     first = _month_index(s.loc[s[col] >= thr, [*REP, "date"]].groupby(REP)["date"].min())
@@ -100,23 +124,27 @@ def reachability_table(
     targets: Sequence[dict[str, Any]],
     batches: pd.DataFrame | None = None,
     origin: str | None = None,
+    counts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per (scenario, policy, target): P(summed metric at deadline >= threshold) with 95%
+    """One row per (scenario, policy, target): P(target's count at deadline >= threshold) with 95%
     Clopper-Pearson interval, count quantiles, first-reached median, pace needed from ``origin``,
-    and which bound (capacity/pool) the batches in (origin, deadline] hit."""
+    and which bound (capacity/pool) the batches in (origin, deadline] hit.  ``counts``: the
+    targets' counts (:func:`sim.run.ensemble.target_counts`; see :func:`target_series`)."""
     dates = np.sort(traj["date"].unique())
     origin = _resolve_origin(dates, origin)
     simulated = set(dates)
     for t in targets:
         if t["metric"] not in ("stock", "cumulative_new"):
             raise ValueError(f"target {t['name']!r}: metric must be 'stock' or 'cumulative_new', got {t['metric']!r}")
+        if target_unit(t) not in ("firms", "recognitions"):
+            raise ValueError(f"target {t['name']!r}: count must be 'firms' or 'recognitions', got {target_unit(t)!r}")
         if t["deadline"] not in simulated:
             raise ValueError(
                 f"target {t['name']!r}: deadline {t['deadline']} outside simulated range {dates[0]}..{dates[-1]}"
             )
     if not targets:
         return pd.DataFrame(columns=COLUMNS)
-    parts = [_one_target(traj, t, origin, batches).assign(_order=i) for i, t in enumerate(targets)]
+    parts = [_one_target(traj, t, origin, batches, counts).assign(_order=i) for i, t in enumerate(targets)]
     out = pd.concat(parts, ignore_index=True).sort_values([*KEYS, "_order"], kind="stable")
     return out[COLUMNS].reset_index(drop=True)
 

@@ -28,7 +28,8 @@ from sim.core.schema import DATE_RE, TIERS, ConfigError, HistoryMapping, RunConf
 _NESTED_DICT_TYPES = {("ScenarioConfig", "tiers"): TierSchedule}
 _NESTED_LIST_TYPES = {("ScenarioConfig", "targets"): TargetConfig, ("ScenarioConfig", "history"): HistoryMapping}
 _DICT_KEYS = {("ScenarioConfig", "tiers"): TIERS,
-              ("RecognitionParams", "apply_prob"): TIERS, ("RecognitionParams", "rereview_pass"): TIERS}
+              ("RecognitionParams", "apply_prob"): TIERS, ("RecognitionParams", "rereview_pass"): TIERS,
+              ("RecognitionParams", "rereview_file"): TIERS}
 
 
 def _fail(path: str, value: Any, allowed: str) -> None:
@@ -139,6 +140,9 @@ def _check_consistency(run: RunConfig) -> None:
         for tier in t.tiers:
             if tier not in TIERS:
                 raise ConfigError(f"scenario.targets[{i}].tiers: {tier!r} is not allowed (allowed: {', '.join(TIERS)})")
+        if t.count == "firms" and t.metric == "stock" and len(set(t.tiers)) > 1:
+            # distinct holders of several titles are not recorded: a stock over tiers sums titles
+            _fail(f"scenario.targets[{i}].count", t.count, "recognitions for a stock over several tiers (titles held are summed)")
         if not DATE_RE.match(t.deadline):
             _fail(f"scenario.targets[{i}].deadline", t.deadline, "a date 'YYYY-MM'")
         if not (sc.start <= t.deadline <= sc.horizon):

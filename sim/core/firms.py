@@ -57,13 +57,18 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "p_ip": (np.float32, 0.0),          # monthly chance of a new class-I IP right
     "p_inst": (np.float32, 0.0),        # monthly chance of founding an R&D institution
     "p_exit": (np.float32, 0.0),        # monthly exit probability
+    # bit k set: the firm has held tier k (at the start or by a recognition in the run); never
+    # cleared, so a re-recognition after a lapse, failure or exit is not a first title (record.py)
+    "ever": (np.uint8, 0),
 }
+assert len(TIERS) <= 8, "FirmArrays.ever holds one bit per tier in a uint8"
 
 
 @dataclass
 class FirmArrays:
     """All firm state.  ``titles[k, i]`` is the month firm i was (re)recognised in tier k
-    (its validity clock), or NONE if it does not hold the title."""
+    (its validity clock), or NONE if it does not hold the title; bit k of ``ever[i]`` says
+    whether it has ever held tier k."""
 
     alive: np.ndarray
     birth: np.ndarray
@@ -102,6 +107,7 @@ class FirmArrays:
     p_ip: np.ndarray
     p_inst: np.ndarray
     p_exit: np.ndarray
+    ever: np.ndarray
     titles: np.ndarray
     n: int = 0  # rows in use (firms ever created)
 

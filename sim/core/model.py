@@ -25,7 +25,7 @@ from sim.core.calendar import Calendar
 from sim.core.firms import NONE, TIER_INDEX, FirmArrays, sme_mask
 from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
 from sim.core.population import KINDS, draw_attributes, synthesise
-from sim.core.record import RunRecord
+from sim.core.record import RunRecord, count_groups, group_mask, note_recognised
 from sim.core.schema import TIERS, RunConfig
 
 F32 = np.float32
@@ -78,6 +78,12 @@ class TierModel(mesa.Model):
         self.stock = np.zeros((T, K), dtype=np.int64)
         self.flows = np.zeros((T, K, len(tiers.FLOW_KINDS)), dtype=np.int64)
         self.alive_count = np.zeros(T, dtype=np.int64)
+        # first titles per count group (record.count_groups): the targets' "newly cultivated firms"
+        self._groups = count_groups(self.scenario.targets)
+        self._group_masks = np.array([group_mask(g) for g in self._groups], dtype=np.uint8)
+        self.firsts = np.zeros((T, len(self._groups)), dtype=np.int64)
+        held = self.firms.titles[:, : self.firms.n] != NONE  # titles held at the start count as held before
+        self.firms.ever[: self.firms.n] |= (held.astype(np.uint8) << np.arange(K, dtype=np.uint8)[:, None]).sum(axis=0, dtype=np.uint8)
         self.batches: list[dict] = []
         self.cost = {name: 0.0 for name in self.policy.levers()}
         self._active_key: tuple | None = None
@@ -458,6 +464,9 @@ class TierModel(mesa.Model):
                                   boost[code[is_due]], lambda rows, tier=tier: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
                                   u_review, u_select)
             k = TIER_INDEX[tier]
+            chosen = res.chosen_rows
+            if chosen.size:  # first titles of each count group (the targets' newly cultivated firms)
+                self.firsts[t] += note_recognised(f.ever, chosen, k, self._group_masks)
             if tier in TITLED:  # title sets changed: these firms' rates and lever reach change
                 self._title_changed += [res.chosen_rows, res.revoked_rows]
             self.flows[t, k, 0] += res.recognised
@@ -466,6 +475,7 @@ class TierModel(mesa.Model):
             if sched.batch_month != 0:
                 self.batches.append({"date": self.calendar.date(t), "tier": tier, "applicants": res.applicants, "eligible": res.eligible,
                                      "capacity": res.capacity, "recognised": res.recognised, "pool": int(ok_all.sum()),
+                                     "rereviewed": res.rereviewed, "revoked": res.revoked,
                                      "failed": res.revoked - res.lapsed, "lapsed": res.lapsed})
 
     def _criteria(self, tier: str, t: int, applicants: np.ndarray, due: np.ndarray, markets: np.ndarray | None,
@@ -505,10 +515,12 @@ class TierModel(mesa.Model):
         for b in self.batches:
             cap = b["capacity"]
             batches.append({**b, "applicants": b["applicants"] / s, "eligible": b["eligible"] / s, "recognised": b["recognised"] / s,
-                            "pool": b["pool"] / s, "failed": b["failed"] / s, "lapsed": b["lapsed"] / s,
+                            "pool": b["pool"] / s, "rereviewed": b["rereviewed"] / s, "revoked": b["revoked"] / s,
+                            "failed": b["failed"] / s, "lapsed": b["lapsed"] / s,
                             "capacity": cap / s if np.isfinite(cap) else float("nan"),
                             "bound": "capacity" if np.isfinite(cap) and b["eligible"] > cap else "pool"})
-        return RunRecord(self.calendar.dates(), self.stock / s, self.flows / s, self.alive_count / s, batches, dict(self.cost))
+        return RunRecord(self.calendar.dates(), self.stock / s, self.flows / s, self.alive_count / s, batches, dict(self.cost),
+                         self.firsts / s, self._groups)
 
     # ------------------------------------------------------------------ agents
     def sme(self, row: int) -> SME:

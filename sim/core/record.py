@@ -11,7 +11,19 @@ computed here, so they agree bit for bit by construction:
   NaN (the summation pandas' groupby-sum does, so the tables did not change by a bit when
   they moved onto it);
 * :func:`count` — a metric summed over tiers, for one record or many, at one month, some
-  months or all.
+  months or all; with ``unit='firms'`` a ``cumulative_new`` counts distinct firms gaining a
+  first title of the group (below) instead of recognitions;
+* :func:`target_count` — a target's count (its tiers, metric and ``count`` key): the one
+  function target tables, fan charts, sweep outcomes and paired what-ifs call.
+
+Firms or recognitions.  Shandong's targets (seed 003) count firms *newly cultivated*
+(新培育 … 企业) from 2021 over a group of tiers ("single champions" = national +
+provincial).  A recognition of a firm that holds, or has held, a title of the group is not
+a new firm: the model keeps ``FirmArrays.ever`` (bit k: has held tier k) and records per
+month and *count group* (:func:`count_groups`: each tier alone, then the tier sets of the
+``cumulative_new`` targets) the firms gaining their first title of the group
+(:func:`first_titles`; ``RunRecord.firsts``).  The per-tier ``flows``/``cumulative_new``
+stay recognitions (re-recognitions included), as the published batch lists count them.
 
 Counts are firms in real units (simulated counts divided by ``scenario.scale``).
 """
@@ -28,6 +40,7 @@ from sim.core.schema import TIERS
 
 FLOWS = ("recognised", "rereviewed", "revoked", "exited")
 METRICS = ("stock", "recognised", "cumulative_new")
+UNITS = ("firms", "recognitions")  # a target's ``count``: distinct new firms (default) or recognitions
 
 
 @dataclass
@@ -40,6 +53,8 @@ class RunRecord:
     alive: np.ndarray        # (T,) firms alive
     batches: list[dict] = field(default_factory=list)
     cost: dict[str, float] = field(default_factory=dict)  # M CNY over the run, per lever
+    firsts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (T, G) firms gaining a first title of group g
+    groups: tuple[tuple[str, ...], ...] = ()  # the count groups of ``firsts`` (tier codes in TIERS order)
 
 
 class Stacked(NamedTuple):
@@ -48,6 +63,8 @@ class Stacked(NamedTuple):
     dates: list[str]
     stock: np.ndarray        # (R, T, K)
     flows: np.ndarray        # (R, T, K, 4)
+    firsts: np.ndarray | None = None  # (R, T, G), None when the records' groups differ
+    groups: tuple[tuple[str, ...], ...] = ()
 
 
 def stack(records: RunRecord | Sequence[RunRecord] | Stacked) -> Stacked:
@@ -56,7 +73,51 @@ def stack(records: RunRecord | Sequence[RunRecord] | Stacked) -> Stacked:
         return records
     if isinstance(records, RunRecord):
         records = [records]
-    return Stacked(records[0].dates, np.stack([r.stock for r in records]), np.stack([r.flows for r in records]))
+    groups = records[0].groups
+    same = all(r.groups == groups and r.firsts.shape == records[0].firsts.shape for r in records)
+    firsts = np.stack([r.firsts for r in records]) if same else None
+    return Stacked(records[0].dates, np.stack([r.stock for r in records]), np.stack([r.flows for r in records]),
+                   firsts, groups if same else ())
+
+
+def group_of(tiers: Iterable[str] | str) -> tuple[str, ...]:
+    """A count group: ``tiers`` as a tuple in ``TIERS`` order (unknown names: ValueError)."""
+    return tuple(TIERS[k] for k in tier_index(tiers))
+
+
+def group_mask(tiers: Iterable[str] | str) -> int:
+    """The ``FirmArrays.ever`` bits of a group of tiers (bit k: tier ``TIERS[k]``)."""
+    return sum(1 << k for k in tier_index(tiers))
+
+
+def count_groups(targets: Iterable) -> tuple[tuple[str, ...], ...]:
+    """The groups a model records first titles for: each tier alone (``TIERS`` order), then
+    the distinct tier sets of several tiers of the ``cumulative_new`` targets (in target order).
+    ``targets``: TargetConfig objects or mappings with ``tiers`` and ``metric``."""
+    out = [(t,) for t in TIERS]
+    for t in targets:
+        tiers, metric = (t["tiers"], t["metric"]) if isinstance(t, dict) else (t.tiers, t.metric)
+        g = group_of(tiers)
+        if metric == "cumulative_new" and g and g not in out:
+            out.append(g)
+    return tuple(out)
+
+
+def first_titles(ever: np.ndarray, k: int, masks: np.ndarray) -> np.ndarray:
+    """Per group (``masks``: its ``ever`` bits), how many of the firms recognised in tier
+    ``k`` — ``ever`` their bits before this recognition — gain their first title of the group:
+    the group holds tier k and the firm held none of its tiers before."""
+    fresh = (ever[:, None] & masks[None, :]) == 0          # (n, G): held no title of the group
+    return np.where(((masks >> k) & 1) == 1, fresh.sum(axis=0), 0).astype(np.int64)
+
+
+def note_recognised(ever: np.ndarray, rows: np.ndarray, k: int, masks: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` are recognised in tier ``k``: their first titles per group
+    (:func:`first_titles`, returned), then bit k joins their ``ever`` (in place) — so a
+    later recognition in the group, or a re-recognition after a lapse, is not a first."""
+    out = first_titles(ever[rows], k, masks)
+    ever[rows] |= np.uint8(1 << k)
+    return out
 
 
 def cumulative(new: np.ndarray, window_start: int) -> np.ndarray:
@@ -108,14 +169,49 @@ def series(records: RunRecord | Sequence[RunRecord] | Stacked, metric: str, wind
     raise ValueError(f"metric {metric!r} is not allowed (allowed: {', '.join(METRICS)})")
 
 
+def new_firms(records: RunRecord | Sequence[RunRecord] | Stacked, tiers: Iterable[str] | str, window_start: int = 0) -> np.ndarray:
+    """``(R, T, 1)``: distinct firms that gained their first title of the group ``tiers`` from
+    month index ``window_start`` through each month (``RunRecord.firsts``); ValueError when
+    the records do not carry the group."""
+    s, g = stack(records), group_of(tiers)
+    if s.firsts is None or g not in s.groups:
+        have = "; ".join("+".join(x) for x in s.groups) or "none"
+        raise ValueError(f"count group {'+'.join(g)!r} is not in the records (recorded: {have}); "
+                         "a model records the groups of its scenario's cumulative_new targets")
+    j = s.groups.index(g)
+    return cumulative(s.firsts[..., j:j + 1], window_start)
+
+
 def count(records: RunRecord | Sequence[RunRecord] | Stacked, tiers: Iterable[str] | str, metric: str = "stock",
-          window_start: int = 0, date: int | Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+          window_start: int = 0, date: int | Sequence[int] | np.ndarray | None = None, unit: str = "recognitions") -> np.ndarray:
     """``metric`` (see :func:`series`) summed over ``tiers`` (:func:`tier_sum`), at month index
     ``date`` (an index, an array of them, or None for every month).  Shape ``(R,)`` /
     ``(R, D)`` / ``(R, T)`` for several records, without the R axis for one :class:`RunRecord`.
-    Month indices count from the record's first date."""
-    x = series(records, metric, window_start, tiers)
+    Month indices count from the record's first date.  ``unit='firms'`` (``UNITS``): a
+    ``cumulative_new`` counts distinct new firms of the group (:func:`new_firms`); other
+    metrics are titles either way."""
+    if unit not in UNITS:
+        raise ValueError(f"unit {unit!r} is not allowed (allowed: {', '.join(UNITS)})")
+    tiers = [tiers] if isinstance(tiers, str) else list(tiers)
+    if unit == "firms" and metric == "cumulative_new" and tiers:
+        x = new_firms(records, tiers, window_start)
+    else:
+        x = series(records, metric, window_start, tiers)
     if date is not None:
         x = x[:, date, :]
     out = tier_sum(x)
     return out[0] if isinstance(records, RunRecord) else out
+
+
+def target_unit(target) -> str:
+    """A target's ``count`` (TargetConfig or mapping; a mapping without it: 'firms', the default)."""
+    return target.get("count", "firms") if isinstance(target, dict) else target.count
+
+
+def target_count(records: RunRecord | Sequence[RunRecord] | Stacked, target, window_start: int = 0,
+                 date: int | Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+    """A target's count (firms, real units): its metric over its tiers in its ``count`` unit
+    (:func:`count`).  ``target``: a TargetConfig or a mapping with ``tiers``, ``metric`` and
+    optionally ``count``."""
+    tiers, metric = (target["tiers"], target["metric"]) if isinstance(target, dict) else (target.tiers, target.metric)
+    return count(records, tiers, metric, window_start, date, unit=target_unit(target))

@@ -331,6 +331,7 @@ class TargetConfig:
     label: str = p("", "text", "scenario")
     tiers: list = p([], "tier codes summed", "scenario")
     metric: str = p("stock", "metric", "scenario", choices=("stock", "cumulative_new"))
+    count: str = p("firms", "what a cumulative_new counts: firms = distinct firms gaining their first title of the tiers from window_start (a firm with two titles of the tiers, or re-recognised after holding one, counts once); recognitions = every recognition, re-recognitions included (the count before issue 12)", "seed 003 (鲁工信发〔2021〕5号): '新培育省级以上…企业' counts enterprises newly cultivated, at provincial level or above", choices=("firms", "recognitions"))
     threshold: float = p(0.0, "firms", "seed documents", range=(0, 1e8))
     deadline: str = p("2025-12", "YYYY-MM", "seed documents")
     illustrative: bool = p(False, "flag", "True when no official figure exists")

@@ -88,7 +88,8 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
     batch = ensemble.batches(config, records)
     tgts = [dataclasses.asdict(t) for t in config.scenario.targets]
     fc = forecast_table(traj)
-    reach = targets.reachability_table(traj, tgts, batch, origin=config.scenario.origin)
+    counts = ensemble.target_counts(config, records)  # each target's own count (firms or recognitions)
+    reach = targets.reachability_table(traj, tgts, batch, origin=config.scenario.origin, counts=counts)
     obs = observed(config)
     tables = {"trajectories": traj, "batches": batch, "forecast": fc, "reachability": reach, "observed": obs}
     figures: list[str] = []
@@ -104,7 +105,7 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
             for t, row in zip(tgts, reach.itertuples()):
                 base = out / f"fan_{t['name']}"
                 title = f"{config.scenario.label}: {t['label']} — {labels.title(config.policy.name, config.policy.label, overrides)}"
-                paths = plots.fan_chart(plots.bands_for_target(traj, t), t, history=history_for_target(obs, t, config.scenario.window_start),
+                paths = plots.fan_chart(plots.bands_for_target(traj, t, counts), t, history=history_for_target(obs, t, config.scenario.window_start),
                                         lever_starts=lever_dates(config.policy), p_reached=(row.p_reached, row.p_low, row.p_high),
                                         title=title, out_base=base)
                 figures += [str(folder.public(p)) for p in paths]  # where they will be once the folder is in place

@@ -45,6 +45,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
+from sim.core.record import target_unit
+
 __all__ = ["bands_for_target", "fan_chart", "to_plot_dates", "QUANTILES", "BAND_COLUMNS"]
 
 #: Quantile levels and their column names in a bands table.
@@ -88,7 +90,7 @@ def _month_str(value) -> str:
 
 
 # --------------------------------------------------------------------------- bands
-def bands_for_target(traj: pd.DataFrame, target: dict) -> pd.DataFrame:
+def bands_for_target(traj: pd.DataFrame, target: dict, counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per-date quantile bands of a target's quantity across replicates.
 
     ``traj`` is a trajectories table with at least the columns
@@ -99,6 +101,11 @@ def bands_for_target(traj: pd.DataFrame, target: dict) -> pd.DataFrame:
 
     The table must hold a single (scenario, policy) combination if those
     columns are present -- mixing them would silently pool different runs.
+
+    ``counts`` (:func:`sim.run.ensemble.target_counts`): the target's count per
+    (replicate, date) is taken from it instead — required for a ``cumulative_new``
+    target counting distinct new firms (``count: firms``, the default), which the
+    per-tier trajectories do not hold (ValueError without it).
 
     Returns columns ``date, p05, p25, p50, p75, p95`` sorted by date (``date``
     keeps the input's representation, normally ``'YYYY-MM'``).
@@ -122,8 +129,17 @@ def bands_for_target(traj: pd.DataFrame, target: dict) -> pd.DataFrame:
     if absent:
         raise ValueError(f"target tiers {absent} not present in trajectories table")
 
-    sub = traj.loc[traj["tier"].isin(tiers), ["replicate", "date", metric]]
-    per_rep = sub.groupby(["replicate", "date"], sort=False)[metric].sum()
+    if counts is not None:  # the target's own count (sim.core.record.target_count)
+        sub = counts.loc[counts["target"] == target["name"], ["replicate", "date", "count"]]
+        if sub.empty:
+            raise ValueError(f"target {target.get('name')!r} not in the counts table")
+        per_rep = sub.set_index(["replicate", "date"])["count"]
+    elif metric == "cumulative_new" and target_unit(target) == "firms":
+        raise ValueError(f"target {target.get('name')!r} counts distinct new firms (count: firms): pass counts= "
+                         "(sim.run.ensemble.target_counts) or set count: recognitions")
+    else:
+        sub = traj.loc[traj["tier"].isin(tiers), ["replicate", "date", metric]]
+        per_rep = sub.groupby(["replicate", "date"], sort=False)[metric].sum()
     q = per_rep.groupby(level="date").quantile(list(QUANTILES)).unstack()
     q = q.reindex(columns=list(QUANTILES))
     q.columns = list(BAND_COLUMNS)

@@ -58,7 +58,9 @@ def trajectories(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
     T, K, R = len(dates), len(TIERS), len(records)
     s = record.stack(records)
     stock, flows = s.stock, s.flows                         # (R, T, K), (R, T, K, 4)
-    cum = record.series(s, "cumulative_new", month_index(config.scenario.window_start) - month_index(dates[0]))
+    w0 = month_index(config.scenario.window_start) - month_index(dates[0])
+    cum = record.series(s, "cumulative_new", w0)  # recognitions, re-recognitions included (as batch lists count)
+    firms = np.concatenate([record.new_firms(s, tier, w0) for tier in TIERS], axis=-1)  # (R, T, K) distinct new firms
     df = pd.DataFrame({
         "scenario": config.scenario.name,
         "policy": config.policy.name,
@@ -68,17 +70,43 @@ def trajectories(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
         "stock": stock.reshape(-1),
         **{c: flows[..., i].reshape(-1) for i, c in enumerate(FLOW_COLUMNS)},
         "cumulative_new": cum.reshape(-1),
+        "new_firms": firms.reshape(-1),
     })
     enabled = [t for t in TIERS if t in config.scenario.tiers and config.scenario.tiers[t].enabled]
     return df[df["tier"].isin(enabled)].reset_index(drop=True)
 
 
+def target_counts(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
+    """Tidy table of the targets' counts (``sim.core.record.target_count``: a target's metric
+    over its tiers in its ``count`` unit), one row per (scenario, policy, replicate, date,
+    target) — what target tables and fan charts compare with the thresholds."""
+    dates = records[0].dates
+    T, R = len(dates), len(records)
+    w0 = month_index(config.scenario.window_start) - month_index(dates[0])
+    s = record.stack(records)
+    parts = [pd.DataFrame({
+        "scenario": config.scenario.name,
+        "policy": config.policy.name,
+        "replicate": np.repeat(np.arange(R), T).astype(np.int32),
+        "date": np.tile(np.asarray(dates), R),
+        "target": t.name,
+        "count": record.target_count(s, t, w0).reshape(-1),
+    }) for t in config.scenario.targets]
+    cols = ["scenario", "policy", "replicate", "date", "target", "count"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+
+
+BATCH_COLUMNS = ["scenario", "policy", "replicate", "date", "tier", "applicants", "pool", "eligible", "capacity", "recognised",
+                 "rereviewed", "revoked", "failed", "lapsed", "bound"]
+
+
 def batches(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
-    """One row per (replicate, batch date, tier) with the pool, capacity and outcome."""
+    """One row per (replicate, batch date, tier): applicants, the pool on criteria alone,
+    eligible applicants, capacity, recognised; re-reviewed (passed), revoked = failed +
+    lapsed (firms, real units); and which bound the batch hit."""
     rows = [{"scenario": config.scenario.name, "policy": config.policy.name, "replicate": i, **b}
             for i, rec in enumerate(records) for b in rec.batches]
-    cols = ["scenario", "policy", "replicate", "date", "tier", "applicants", "eligible", "capacity", "recognised", "bound"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=BATCH_COLUMNS)
 
 
 def fiscal_cost(config: RunConfig, records: list[RunRecord]) -> dict[str, dict[str, float]]:

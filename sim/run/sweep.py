@@ -129,8 +129,8 @@ def claim(out_dir: str | Path, record: dict[str, Any], field: str = "sweep.dir",
 # --------------------------------------------------------------------------- outcomes
 def outcomes(cfg: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
     """One row per replicate: ``replicate``, ``seed``, ``scenario``, ``policy``; for each target
-    ``count__<name>`` (its metric summed over its tiers at its deadline, real units:
-    ``sim.core.record.count``, as ``sim.targets`` computes it) and ``reached__<name>`` (count >= threshold); the fiscal
+    ``count__<name>`` (its count at its deadline — its metric over its tiers in its ``count``
+    unit, real units: ``sim.core.record.target_count``, as ``sim.targets`` computes it) and ``reached__<name>`` (count >= threshold); the fiscal
     cost over the run, ``fiscal_cost_m_cny`` (M CNY, all levers) and ``fiscal_cost__<lever>``."""
     s = record.stack(records)
     R, pos = len(records), {d: i for i, d in enumerate(s.dates)}
@@ -142,7 +142,7 @@ def outcomes(cfg: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
         "policy": cfg.policy.name,
     }
     for t in cfg.scenario.targets:
-        count = record.count(s, t.tiers, t.metric, w0, pos[t.deadline])
+        count = record.target_count(s, t, w0, pos[t.deadline])
         out[f"count__{t.name}"] = count
         out[f"reached__{t.name}"] = count >= t.threshold
     cost = np.array([[r.cost.get(lv, 0.0) for lv in LEVERS] for r in records], dtype=np.float64).reshape(R, len(LEVERS))
