@@ -19,7 +19,7 @@ from sim.core.schema import LEVERS
 
 ROOT = Path(sim.__file__).resolve().parent.parent
 TRAJ_COLUMNS = ["scenario", "policy", "replicate", "date", "tier", "stock", "recognised", "rereviewed", "revoked",
-                "exited", "cumulative_new"]
+                "exited", "cumulative_new", "new_firms"]  # new_firms: issue 12
 N_REP, SEED = 4, 3
 
 
