@@ -111,9 +111,10 @@ class FirmParams:
     equity_sigma: float = p(1.2, "sd of log equity raised", "assumed", range=(0.0, 5.0))
     firms_per_niche: float = p(6.0, "mean simulated firms per national product niche (细分市场)", "assumed; hand-tuned with niche_zipf so 2021 little-giant stocks match the record (national 4,762, SD 362); formal calibration: issue 4", range=(2.0, 1e5))
     niche_zipf: float = p(0.7, "Zipf exponent of niche sizes (firms per niche)", "assumed; hand-tuned with firms_per_niche (see there)", range=(0.0, 3.0))
-    china_global_share_a: float = p(2.0, "Beta a of China's share of a niche's world market", "assumed (mean 0.4)", range=(0.1, 100.0))
-    china_global_share_b: float = p(3.0, "Beta b", "assumed", range=(0.1, 100.0))
-    foreign_leader_share: float = p(0.12, "mean world share of the largest foreign firm in a niche", "assumed", range=(0.0, 1.0))
+    niche_max_share: float = p(0.25, "largest share of its niche's expected national market a firm holds at synthesis (larger firms are placed in larger niches)", "assumed: a large firm's product sits in a market several times its own revenue; without it a 1 bn CNY group drawn into a 0.3 bn niche leads it nationally and worldwide (issue 12: 1,000-1,800 eligible champions a year in Shandong against a quota of 35)", range=(0.01, 1.0))
+    china_global_share_a: float = p(2.0, "Beta a of China's share of a niche's world market", "China ~28-29% of world manufacturing value added in 2019-20 (UN / World Bank WDI, published 2020-21): Beta(2, 5), mean 0.29", range=(0.1, 100.0))
+    china_global_share_b: float = p(5.0, "Beta b", "see china_global_share_a", range=(0.1, 100.0))
+    foreign_leader_share: float = p(0.25, "mean world share of the largest foreign firm in a niche", "assumed: world niche leaders hold about a quarter to a third of their world markets (Simon, Hidden Champions of the 21st Century, 2009)", range=(0.0, 1.0))
     foreign_ladder: list = p([1.0, 0.6, 0.4], "world shares of the 3 largest foreign firms relative to the largest", "assumed", item_range=(0.0, 1.0))
     market_coverage: float = p(0.85, "share of a niche's domestic market supplied by modelled firms (national)", "assumed", range=(0.05, 1.0))
     hazard_by_age: list = p([0.016, 0.063, 0.095, 0.09, 0.085, 0.08, 0.08], "1/yr exit hazard at age 0..6 yr", "DOMAIN §6 (SAIC 2013 survival report)", item_range=(0.0, 1.0))
@@ -276,7 +277,8 @@ class ProvincialChampionCriteria:
 @dataclass
 class LeadingCriteria:
     rule: str = p("owners_first", "selection rule: chain_owners (owners above the revenue bar), largest (large firms above it, by revenue), owners_first (both, owners first, then by revenue)", "no published criteria (DOMAIN §2): in practice chain owners; SD's target (150) exceeds its 112 owners", choices=("chain_owners", "largest", "owners_first"))
-    min_revenue: float = p(1000.0, "M CNY/yr", "DOMAIN §2: a peer province's chain-owner bar, 1 bn (emerging) to 5 bn CNY (pillar)", range=(0, 1e7))
+    min_revenue: float = p(1000.0, "M CNY/yr, bar for a chain owner", "DOMAIN §2: a peer province's chain-owner bar, 1 bn CNY for emerging chains (the lower of its two bars)", range=(0, 1e7))
+    min_revenue_other: float = p(5000.0, "M CNY/yr, bar for a large firm that owns no key chain (rules largest, owners_first)", "DOMAIN §2: the peer province's chain-owner bar for pillar chains, 5 bn CNY: a firm large enough to own a pillar chain", range=(0, 1e7))
 
 
 @dataclass
