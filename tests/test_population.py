@@ -9,7 +9,7 @@ from scipy import stats
 
 from sim.config.compose import compose
 from sim.core.firms import FirmArrays
-from sim.core.population import KINDS, draw_attributes, sizes, synthesise
+from sim.core.population import KINDS, Niches, draw_attributes, expected_markets, place_by_size, sizes, synthesise
 
 SCALE = 0.02
 SME, LARGE, SMALL = (KINDS.index(k) for k in ("sme", "large", "small"))
@@ -179,3 +179,39 @@ def test_synthesis_is_reproducible(run):
     for name in ("revenue", "rd_int", "niche", "chain", "birth", "niche_start"):
         assert np.array_equal(getattr(a[0], name), getattr(b[0], name)), name
     assert np.array_equal(a[4], b[4])
+
+
+def test_no_firm_starts_with_more_than_its_share_of_a_niche(run, pop):
+    """place_by_size at synthesis: every firm holds at most ``niche_max_share`` of its niche's
+    expected national market (unless even the largest niche is too small for it)."""
+    firms, _, niches, *_ = pop
+    f = run.params.firms
+    n = firms.n
+    markets = expected_markets(niches, float(firms.revenue[:n].sum(dtype=np.float64)), f.market_coverage)
+    share = firms.revenue[:n] / markets[firms.niche[:n]]
+    fits = firms.revenue[:n] <= f.niche_max_share * markets.max()
+    assert share[fits].max() <= f.niche_max_share * (1 + 1e-5)
+    # the large firms did need moving: drawn by niche weight alone, many would exceed the share
+    assert (firms.revenue[:n] >= f.large_min).sum() > 50
+
+
+def test_place_by_size_moves_only_firms_too_large_for_their_niche():
+    w = np.array([0.5, 0.3, 0.15, 0.05], dtype=np.float32)
+    niches = Niches(china_share=np.full(4, 0.3, np.float32), foreign_top=np.zeros((4, 3), np.float32),
+                    ext_top=np.zeros((4, 5), np.float32), weight=w, region_share=1.0)
+    firms = FirmArrays.empty(6)
+    firms.n = 6
+    firms.revenue[:6] = [10.0, 10.0, 10.0, 10.0, 30.0, 60.0]     # total 130: markets 65, 39, 19.5, 6.5
+    firms.niche[:6] = [3, 3, 1, 1, 3, 3]
+    moved = place_by_size(firms, np.arange(6), niches, 0.5, 1.0, np.random.default_rng(1))
+    # 10 in the 6.5 market (rows 0, 1) moves to a market >= 20 (niche 0 or 1); 30 needs >= 60 (niche 0);
+    # 60 needs 120 > every market: the largest niche; rows 2 and 3 fit where they are
+    assert moved == 4
+    assert set(firms.niche[:2]) <= {0, 1} and list(firms.niche[2:]) == [1, 1, 0, 0]
+
+
+def test_world_market_priors_are_the_sourced_ones():
+    from sim.core.schema import FirmParams
+    fp = FirmParams()
+    assert fp.china_global_share_a / (fp.china_global_share_a + fp.china_global_share_b) == pytest.approx(0.286, abs=0.01)
+    assert fp.foreign_leader_share == pytest.approx(0.25)

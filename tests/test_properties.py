@@ -144,7 +144,7 @@ def stand_ins(tmp_path_factory):
         validate(dataclasses.asdict(run))
         raise Reached(out)
 
-    def compare(checked, arms, out, plots):
+    def compare(checked, arms, out, plots, stop=None):  # run_and_report(checked, arms, folder, plots, stop)
         assert len(arms) >= 2
         for arm in arms.values():
             validate(dataclasses.asdict(arm))

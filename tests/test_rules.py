@@ -106,14 +106,15 @@ def test_growth_drift_components():
     rev = np.array([G.ref_revenue, G.ref_revenue / np.e, G.ref_revenue * 5], dtype=F32)
     age = np.full(3, 1e4, dtype=F32)
     zero = np.zeros(3, dtype=F32)
-    d = rules.growth_drift(rev, age, zero, zero, 0.0, G).astype(np.float64)
+    d = rules.growth_drift(rev, age, zero, 0.0, G).astype(np.float64)
     assert d[0] == pytest.approx(G.drift, abs=1e-6)
     assert d[1] == pytest.approx(G.drift + G.small_bonus, abs=1e-6)   # one log unit below the reference
     assert d[2] == pytest.approx(G.drift, abs=1e-6)                  # no bonus above the reference
-    young = rules.growth_drift(rev[:1], np.zeros(1, dtype=F32), zero[:1], zero[:1], 0.0, G)[0]
+    young = rules.growth_drift(rev[:1], np.zeros(1, dtype=F32), zero[:1], 0.0, G)[0]
     assert young == pytest.approx(G.drift + G.young_bonus, abs=1e-6)
-    constrained = rules.growth_drift(rev[:1], age[:1], np.ones(1, dtype=F32), np.ones(1, dtype=F32), 0.01, G)[0]
-    assert constrained == pytest.approx(G.drift - G.fin_penalty + G.title_bonus + 0.01, abs=1e-6)
+    # (issue 12) no title term: a title acts only through the constraint it relieves
+    constrained = rules.growth_drift(rev[:1], age[:1], np.ones(1, dtype=F32), 0.01, G)[0]
+    assert constrained == pytest.approx(G.drift - G.fin_penalty + 0.01, abs=1e-6)
 
 
 # ---- growth: the annual capacity limit ---------------------------------------------------
@@ -236,27 +237,29 @@ def test_rd_year_start_and_stop_rates():
     assert stats.binomtest(stops, int(has.sum()), r.stop_prob).pvalue > 0.001
 
 
-def test_bunch_moves_only_firms_in_the_window_with_the_given_probability():
+def test_bunch_moves_only_ready_firms_in_the_window_with_the_given_probability():
     r = RDParams()
     n = 40_000
     rng = np.random.default_rng(19)
     gate = 0.03
     lo = gate * (1 - r.bunch_window)
     x = rng.uniform(0.0, 0.05, n).astype(F32)
-    applies = rng.random(n) < 0.8
+    ready = rng.random(n) < 0.8
     u = rng.random(n, dtype=F32)
-    out = rules.bunch(x, (gate,), applies, u, r)
-    window = applies & (x < F32(gate)) & (x >= F32(lo))
+    no = np.zeros(n, bool)
+    out, real = rules.bunch(x, [(gate, ready)], u, no, r)
+    window = ready & (x < F32(gate)) & (x >= F32(lo))
     moved = out != x
-    assert not np.any(moved & ~window)                    # outside the window, or not applying: untouched
+    assert not np.any(moved & ~window)                    # outside the window, or not ready: untouched
     assert np.all(out[moved] == F32(gate))                # movers land on the gate
     assert np.array_equal(moved, window & (u < F32(r.bunch_prob)))
+    assert np.array_equal(real[~moved], x[~moved])        # no move: all of it real
     k, m = int(moved.sum()), int(window.sum())
     assert m > 5000
     assert stats.binomtest(k, m, r.bunch_prob).pvalue > 0.001
     # the window edges: just below the lower edge stays, the lower edge itself may move
     edge = np.array([np.nextafter(F32(lo), F32(0)), F32(lo), np.nextafter(F32(gate), F32(0)), F32(gate)], dtype=F32)
-    got = rules.bunch(edge, (gate,), np.ones(4, bool), np.zeros(4, F32), r)
+    got, _ = rules.bunch(edge, [(gate, np.ones(4, bool))], np.zeros(4, F32), np.zeros(4, bool), r)
     assert list(got == F32(gate)) == [False, True, True, True]
     assert got[0] == edge[0]
 
@@ -264,10 +267,11 @@ def test_bunch_moves_only_firms_in_the_window_with_the_given_probability():
 def test_bunch_two_gates_and_no_bunching_without_probability():
     r = RDParams()
     x = np.array([0.025, 0.045, 0.035, 0.07], dtype=F32)
-    out = rules.bunch(x, (0.03, 0.06), np.ones(4, bool), np.zeros(4, F32), r)
+    ones, no = np.ones(4, bool), np.zeros(4, bool)
+    out, _ = rules.bunch(x, [(0.03, ones), (0.06, ones)], np.zeros(4, F32), no, r)
     assert list(out) == [F32(0.03), F32(0.06), F32(0.035), F32(0.07)]
     r0 = RDParams(bunch_prob=0.0)
-    assert np.array_equal(rules.bunch(x, (0.03, 0.06), np.ones(4, bool), np.zeros(4, F32), r0), x)
+    assert np.array_equal(rules.bunch(x, [(0.03, ones), (0.06, ones)], np.zeros(4, F32), no, r0)[0], x)
 
 
 def test_age_years_is_months_over_twelve_rounded_once_to_float32():

@@ -383,6 +383,8 @@ def test_leading_rules():
         ("owner at 1 bn", setter(), True),
         ("owner below 1 bn", setter(revenue=below(1000.0)), False),
         ("large non-owner", setter(owner=False, revenue=9000.0), True),
+        ("large non-owner at the pillar bar", setter(owner=False, revenue=5000.0), True),
+        ("large non-owner below the pillar bar", setter(owner=False, revenue=below(5000.0)), False),
         ("SME non-owner", setter(owner=False, revenue=9000.0, employees=999.0), False),
     ])
     c = CriteriaConfig()
@@ -394,7 +396,9 @@ def test_leading_rules():
     c = CriteriaConfig()
     c.leading.rule = "largest"
     run_variants("leading", base, [
-        ("large non-owner", setter(owner=False, revenue=2000.0), True),
+        ("large non-owner", setter(owner=False, revenue=5000.0), True),
+        ("large non-owner below the pillar bar", setter(owner=False, revenue=2000.0), False),
+        ("large owner at 1 bn", setter(revenue=1000.0), True),
         ("SME by employees", setter(owner=True, revenue=2000.0, employees=999.0), False),
         ("large below the bar", setter(revenue=999.0), False),
     ], c=c)
@@ -675,7 +679,8 @@ def test_prefilter_is_the_criteria_gates_on_the_rows(tier):
     c = CriteriaConfig()
     n = 12
     f = make_firms(n, alive=True, revenue=1500.0, rd_int=0.08, rd_prev=0.08, ip=5.0, rd_inst=True, brand=True,
-                   main_share=0.95, debt=0.4, niche_start=T - 12 * 12, chain=1, key_link=True, employees=300.0)
+                   main_share=0.95, debt=0.4, niche_start=T - 12 * 12, chain=1, key_link=True, employees=300.0,
+                   owner=True)  # (a chain owner: the leading enterprise's 1 bn bar)
     f.titles[TIER_INDEX["srdi"], :n] = T - 5
     # one gate failed per row (row 0 passes every gate)
     f.niche_start[1] = T  # 0 years in the niche

@@ -25,7 +25,17 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, get_type_hints
 
-from sim.config.validate import _DICT_KEYS, _NESTED_DICT_TYPES, _NESTED_LIST_TYPES, _check_list, _check_scalar, _fail, build, validate
+from sim.config.validate import (
+    _DICT_KEYS,
+    _NESTED_DICT_TYPES,
+    _NESTED_LIST_TYPES,
+    REMOVED,
+    _check_list,
+    _check_scalar,
+    _fail,
+    build,
+    validate,
+)
 from sim.core.schema import ConfigError, RunConfig
 
 SCALARS = (bool, int, float, str)
@@ -69,6 +79,8 @@ def _walk(key: str, root: type = RunConfig) -> list[_Step]:
         fields, hints = _schema(cls)
         where = f"{where}.{name}" if where else name
         if name not in fields:
+            if (cls.__name__, name) in REMOVED:  # a key an old config may still set: say why it went
+                raise ConfigError(f"{where}: {REMOVED[cls.__name__, name]}")
             raise ConfigError(f"{where}: unknown key (allowed: {', '.join(fields)})")
         f, typ = fields[name], hints[name]
         steps.append(_Step(name, "field", where, Leaf(typ, dict(f.metadata), False)))

@@ -32,6 +32,12 @@ _DICT_KEYS = {("ScenarioConfig", "tiers"): TIERS,
               ("RecognitionParams", "rereview_file"): TIERS}
 
 
+# keys that were removed, (dataclass, field) -> why: an old config that sets one fails with this
+# reason instead of a bare "unknown key"
+REMOVED = {("GrowthParams", "title_bonus"): "removed in issue 12: a title acts on growth only through its financing relief "
+           "(DOMAIN §6), set by params.firms.title_fin_relief"}
+
+
 def _fail(path: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{path}: {value!r} is not allowed (allowed: {allowed})")
 
@@ -89,6 +95,9 @@ def build(cls: type, data: Any, path: str) -> Any:
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [k for k in data if k not in fields]
+    for k in unknown:
+        if (cls.__name__, k) in REMOVED:
+            raise ConfigError(f"{path}.{k}: {REMOVED[cls.__name__, k]}" if path else f"{k}: {REMOVED[cls.__name__, k]}")
     if unknown:
         key = f"{path}.{unknown[0]}" if path else str(unknown[0])
         raise ConfigError(f"{key}: unknown key (allowed: {', '.join(fields)})")

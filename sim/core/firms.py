@@ -28,7 +28,8 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "ytd": (np.float32, 0.0),           # log revenue growth since January (capacity limit)
     "employees": (np.float32, 0.0),
     "has_rd": (np.bool_, False),
-    "rd_int": (np.float32, 0.0),        # R&D / revenue this year
+    "rd_int": (np.float32, 0.0),        # R&D / revenue this year, as reported (what the criteria read)
+    "rd_real": (np.float32, 0.0),       # R&D / revenue really spent this year (<= rd_int; the rest is relabelled)
     "rd_prev": (np.float32, 0.0),       # R&D / revenue last year
     "rd_target": (np.float32, 0.0),     # firm's own long-run intensity
     "ip": (np.float32, 0.0),            # class-I IP rights held (count)
@@ -56,6 +57,7 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "cap": (np.float32, 0.0),           # annual capacity-expansion limit (log growth)
     "p_ip": (np.float32, 0.0),          # monthly chance of a new class-I IP right
     "p_inst": (np.float32, 0.0),        # monthly chance of founding an R&D institution
+    "hazard": (np.float32, 0.0),        # annual exit hazard from age and size, before any title (January)
     "p_exit": (np.float32, 0.0),        # monthly exit probability
     # bit k set: the firm has held tier k (at the start or by a recognition in the run); never
     # cleared, so a re-recognition after a lapse, failure or exit is not a first title (record.py)
@@ -81,6 +83,7 @@ class FirmArrays:
     employees: np.ndarray
     has_rd: np.ndarray
     rd_int: np.ndarray
+    rd_real: np.ndarray
     rd_prev: np.ndarray
     rd_target: np.ndarray
     ip: np.ndarray
@@ -106,6 +109,7 @@ class FirmArrays:
     cap: np.ndarray
     p_ip: np.ndarray
     p_inst: np.ndarray
+    hazard: np.ndarray
     p_exit: np.ndarray
     ever: np.ndarray
     titles: np.ndarray
@@ -136,10 +140,12 @@ class FirmArrays:
         titles[:, : self.titles.shape[1]] = self.titles
         self.titles = titles
 
-    def take(self, rows: np.ndarray) -> FirmSubset:
+    def take(self, rows: np.ndarray, **columns: np.ndarray) -> FirmSubset:
         """The firms ``rows`` only, as a read-only stand-in for FirmArrays whose columns are
-        copied on first use (criteria read a few columns of a few firms)."""
-        return FirmSubset(self, rows)
+        copied on first use (criteria read a few columns of a few firms).  ``columns``:
+        values that replace columns for these rows (aligned with ``rows``), e.g. the
+        intensity a firm would report if it bunched, to ask what the criteria would say."""
+        return FirmSubset(self, rows, columns)
 
     def holds(self, tier: str) -> np.ndarray:
         """Boolean mask over rows in use: firm currently holds ``tier``."""
@@ -154,8 +160,12 @@ class FirmSubset:
     """Rows of a FirmArrays, duck-typed for the criteria: ``n``, every column (copied on
     first access), ``titles``, ``holds`` and ``is_sme``."""
 
-    def __init__(self, parent: FirmArrays, rows: np.ndarray) -> None:
+    def __init__(self, parent: FirmArrays, rows: np.ndarray, columns: dict[str, np.ndarray] | None = None) -> None:
         self._parent, self._rows, self.n = parent, rows, int(len(rows))
+        for name, values in (columns or {}).items():
+            if name not in SCHEMA or np.shape(values) != (self.n,):
+                raise ValueError(f"{name}: not a firm column of {self.n} rows (allowed: {', '.join(SCHEMA)})")
+            self.__dict__[name] = values
 
     def __getattr__(self, name: str) -> np.ndarray:
         if name not in SCHEMA:

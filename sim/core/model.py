@@ -53,6 +53,7 @@ class TierModel(mesa.Model):
             sc.population, sc.scale, fp, self.params.rd, self.params.chains, self.calendar.n_steps, self.streams["synth"],
             self.params.growth)
         self.n_initial = self.firms.n
+        _all_real(self.firms, slice(0, self.firms.n))
         self.capacity = self.firms.capacity
         self.levers = from_policy(self.policy, self.calendar)
         self.rev0 = self.firms.revenue.copy()
@@ -281,7 +282,8 @@ class TierModel(mesa.Model):
         f, g, r, fp = self.firms, self.params.growth, self.params.rd, self.params.firms
         e, code = self._table, self._codes[idx]  # lever effects per segment code: e.X.take(code)
         c_drift, c_ip, c_relief = chains.supplier_effects(f.chain[idx], self._opening, f.owner[idx], self.params.chains)
-        titled = (f.titles[TIER_INDEX["srdi"]][idx] != NONE) | (f.titles[TIER_INDEX["little_giant"]][idx] != NONE)
+        held = {tier: f.titles[TIER_INDEX[tier]][idx] != NONE for tier in TITLED}
+        titled = held["srdi"] | held["little_giant"]
         relief = 1 - (1 - e.fin_relief.take(code)) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
         f.constraint[idx] = rules.financing_constraint(f.fin_base[idx], relief)
         if own:
@@ -290,15 +292,19 @@ class TierModel(mesa.Model):
                 if t > 0:  # this year's volatility (the first year's is drawn at construction)
                     f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g), d["vol"])
                     f.ytd[idx] = 0.0
-                self.rd_decision(idx, d)
+                self.rd_decision(idx, t, d)
             rev = f.revenue[idx]
             f.base_drift[idx] = rules.base_drift(rev, age, g)
-            f.ip_rate[idx] = rules.ip_rate(f.rd_int[idx], rev, r)
-            f.p_inst[idx] = rules.institution_prob_monthly(f.rd_int[idx], r)
-            # chain owners are persistent anchors of their chains: they do not exit
-            f.p_exit[idx] = rules.exit_prob_monthly(age, rev, fp, g.ref_revenue) * ~f.owner[idx]
+            # IP and institutions come from the R&D really done, not the relabelled part
+            f.ip_rate[idx] = rules.ip_rate(f.rd_real[idx], rev, r)
+            f.p_inst[idx] = rules.institution_prob_monthly(f.rd_real[idx], r)
+            f.hazard[idx] = rules.exit_hazard(age, rev, fp, g.ref_revenue)
             f.employees[idx] = rules.employees_for(rev, self.rev0[idx], self.emp0[idx], g)
-        env = rules.environment_drift(f.constraint[idx], titled.astype(F32), e.drift_add.take(code) + c_drift, g)
+        # the holder's multiplier changes with its titles, so it is applied at every refresh;
+        # chain owners are persistent anchors of their chains: they do not exit
+        mult = rules.holder_hazard_mult(held["srdi"], held["little_giant"], held["single_champion"] | held["provincial_champion"], fp)
+        f.p_exit[idx] = rules.exit_prob_from_hazard(f.hazard[idx] * mult, fp) * ~f.owner[idx]
+        env = rules.environment_drift(f.constraint[idx], e.drift_add.take(code) + c_drift, g)
         f.drift_m[idx] = (f.base_drift[idx] + env) / F32(12.0)
         f.cap[idx] = F32(g.cap) + e.cap_add.take(code)
         f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult.take(code) * c_ip)
@@ -343,22 +349,50 @@ class TierModel(mesa.Model):
         if self.calendar.month(t) == 12:
             f.rev_y3[idx], f.rev_y2[idx], f.rev_y1[idx] = f.rev_y2[idx], f.rev_y1[idx], f.revenue[idx]
 
-    def rd_decision(self, idx, d: dict[str, np.ndarray]) -> None:
-        """January: R&D yes/no and intensity, then bunching at the gates a firm needs."""
-        f, e, lg = self.firms, self._table, self.criteria.little_giant
+    def rd_decision(self, idx, t: int, d: dict[str, np.ndarray]) -> None:
+        """January: R&D yes/no and the firm's own intensity (from last year's real one), then
+        bunching at the gate of the title it aims at (``_bunch_targets``): reported and real
+        intensity.  Starting the AR(1) from the real intensity keeps relabelling an annual
+        accounting choice: a firm that stops aiming reports its real R&D again, and the real
+        part of its move onto a gate persists."""
+        f, r = self.firms, self.params.rd
         code = self._codes[idx]
+        keep = f.rd_int[idx] > f.rd_real[idx]  # relabelled last year
         f.rd_prev[idx] = f.rd_int[idx]
-        has, intensity = rules.rd_year(f.has_rd[idx], f.rd_int[idx], f.rd_target[idx], self.constraint(idx), e.rd_mult.take(code),
-                                       e.rd_start_mult.take(code), d["rd_u"], d["rd_z"], self.params.rd)
-        rev = f.revenue[idx]
-        wants = has & sme_mask(f.employees[idx], rev, self.params.firms) & (f.titles[TIER_INDEX["little_giant"]][idx] == NONE)
+        has, own = rules.rd_year(f.has_rd[idx], f.rd_real[idx], f.rd_target[idx], self.constraint(idx), self._table.rd_mult.take(code),
+                                 self._table.rd_start_mult.take(code), d["rd_u"], d["rd_z"], r)
         f.has_rd[idx] = has
-        # each firm bunches at the gates that apply to it: 3% (SRDI; little giants >= 100 M CNY),
-        # 6% only for little-giant candidates with revenue 50-100 M CNY
-        gates = tuple(sorted({self.criteria.srdi.min_rd_intensity, lg.rd_gate_high}))
-        x = rules.bunch(intensity, gates, wants, d["bunch"], self.params.rd)
-        mid = (rev >= lg.revenue_mid) & (rev < lg.revenue_high)
-        f.rd_int[idx] = rules.bunch(x, (lg.rd_gate_mid,), wants & mid, d["bunch"], self.params.rd)
+        f.rd_int[idx], f.rd_real[idx] = rules.bunch(own, self._bunch_targets(idx, t, has, own), d["bunch"], keep & has, r)
+
+    def _bunch_targets(self, idx, t: int, has: np.ndarray, own: np.ndarray) -> list[tuple[np.ndarray | float, np.ndarray]]:
+        """The (gate, ready) pairs of rows ``idx`` for :func:`rules.bunch`.  A firm aims at a
+        title it does not hold and may enter (SRDI; the little giant for SRDI holders when
+        ``requires_srdi``), as an SME where the title needs one.  It is ready at the title's
+        R&D-intensity gate (SRDI 3%; little giant 3% at >= 100 M CNY revenue, 6% at 50-100 M,
+        none below: that route has no intensity gate) if, with its intensity at the gate,
+        it meets every other gate of ``tiers.GATES`` — "nearly": the years-in-niche gate
+        counts the years it will have by December (this year's batches), and for the
+        little giant's two-year test both years count as at the gate."""
+        f, c, fp = self.firms, self.criteria, self.params.firms
+        rows = np.arange(f.n)[idx] if isinstance(idx, slice) else np.asarray(idx)
+        rev = f.revenue[idx]
+        sme = sme_mask(f.employees[idx], rev, fp)
+        srdi, lg = f.titles[TIER_INDEX["srdi"]][idx] != NONE, f.titles[TIER_INDEX["little_giant"]][idx] != NONE
+        k_lg = c.little_giant
+        lg_gate = np.where(rev >= k_lg.revenue_high, F32(k_lg.rd_gate_high),
+                           np.where(rev >= k_lg.revenue_mid, F32(k_lg.rd_gate_mid), F32(np.inf))).astype(F32)
+        aims = {"srdi": (F32(c.srdi.min_rd_intensity), has & ~srdi & (sme | (not c.srdi.sme_only))),
+                "little_giant": (lg_gate, has & ~lg & (srdi | (not k_lg.requires_srdi)) & (sme | (not k_lg.sme_only)))}
+        out = []
+        for tier, (gate, aim) in aims.items():
+            cand = np.flatnonzero(aim & rules.in_bunch_window(own, gate, self.params.rd))
+            ready = np.zeros(rows.size, dtype=bool)
+            if cand.size:
+                g = np.broadcast_to(gate, rows.shape)[cand].astype(F32)
+                sub = f.take(rows[cand], rd_int=g, rd_prev=np.maximum(f.rd_prev[rows[cand]], g))
+                ready[cand] = tiers.GATES[tier](sub, tiers.niche_years(sub, t + 11), tiers.rd_spend(sub), c)
+            out.append((gate, ready))
+        return out
 
     def exits(self, idx, t: int, u: np.ndarray) -> np.ndarray:
         """Rows of ``idx`` that exit this month (the age- and size-dependent hazard set at the
@@ -403,6 +437,7 @@ class TierModel(mesa.Model):
         p = self.params
         draw_attributes(f, slice(start, start + k - n_small), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
         draw_attributes(f, slice(start + k - n_small, start + k), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        _all_real(f, slice(start, start + k))
         self.kinds[start:start + k - n_small] = KINDS.index("sme")
         self.kinds[start + k - n_small:start + k] = KINDS.index("small")
         f.n = start + k
@@ -553,6 +588,11 @@ def _stop(f: FirmArrays, rows: np.ndarray) -> None:
     """Exited firms: no growth, arrivals or exit (their rows keep their last state)."""
     for name in ("vol", "drift_m", "p_ip", "p_inst", "p_exit"):
         getattr(f, name)[rows] = 0.0
+
+
+def _all_real(f: FirmArrays, rows: slice) -> None:
+    """New firms (synthesis, entry) report the R&D they really do: none relabelled yet."""
+    f.rd_real[rows] = f.rd_int[rows]
 
 
 def _no_sme_cap(m: tiers.FirmMetrics) -> tiers.FirmMetrics:

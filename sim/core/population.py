@@ -67,6 +67,35 @@ def draw_niches(k: int, region_share: float, f: FirmParams, rng: np.random.Gener
                   weight=(w / w.sum()).astype(F32), region_share=float(region_share))
 
 
+def expected_markets(niches: Niches, total_revenue: float, coverage: float) -> np.ndarray:
+    """Each niche's expected national market (M CNY/yr): its weight times the whole
+    country's revenue (``total_revenue`` of the simulated firms over the region share),
+    over the coverage of simulated firms (float32)."""
+    return niches.weight * F32(total_revenue / niches.region_share) / F32(coverage)
+
+
+def place_by_size(firms: FirmArrays, rows: np.ndarray, niches: Niches, max_share: float, coverage: float,
+                  rng: np.random.Generator) -> int:
+    """Move each firm of ``rows`` whose revenue exceeds ``max_share`` of its niche's expected
+    national market into a niche drawn in proportion to the niche weights among the niches
+    whose expected market is at least revenue / max_share (the largest niche if none is).
+    Large firms make products with large markets: without this a 1 bn CNY group drawn into
+    a 0.3 bn CNY niche would lead it nationally and worldwide.  Returns the number moved."""
+    n = firms.n
+    markets = expected_markets(niches, float(firms.revenue[:n].sum(dtype=np.float64)), coverage).astype(np.float64)
+    rev = firms.revenue[rows].astype(np.float64)
+    big = rows[rev > max_share * markets[firms.niche[rows]]]
+    if big.size == 0:
+        return 0
+    order = np.argsort(-markets, kind="stable")          # niches, largest expected market first
+    cum = np.cumsum(niches.weight[order].astype(np.float64))
+    # the niches large enough for a firm are a prefix of ``order``; draw within it by weight
+    allowed = np.maximum(np.searchsorted(-markets[order], -firms.revenue[big].astype(np.float64) / max_share, side="right"), 1)
+    u = rng.random(big.size) * cum[allowed - 1]
+    firms.niche[big] = order[np.minimum(np.searchsorted(cum, u, side="right"), allowed - 1)].astype(np.int32)
+    return int(big.size)
+
+
 def zipf_weights(k: int, zipf: float) -> np.ndarray:
     """Expected share of firms (and revenue) per niche, Zipf in the niche's rank."""
     w = np.arange(1, k + 1, dtype=np.float64) ** (-zipf)
@@ -226,6 +255,9 @@ def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, 
         start = rows.stop
     firms.n = n0
     niches = draw_niches(k, pop.region_share, f, rng)
+    # every firm is placed by size (firms_per_niche and niche_zipf are calibrated with it);
+    # entrants are small (entrant_median) and drawn by niche weight alone
+    place_by_size(firms, np.arange(n0), niches, f.niche_max_share, f.market_coverage, rng.spawn(1)[0])
     n_chains = max(1, int(round(pop.n_chains * scale))) if pop.n_chains > 0 else 0
     owners = assign_chains(firms, n_chains, kinds, c, rng)
     return firms, kinds, niches, n_chains, owners

@@ -46,11 +46,11 @@ def monthly_volatility(b: np.ndarray, e: np.ndarray) -> np.ndarray:
     return np.sqrt(F32(2.0) * b * b * e / F32(12.0)).astype(F32, copy=False)
 
 
-def growth_drift(revenue: np.ndarray, age: np.ndarray, constraint: np.ndarray, titled: np.ndarray,
-                 extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
+def growth_drift(revenue: np.ndarray, age: np.ndarray, constraint: np.ndarray, extra: np.ndarray | float,
+                 g: GrowthParams) -> np.ndarray:
     """Annual drift of log revenue (1/yr): the firm's own part (:func:`base_drift`) plus the
     part set by its environment (:func:`environment_drift`)."""
-    return (base_drift(revenue, age, g) + environment_drift(constraint, titled, extra, g)).astype(F32, copy=False)
+    return (base_drift(revenue, age, g) + environment_drift(constraint, extra, g)).astype(F32, copy=False)
 
 
 def base_drift(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.ndarray:
@@ -59,10 +59,11 @@ def base_drift(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.ndar
     return (F32(g.drift) + F32(g.small_bonus) * small + F32(g.young_bonus) * np.exp(-age / F32(g.age_scale))).astype(F32, copy=False)
 
 
-def environment_drift(constraint: np.ndarray, titled: np.ndarray, extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
-    """Drift from financing, titles, levers and chain owners: less the financing penalty,
-    plus the title bonus and lever/chain extras (1/yr)."""
-    return (-F32(g.fin_penalty) * constraint + F32(g.title_bonus) * titled + extra).astype(F32, copy=False)
+def environment_drift(constraint: np.ndarray, extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
+    """Drift from financing, levers and chain owners: less the financing penalty, plus the
+    lever/chain extras (1/yr).  A title acts on growth only through ``constraint`` (its
+    financing relief, DOMAIN §6): there is no separate title term."""
+    return (-F32(g.fin_penalty) * constraint + extra).astype(F32, copy=False)
 
 
 def grow(revenue: np.ndarray, ytd: np.ndarray, drift: np.ndarray, vol: np.ndarray, z: np.ndarray,
@@ -115,25 +116,54 @@ def rd_year(has_rd: np.ndarray, rd_int: np.ndarray, rd_target: np.ndarray, const
     return new_has, intensity
 
 
-def bunch(intensity: np.ndarray, gates: tuple[float, ...], applies: np.ndarray, u: np.ndarray,
-          r: RDParams) -> np.ndarray:
-    """Firms that want a title and sit just below an R&D-intensity gate move onto it
-    with prob bunch_prob (DOMAIN §6: bunching at notches, much of it relabelling)."""
-    out = intensity.copy()
-    for gate in gates:
-        near = applies & (intensity < gate) & (intensity >= F32(gate * (1.0 - r.bunch_window))) & (u < F32(r.bunch_prob))
-        out[near] = F32(gate)
-    return out
+def bunch(intensity: np.ndarray, targets: list[tuple[np.ndarray | float, np.ndarray]], u: np.ndarray,
+          keep: np.ndarray, r: RDParams) -> tuple[np.ndarray, np.ndarray]:
+    """Bunching at R&D-intensity gates (DOMAIN §6; Chen, Liu, Serrato & Xu, AER 2021).
+
+    ``intensity``: each firm's own choice this year (R&D / revenue, from :func:`rd_year`).
+    ``targets``: (gate, ready) pairs, a gate (R&D / revenue, scalar or per firm) and the
+    firms it is worth bunching at — those aiming at the gate's title that, with their
+    intensity at the gate, meet the title's other gates (the caller asks the criteria).
+    A ready firm with ``gate * (1 - bunch_window) <= intensity < gate`` moves onto the gate
+    if ``u < bunch_prob`` or it relabelled last year (``keep``: relabelling, once set up,
+    is repeated while it pays).  Each gate is tested against the firm's own intensity; a
+    firm ready at two gates reports the higher it reaches.
+
+    Returns (reported, real): the reported intensity (what the criteria read) and the
+    intensity really spent, own + (1 - relabel_share) * (reported - own): of the move from
+    its own intensity onto the gate, the share ``relabel_share`` is relabelled."""
+    reported = intensity.copy()
+    sticky = (u < F32(r.bunch_prob)) | keep
+    for gate, ready in targets:
+        g = np.asarray(gate, dtype=F32)
+        moves = ready & sticky & in_bunch_window(intensity, g, r)
+        np.copyto(reported, np.maximum(reported, g), where=moves)
+    return reported, real_intensity(intensity, reported, r)
+
+
+def in_bunch_window(intensity: np.ndarray, gate: np.ndarray | float, r: RDParams) -> np.ndarray:
+    """Just below a gate: ``gate * (1 - bunch_window) <= intensity < gate``."""
+    g = np.asarray(gate, dtype=F32)
+    return (intensity < g) & (intensity >= g * F32(1.0 - r.bunch_window))
+
+
+def real_intensity(own: np.ndarray, reported: np.ndarray, r: RDParams) -> np.ndarray:
+    """R&D / revenue really spent by a firm that reports ``reported`` after choosing ``own``:
+    the response (reported - own) is ``relabel_share`` relabelling (Chen et al. 2021: ~45%
+    of the notch response), the rest real spending."""
+    return (own + F32(1.0 - r.relabel_share) * (reported - own)).astype(F32, copy=False)
 
 
 def ip_arrival_prob(rd_int: np.ndarray, revenue: np.ndarray, mult: np.ndarray | float, r: RDParams) -> np.ndarray:
     """Monthly probability of one new class-I IP right: 1 - exp(-lambda/12), with
-    lambda = ip_per_rd * R&D spend (M CNY/yr) * productivity multiplier."""
+    lambda = ip_per_rd * R&D spend (M CNY/yr) * productivity multiplier.  ``rd_int``: the
+    real intensity (``rd_real``): relabelled R&D produces nothing."""
     return ip_prob(ip_rate(rd_int, revenue, r), mult)
 
 
 def ip_rate(rd_int: np.ndarray, revenue: np.ndarray, r: RDParams) -> np.ndarray:
-    """Class-I IP rights per year before productivity multipliers: ip_per_rd * R&D spend."""
+    """Class-I IP rights per year before productivity multipliers: ip_per_rd * R&D spend
+    (real: ``rd_int`` is the real intensity ``rd_real``)."""
     return (F32(r.ip_per_rd) * rd_int * revenue).astype(F32, copy=False)
 
 
@@ -143,19 +173,46 @@ def ip_prob(rate: np.ndarray, mult: np.ndarray | float) -> np.ndarray:
 
 
 def institution_prob_monthly(rd_int: np.ndarray, r: RDParams) -> np.ndarray:
-    """Monthly chance of founding an R&D institution (intensity >= institution_min_intensity)."""
+    """Monthly chance of founding an R&D institution (real intensity ``rd_int`` = ``rd_real``
+    >= institution_min_intensity: an institution needs R&D really done)."""
     return (rd_int >= F32(r.institution_min_intensity)) * F32(1.0 - (1.0 - r.institution_prob) ** (1 / 12))
 
 
 # ---- exit and entry --------------------------------------------------------------------
 
-def exit_prob_monthly(age: np.ndarray, revenue: np.ndarray, f: FirmParams, ref_revenue: float) -> np.ndarray:
-    """Monthly exit probability from the annual age hazard (DOMAIN §6), scaled by size."""
+def exit_hazard(age: np.ndarray, revenue: np.ndarray, f: FirmParams, ref_revenue: float) -> np.ndarray:
+    """Annual exit hazard of a firm without a title: the age table (DOMAIN §6: 1.6% in
+    year 1, peak 9.5% in year 3, lower after year 7) scaled by (revenue/ref)^-elasticity
+    (larger firms survive longer).  Not yet capped (see :func:`exit_prob_from_hazard`)."""
     table = np.asarray(list(f.hazard_by_age) + [f.hazard_old], dtype=F32)
     idx = np.clip(age.astype(np.int32), 0, len(table) - 1)
-    h = table.take(idx) * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)
-    h = np.minimum(h, F32(f.hazard_max))
+    return (table.take(idx) * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)).astype(F32, copy=False)
+
+
+def holder_hazard_mult(srdi: np.ndarray, little_giant: np.ndarray, champion: np.ndarray, f: FirmParams) -> np.ndarray:
+    """Multiplier on the exit hazard from the titles a firm holds (masks; ``champion``:
+    single or provincial champion): ``holder_hazard_mult`` per title, the lowest of those
+    held, 1 without a title.  Holders keep the age and size dependence of
+    :func:`exit_hazard`; the multiplier stands for what the title's screen selected
+    (debt, growth, margins, IP) that the generic hazard does not read."""
+    m_srdi, m_lg, m_ch = (F32(x) for x in f.holder_hazard_mult)
+    out = np.ones(srdi.shape, dtype=F32)
+    for held, m in ((srdi, m_srdi), (little_giant, m_lg), (champion, m_ch)):
+        np.minimum(out, np.where(held, m, F32(1.0)), out=out)
+    return out
+
+
+def exit_prob_from_hazard(hazard: np.ndarray, f: FirmParams) -> np.ndarray:
+    """Monthly exit probability from an annual hazard, capped at ``hazard_max``."""
+    h = np.minimum(hazard, F32(f.hazard_max))
     return (F32(1.0) - (F32(1.0) - h) ** F32(1.0 / 12.0)).astype(F32, copy=False)
+
+
+def exit_prob_monthly(age: np.ndarray, revenue: np.ndarray, f: FirmParams, ref_revenue: float,
+                      mult: np.ndarray | float = 1.0) -> np.ndarray:
+    """Monthly exit probability from the annual age hazard (DOMAIN §6), scaled by size and
+    by a title holder's multiplier ``mult`` (:func:`holder_hazard_mult`)."""
+    return exit_prob_from_hazard(exit_hazard(age, revenue, f, ref_revenue) * mult, f)
 
 
 def entrants_expected_monthly(n_initial: int, f: FirmParams) -> float:

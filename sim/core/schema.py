@@ -53,7 +53,6 @@ class GrowthParams:
     ref_revenue: float = p(100.0, "M CNY/yr", "reference size for size effects; convention", range=(1.0, 1e6))
     cap: float = p(0.6, "max annual log growth (capacity-expansion limit)", "assumed; land & factors lever raises it", range=(0.01, 5.0))
     fin_penalty: float = p(0.04, "1/yr drift lost at full financing constraint", "DOMAIN §6: financing constraint binds growth; assumed", range=(0.0, 1.0))
-    title_bonus: float = p(0.04, "1/yr drift for SRDI or little-giant title holders", "DOMAIN §6 DiD studies (title raises growth); assumed", range=(0.0, 0.5))
     employee_elasticity: float = p(0.7, "d log employees / d log revenue", "assumed", range=(0.0, 2.0))
 
 
@@ -69,8 +68,9 @@ class RDParams:
     persistence: float = p(0.7, "AR(1) coefficient of log intensity toward the firm's target, per year", "assumed", range=(0.0, 1.0))
     noise: float = p(0.25, "sd of annual log-intensity shock", "assumed", range=(0.0, 3.0))
     fin_penalty: float = p(0.5, "intensity lost at full financing constraint (fraction)", "DOMAIN §6: titles raise R&D by easing financing; assumed", range=(0.0, 1.0))
-    bunch_window: float = p(0.3, "relative distance below a 3%/6% gate within which firms bunch", "DOMAIN §6 (Chen et al. AER 2021 notching)", range=(0.0, 1.0))
-    bunch_prob: float = p(0.45, "chance a firm just below a gate it needs moves onto it (per annual R&D decision)", "assumed; DOMAIN §6: firms bunch above R&D notches (Chen et al. 2021: +18.8% reported R&D, ~45% of it relabelling)", range=(0.0, 1.0))
+    bunch_window: float = p(0.3, "relative distance below a 3%/6% gate within which a firm aiming at the title bunches", "DOMAIN §6 (Chen et al. AER 2021 notching)", range=(0.0, 1.0))
+    bunch_prob: float = p(0.45, "chance a firm in the window that aims at the title and meets its other gates moves onto the gate (per annual R&D decision; a firm that relabelled last year and still qualifies keeps on)", "assumed; DOMAIN §6: firms bunch above R&D notches (Chen et al. 2021)", range=(0.0, 1.0))
+    relabel_share: float = p(0.45, "share of a bunching firm's move onto a gate (gate - own intensity) that is relabelled, not spent", "Chen, Liu, Serrato & Xu, AER 2021 (DOMAIN §6): reported R&D +18.8% at the notch, ~45% of that response relabelling", range=(0.0, 1.0))
     ip_per_rd: float = p(0.12, "class-I IP per M CNY of R&D", "assumed; little giants hold >50 patents (DOMAIN §6)", range=(0.0, 10.0))
     institution_prob: float = p(0.15, "1/yr chance an R&D firm at or above institution_min_intensity founds an R&D institution", "assumed", range=(0.0, 1.0))
     institution_min_intensity: float = p(0.03, "R&D/revenue above which firms found R&D institutions", "assumed (the SRDI / little-giant 3% gate)", range=(0.0, 1.0))
@@ -86,7 +86,7 @@ class FirmParams:
     size_sigma: float = p(1.1, "sd of log revenue (body)", "assumed; DOMAIN §6 lognormal body", range=(0.1, 5.0))
     large_min: float = p(400.0, "M CNY/yr, minimum revenue of a large firm", "DOMAIN §2 size standard (2011)", range=(1.0, 1e6))
     large_min_employees: float = p(1000.0, "employees, minimum of a large firm (SME: fewer employees or less revenue)", "DOMAIN §2 size standard (2011)", range=(1.0, 1e7))
-    title_fin_relief: float = p(0.3, "fraction of the financing constraint removed by an SRDI or little-giant title", "DOMAIN §6: titles act mainly by easing financing; assumed", range=(0.0, 1.0))
+    title_fin_relief: float = p(0.3, "fraction of the financing constraint removed by an SRDI or little-giant title (the title's only effect: certification with lenders)", "DOMAIN §6: titles act mainly by easing financing (sign only: the DiD studies are 2022-25); size assumed: 0.3 puts a titled firm's constraint at that of an untitled firm 3.3x its revenue (fin_constraint_size 0.3), ~ one size class, the certification effect of public R&D awards on SME debt access (Lerner 1999; Meuleman & De Maeseneire 2012)", range=(0.0, 1.0))
     pareto_alpha: float = p(1.2, "Pareto tail index of large firms", "DOMAIN §6: alpha 1.0-1.5", range=(0.5, 5.0))
     small_median: float = p(8.0, "M CNY/yr, median revenue of the small tech-SME pool", "assumed (below the 20 M CNY above-scale bar)", range=(0.1, 1e3))
     small_sigma: float = p(0.8, "sd of log revenue, small tech SMEs", "assumed", range=(0.1, 5.0))
@@ -111,15 +111,17 @@ class FirmParams:
     equity_sigma: float = p(1.2, "sd of log equity raised", "assumed", range=(0.0, 5.0))
     firms_per_niche: float = p(6.0, "mean simulated firms per national product niche (细分市场)", "assumed; hand-tuned with niche_zipf so 2021 little-giant stocks match the record (national 4,762, SD 362); formal calibration: issue 4", range=(2.0, 1e5))
     niche_zipf: float = p(0.7, "Zipf exponent of niche sizes (firms per niche)", "assumed; hand-tuned with firms_per_niche (see there)", range=(0.0, 3.0))
-    china_global_share_a: float = p(2.0, "Beta a of China's share of a niche's world market", "assumed (mean 0.4)", range=(0.1, 100.0))
-    china_global_share_b: float = p(3.0, "Beta b", "assumed", range=(0.1, 100.0))
-    foreign_leader_share: float = p(0.12, "mean world share of the largest foreign firm in a niche", "assumed", range=(0.0, 1.0))
+    niche_max_share: float = p(0.25, "largest share of its niche's expected national market a firm holds at synthesis (larger firms are placed in larger niches)", "assumed: a large firm's product sits in a market several times its own revenue; without it a 1 bn CNY group drawn into a 0.3 bn niche leads it nationally and worldwide (issue 12: 1,000-1,800 eligible champions a year in Shandong against a quota of 35)", range=(0.01, 1.0))
+    china_global_share_a: float = p(2.0, "Beta a of China's share of a niche's world market", "China ~28-29% of world manufacturing value added in 2019-20 (UN / World Bank WDI, published 2020-21): Beta(2, 5), mean 0.29", range=(0.1, 100.0))
+    china_global_share_b: float = p(5.0, "Beta b", "see china_global_share_a", range=(0.1, 100.0))
+    foreign_leader_share: float = p(0.25, "mean world share of the largest foreign firm in a niche", "assumed: world niche leaders hold about a quarter to a third of their world markets (Simon, Hidden Champions of the 21st Century, 2009)", range=(0.0, 1.0))
     foreign_ladder: list = p([1.0, 0.6, 0.4], "world shares of the 3 largest foreign firms relative to the largest", "assumed", item_range=(0.0, 1.0))
     market_coverage: float = p(0.85, "share of a niche's domestic market supplied by modelled firms (national)", "assumed", range=(0.05, 1.0))
     hazard_by_age: list = p([0.016, 0.063, 0.095, 0.09, 0.085, 0.08, 0.08], "1/yr exit hazard at age 0..6 yr", "DOMAIN §6 (SAIC 2013 survival report)", item_range=(0.0, 1.0))
     hazard_old: float = p(0.035, "1/yr exit hazard from age 7 yr on", "assumed ('lower after' year 7, DOMAIN §6)", range=(0.0, 1.0))
     hazard_max: float = p(0.9, "1/yr, upper bound of the exit hazard", "assumed (small firms' size scaling)", range=(0.0, 1.0))
     hazard_size_elasticity: float = p(0.2, "hazard ∝ (revenue/ref)^-e", "DOMAIN §6: larger firms survive longer; assumed", range=(0.0, 2.0))
+    holder_hazard_mult: list = p([0.6, 0.5, 0.5], "multiplier on the age- and size-dependent exit hazard of a title holder: [srdi, little_giant, single or provincial champion]; a firm with several titles takes the lowest", "assumed (DOMAIN §6 gives no holder hazard): holders passed a screen the generic hazard does not see (debt <= 70%, growth, margins, IP, an institution), so distressed firms are screened out; higher tiers screen harder; a selection effect, not a title effect", item_range=(0.0, 1.0))
     entry_rate: float = p(0.05, "1/yr entrants per firm of the initial population", "assumed ~ balances exits (population roughly stable 2016-21)", range=(0.0, 1.0))
     entrant_median: float = p(25.0, "M CNY/yr, median revenue of an entrant", "assumed (newly above-scale firms)", range=(0.1, 1e4))
 
@@ -276,7 +278,8 @@ class ProvincialChampionCriteria:
 @dataclass
 class LeadingCriteria:
     rule: str = p("owners_first", "selection rule: chain_owners (owners above the revenue bar), largest (large firms above it, by revenue), owners_first (both, owners first, then by revenue)", "no published criteria (DOMAIN §2): in practice chain owners; SD's target (150) exceeds its 112 owners", choices=("chain_owners", "largest", "owners_first"))
-    min_revenue: float = p(1000.0, "M CNY/yr", "DOMAIN §2: a peer province's chain-owner bar, 1 bn (emerging) to 5 bn CNY (pillar)", range=(0, 1e7))
+    min_revenue: float = p(1000.0, "M CNY/yr, bar for a chain owner", "DOMAIN §2: a peer province's chain-owner bar, 1 bn CNY for emerging chains (the lower of its two bars)", range=(0, 1e7))
+    min_revenue_other: float = p(5000.0, "M CNY/yr, bar for a large firm that owns no key chain (rules largest, owners_first)", "DOMAIN §2: the peer province's chain-owner bar for pillar chains, 5 bn CNY: a firm large enough to own a pillar chain", range=(0, 1e7))
 
 
 @dataclass

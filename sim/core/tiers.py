@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from sim.core.firms import NONE, TIER_INDEX, FirmArrays
-from sim.core.population import Niches
+from sim.core.population import Niches, expected_markets
 from sim.core.schema import CapacityConfig, CriteriaConfig, FirmParams, RecognitionParams, TierSchedule
 
 F32 = np.float32
@@ -46,8 +46,7 @@ def niche_markets(f: FirmArrays, niches: Niches, coverage: float) -> np.ndarray:
     n = f.n
     live_rev = f.revenue[:n] * f.alive[:n]  # revenue >= 0: exited firms give +0.0
     total = np.bincount(f.niche[:n], weights=live_rev, minlength=niches.k).astype(F32, copy=False)
-    expected = niches.weight * F32(live_rev.sum(dtype=np.float64) / niches.region_share)
-    return np.maximum(total, expected) / F32(coverage)
+    return np.maximum(total / F32(coverage), expected_markets(niches, float(live_rev.sum(dtype=np.float64)), coverage))
 
 
 def region_ranks(f: FirmArrays, rows: np.ndarray | None = None) -> np.ndarray:
@@ -206,7 +205,9 @@ def _provincial_champion_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c:
 
 
 def _leading_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: CriteriaConfig) -> np.ndarray:
-    return f.revenue[: f.n] >= c.leading.min_revenue
+    # a chain owner needs the emerging-chain bar, any other firm the pillar-chain bar
+    k, n = c.leading, f.n
+    return f.revenue[:n] >= np.where(f.owner[:n], F32(k.min_revenue), F32(k.min_revenue_other))
 
 
 # tier -> its gates (the innovative SME has none: its score is its only test)
@@ -287,7 +288,8 @@ def provincial_champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: C
 
 
 def leading_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
-    """Leading enterprise: the pool of the selection rule, above the revenue bar."""
+    """Leading enterprise: the pool of the selection rule, above its revenue bar (chain
+    owners: ``min_revenue``; other large firms: ``min_revenue_other``)."""
     n = f.n
     pool = {"chain_owners": f.owner[:n], "largest": ~m.sme, "owners_first": f.owner[:n] | ~m.sme}[c.leading.rule]
     return pool & gates("leading", f, m, c)
