@@ -459,6 +459,37 @@ def test_market_position_by_hand():
     assert list(mk.global_rank[[5, 1]]) == [1, 2]
 
 
+
+def test_city_view_provincial_ranks_count_the_rest_of_the_province():
+    """In a city view (province_share > 0) the rank for "#1 in the province" counts the outside
+    rivals that are in the province; the national rank counts every outside rival."""
+    f = make_firms(3)
+    f.niche[:3] = [0, 0, 1]
+    f.revenue[:3] = [30.0, 20.0, 40.0]
+    f.alive[:3] = True
+    ext = np.array([[0.5, 0.3, 0.0, 0.0, 0.0], [0.2, 0.1, 0.0, 0.0, 0.0]], dtype=F32)
+    kw = dict(china_share=np.array([0.5, 0.5], dtype=F32), foreign_top=np.zeros((2, 3), dtype=F32), ext_top=ext,
+              weight=np.array([0.5, 0.5], dtype=F32), region_share=0.1)
+    city = tiers.market_position(f, Niches(**kw), coverage=1.0)
+    in_prov = np.array([[False, True, False, False, False], [True, False, False, False, False]])
+    prov = tiers.market_position(f, Niches(**kw, ext_in_province=in_prov), coverage=1.0)
+    # niche 0: market max(50, 0.5 * 900) = 450 -> shares 0.067, 0.044: rivals 0.5 (outside SD), 0.3 (in SD) above both
+    assert list(city.region_rank[:2]) == [1, 2] and list(prov.region_rank[:2]) == [2, 3]
+    # niche 1: share 40 / 450 = 0.089: rivals 0.2 (in SD) and 0.1 (not) above
+    assert city.region_rank[2] == 1 and prov.region_rank[2] == 2
+    assert np.array_equal(city.nat_rank, prov.nat_rank) and list(prov.nat_rank) == [3, 4, 3]
+
+
+def test_province_share_must_exceed_the_city_share():
+    from sim.core.population import draw_niches
+    from sim.core.schema import ConfigError, FirmParams
+    with pytest.raises(ConfigError, match=r"^scenario\.population\.province_share: 0\.001 is not allowed"):
+        draw_niches(10, 0.004, FirmParams(), np.random.default_rng(0), province_share=0.001)
+    n = draw_niches(2000, 0.004, FirmParams(), np.random.default_rng(0), province_share=0.076)
+    assert n.ext_in_province.shape == (2000, 5)
+    assert n.ext_in_province.mean() == pytest.approx((0.076 - 0.004) / 0.996, abs=0.01)  # binomial sd 0.0026
+    assert draw_niches(10, 0.076, FirmParams(), np.random.default_rng(0)).ext_in_province is None
+
 # ---- capacity and schedule --------------------------------------------------------------
 
 def test_capacity_quota_listed_default_and_growth():

@@ -29,6 +29,9 @@ class Niches:
     foreign_top: world-market shares of the three largest foreign firms (K x 3, descending);
     ext_top: national-market shares of the five largest domestic firms *outside* the
         simulated population (K x 5, descending; zero in the national scenario);
+    ext_in_province: which of those five are in the region's province (K x 5; only in a
+        city view, ``province_share`` > 0: each with chance (province_share - region_share)
+        / (1 - region_share)), so provincial ranks count the rest of the province;
     weight: each niche's expected share of the national industry's revenue (sums to 1);
         its national market is at least weight x total simulated revenue / region share.
     """
@@ -38,6 +41,7 @@ class Niches:
     ext_top: np.ndarray
     weight: np.ndarray
     region_share: float
+    ext_in_province: np.ndarray | None = None
 
     @property
     def k(self) -> int:
@@ -53,7 +57,7 @@ def sizes(pop: PopulationConfig, scale: float) -> dict[str, int]:
     return {"sme": _scaled(pop.n_sme, scale), "large": _scaled(pop.n_large, scale), "small": _scaled(pop.n_small_tech, scale)}
 
 
-def draw_niches(k: int, region_share: float, f: FirmParams, rng: np.random.Generator) -> Niches:
+def draw_niches(k: int, region_share: float, f: FirmParams, rng: np.random.Generator, province_share: float = 0.0) -> Niches:
     china = rng.beta(f.china_global_share_a, f.china_global_share_b, size=k).astype(F32)
     lead = rng.exponential(f.foreign_leader_share, size=(k, 1)).astype(F32)
     foreign = np.minimum(lead * np.asarray(f.foreign_ladder, dtype=F32), (1 - china)[:, None] / 2).astype(F32)
@@ -63,8 +67,15 @@ def draw_niches(k: int, region_share: float, f: FirmParams, rng: np.random.Gener
     else:
         ext = np.zeros((k, 5), dtype=F32)
     w = zipf_weights(k, f.niche_zipf) * rng.lognormal(0.0, 0.3, size=k)
+    in_province = None
+    if province_share > 0.0:  # a city view: which outside rivals are in the city's province (own child stream)
+        if not region_share < province_share <= 1.0:
+            raise ConfigError(f"scenario.population.province_share: {province_share!r} is not allowed (allowed: 0, or "
+                              f"above region_share {region_share!r} and at most 1)")
+        q = (province_share - region_share) / (1.0 - region_share)
+        in_province = rng.spawn(1)[0].random((k, 5)) < q
     return Niches(china_share=china, foreign_top=np.ascontiguousarray(foreign), ext_top=np.ascontiguousarray(ext),
-                  weight=(w / w.sum()).astype(F32), region_share=float(region_share))
+                  weight=(w / w.sum()).astype(F32), region_share=float(region_share), ext_in_province=in_province)
 
 
 def expected_markets(niches: Niches, total_revenue: float, coverage: float) -> np.ndarray:
@@ -254,7 +265,7 @@ def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, 
         kinds[rows] = KINDS.index(kind)
         start = rows.stop
     firms.n = n0
-    niches = draw_niches(k, pop.region_share, f, rng)
+    niches = draw_niches(k, pop.region_share, f, rng, pop.province_share)
     # every firm is placed by size (firms_per_niche and niche_zipf are calibrated with it);
     # entrants are small (entrant_median) and drawn by niche weight alone
     place_by_size(firms, np.arange(n0), niches, f.niche_max_share, f.market_coverage, rng.spawn(1)[0])

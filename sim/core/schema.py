@@ -326,6 +326,7 @@ class PopulationConfig:
     n_small_tech: int = p(0, "small (below-scale) tech SMEs", "scenario assumption", range=(0, 10_000_000))
     n_chains: int = p(0, "key chains under the chain-length system", "scenario (seed documents / data)", range=(0, 10_000))
     region_share: float = p(1.0, "region's share of each national niche market (1 = national)", "scenario assumption", range=(0.001, 1.0))
+    province_share: float = p(0.0, "the province's share of each national niche market when the region is a city inside it (0: the region is a province or the nation); provincial ranks then count the rest of the province's firms", "scenario assumption (Liaocheng: Shandong's 0.076)", range=(0.0, 1.0))
 
 
 @dataclass

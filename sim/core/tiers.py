@@ -30,7 +30,8 @@ class Market:
     ranks are empty when only shares were asked for."""
 
     nat_share: np.ndarray     # national niche market share
-    region_rank: np.ndarray   # rank among simulated firms in the niche (1 = largest)
+    region_rank: np.ndarray   # rank in the province's part of the niche (1 = largest): the simulated firms,
+                              # and in a city view the rest of the province's outside rivals
     nat_rank: np.ndarray      # rank in the national niche market
     global_rank: np.ndarray   # rank in the world niche market
 
@@ -83,9 +84,12 @@ def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndar
     reg = region_rank
     nat = reg
     if niches.region_share < 1.0:
-        nat = reg + (niches.ext_top[nk] > share[:, None]).sum(axis=1).astype(np.int32)
+        above = niches.ext_top[nk] > share[:, None]
+        nat = reg + above.sum(axis=1).astype(np.int32)
+        if niches.ext_in_province is not None:  # a city view: provincial ranks count the rest of the province
+            reg = reg + (above & niches.ext_in_province[nk]).sum(axis=1).astype(np.int32)
     world = nat + (niches.foreign_top[nk] > (share * niches.china_share[nk])[:, None]).sum(axis=1).astype(np.int32)
-    return Market(share, reg, nat.astype(np.int32), world.astype(np.int32))
+    return Market(share, np.asarray(reg, dtype=np.int32), nat.astype(np.int32), world.astype(np.int32))
 
 
 def market_position(f: FirmArrays, niches: Niches, coverage: float, ranks: bool = True) -> Market:
