@@ -811,8 +811,10 @@ def _pools(scenario: str, overrides: list[str]) -> list[dict]:
     from sim.config.compose import compose
     from sim.core.model import simulate
 
-    cfg = compose(scenario, "baseline", overrides)
-    return [b for r in range(2) for b in simulate(cfg, r).batches]
+    from sim.config.posterior import config_for_replicate
+
+    cfg = compose(scenario, "baseline", overrides)  # each replicate draws its parameters from the shipped posterior, as forecasts do
+    return [b for r in range(2) for b in simulate(config_for_replicate(cfg, r), r).batches]
 
 
 # (tier, first year checked) -> (low, high) bounds of the pool on criteria alone, as a multiple
