@@ -46,7 +46,10 @@ def test_a_policy_that_changes_nothing_gives_exactly_zero(tmp_path):
     assert base["fiscal_cost__financing"].mean() > 0
     # the levers do act: the baseline differs from no policy in the same replicates
     real = paired.effects(table[table["arm"].isin(["no_policy", "baseline"])], "no_policy")
-    assert (real.set_index("target").loc[COUNT_TARGETS, "diff_count"] > 0).all()
+    diff = real.set_index("target").loc[COUNT_TARGETS, "diff_count"]
+    # SRDI counts move; little giants are bound by the batch size wherever the pool exceeds it (issue 12's
+    # posterior), so their difference may be 0 but never negative in the same replicates
+    assert diff["srdi_new_2025"] > 0 and diff["little_giant_new_2025"] >= 0
 
 
 def test_common_random_numbers_shrink_the_variance_of_the_difference(tmp_path):

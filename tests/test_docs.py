@@ -342,7 +342,7 @@ def test_criteria_table_covers_every_tier_with_a_status_per_row():
 
 def test_criteria_table_names_code_that_exists():
     """Every `tiers.*` / `firms.*` name resolves, every `f.<column>` is a firm column and
-    every `criteria.*` / `params.*` key is a parameter (PARAMETERS.md)."""
+    every `criteria.*` / `params.*` / `scenario.*` key is a parameter (PARAMETERS.md)."""
     from sim.core.firms import SCHEMA
 
     keys = {k for k, *_ in describe()}
@@ -355,7 +355,7 @@ def test_criteria_table_names_code_that_exists():
             head, _, rest = token.partition(".")
             if head == "f":
                 ok = rest in SCHEMA
-            elif head in ("criteria", "params"):
+            elif head in ("criteria", "params", "scenario"):
                 ok = token in keys
             elif head in SIM_MODULES:
                 obj, ok = importlib.import_module(SIM_MODULES[head]), True

@@ -150,7 +150,7 @@ def stand_ins(tmp_path_factory):
             validate(dataclasses.asdict(arm))
         raise Reached(out)
 
-    def sobol(base, spec, opts, out):
+    def sobol(base, spec, opts, out, *_, **__):  # run_sobol(base, spec, opts, folder, plots=..., ...)
         validate(dataclasses.asdict(base))
         assert spec["factors"]
         raise Reached(out)

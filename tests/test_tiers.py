@@ -817,15 +817,20 @@ def _pools(scenario: str, overrides: list[str]) -> list[dict]:
     return [b for r in range(2) for b in simulate(config_for_replicate(cfg, r), r).batches]
 
 
-# (tier, first year checked) -> (low, high) bounds of the pool on criteria alone, as a multiple
-# of the batch's capacity (quota tiers) or in firms (criteria-only tiers). Sources: DOMAIN §4
-# batches (national little giants 248 / 1,584 / 2,930; Shandong SRDI 1,167 in 2021); a pool a
-# few times the quota is how a binding quota with a real selection looks (little giants from 2021:
-# the first two national batches were small against a pool built up over years).
+# (tier, first year, last year) -> (kind, low, high): bounds of the pool on criteria alone as a
+# multiple of the batch's capacity ("x", quota tiers) or in firms ("n"). Sources (all to 2021):
+# DOMAIN §4 batches (national little giants 248 / 1,584 / 2,930: batches that were filled, so the
+# pool must reach them; Shandong SRDI 1,167 in 2021); DOMAIN §8: MIIT's 2016 plan of 200
+# demonstration + 600 cultivation champions by 2025, its view of the firms able to qualify; a pool a
+# few times the quota is how a binding quota with a real selection looks (the first two little-giant
+# batches were small against a pool built up over years: a wider bound in 2020). After 2021 the batch sizes are priors, so a
+# pool below them is a forecast, not an implausibility: only the recorded years bound it from below.
 PLAUSIBLE = {
-    "shandong": ({"scale": 0.05}, {("srdi", 2016): ("x", 0.5, 5.0), ("little_giant", 2021): ("x", 0.5, 4.0)}),
-    "national": ({"scale": 0.05}, {("srdi", 2019): ("n", 5_000, 40_000), ("little_giant", 2021): ("x", 0.5, 4.0)}),
-    "liaocheng": ({}, {("srdi", 2016): ("n", 20, 300), ("little_giant", 2019): ("n", 2, 60)}),
+    "shandong": ({"scale": 0.05}, {("srdi", 2016, 2021): ("x", 0.5, 5.0), ("little_giant", 2020, 2020): ("x", 0.5, 8.0),
+                                   ("little_giant", 2021, 2021): ("x", 0.5, 4.0), ("leading", 2022, 2022): ("x", 0.5, 5.0)}),
+    "national": ({"scale": 0.05}, {("srdi", 2019, 2025): ("n", 5_000, 40_000), ("little_giant", 2020, 2021): ("x", 0.5, 4.0),
+                                   ("single_champion", 2016, 2016): ("n", 400, 2_400)}),
+    "liaocheng": ({}, {("srdi", 2016, 2025): ("n", 20, 300), ("little_giant", 2019, 2025): ("n", 2, 60)}),
 }
 
 
@@ -838,9 +843,9 @@ def test_eligible_pool_per_batch_is_plausible(scenario):
     assert batches and all(b["pool"] >= b["eligible"] >= b["recognised"] - 1e-9 for b in batches)
     assert all(b["failed"] + b["lapsed"] >= 0 and b["lapsed"] == 0 for b in batches)
     bad = []
-    for (tier, first), (kind, lo, hi) in ranges.items():
-        rows = [b for b in batches if b["tier"] == tier and int(str(b["date"])[:4]) >= first]
-        assert rows, (tier, first)
+    for (tier, first, last), (kind, lo, hi) in ranges.items():
+        rows = [b for b in batches if b["tier"] == tier and first <= int(str(b["date"])[:4]) <= last]
+        assert rows, (tier, first, last)
         for b in rows:
             x = b["pool"] / b["capacity"] if kind == "x" else b["pool"]
             if not lo <= x <= hi:
@@ -848,11 +853,14 @@ def test_eligible_pool_per_batch_is_plausible(scenario):
     assert not bad, f"{scenario}: pools outside the plausible range: {bad}"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12, open: champion and leading-enterprise pools are 20-130x their quotas "
-                                        "(criteria too loose for the quota to be anything but decisive); left for a later session")
+# Leading enterprises are out of this test: their pool is the chain owners (and firms at the pillar-chain bar)
+# by definition (DOMAIN §2), and the national quota of ~50 a year is an assumption without a source.
+@pytest.mark.xfail(strict=True, reason="issue 12, open: champion pools on criteria alone are 10-40x their quotas "
+                                        "(firms grow through the fixed 400 M CNY bar and market shares spread; a region's "
+                                        "firms do not cluster in its industries, so '#1 in the province' is weak: issues 14-15)")
 @pytest.mark.parametrize("scenario", ["shandong", "national"])
-def test_champion_and_leading_pools_are_within_a_small_multiple_of_the_quota(scenario):
+def test_champion_pools_are_within_a_small_multiple_of_the_quota(scenario):
     batches = _pools(scenario, ["scenario.scale=0.05"])
     ratios = [b["pool"] / b["capacity"] for b in batches
-              if b["tier"] in ("single_champion", "provincial_champion", "leading") and np.isfinite(b["capacity"])]
+              if b["tier"] in ("single_champion", "provincial_champion") and np.isfinite(b["capacity"])]
     assert ratios and max(ratios) <= 10.0
