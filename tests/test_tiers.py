@@ -809,9 +809,8 @@ def test_everyone_files_by_default_so_no_lapses():
 
 def _pools(scenario: str, overrides: list[str]) -> list[dict]:
     from sim.config.compose import compose
-    from sim.core.model import simulate
-
     from sim.config.posterior import config_for_replicate
+    from sim.core.model import simulate
 
     cfg = compose(scenario, "baseline", overrides)  # each replicate draws its parameters from the shipped posterior, as forecasts do
     return [b for r in range(2) for b in simulate(config_for_replicate(cfg, r), r).batches]
