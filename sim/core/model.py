@@ -529,7 +529,14 @@ class TierModel(mesa.Model):
         n_app = int(pa.sum())
         sub_market = None
         if tier in tiers.NEEDS_MARKET:
-            ranks = tiers.region_ranks(f, rows) if tier in tiers.NEEDS_RANKS else None
+            ranks = None
+            if tier in tiers.NEEDS_RANKS:  # ranks (a sort) only for the rows whose share can pass the rank tests
+                share = tiers.market_for(f, self.niches, markets, rows).nat_share
+                nk = f.niche[rows]
+                can = np.concatenate([tiers.rank_screen(tier, share[:n_app], nk[:n_app], self.niches, c),
+                                      tiers.rank_screen(tier, share[n_app:], nk[n_app:], self.niches, rc)])
+                ranks = np.full(rows.size, tiers.UNRANKED, dtype=np.int32)
+                ranks[can] = tiers.region_ranks(f, rows[can])
             sub_market = tiers.market_for(f, self.niches, markets, rows, ranks)
         metrics = tiers.FirmMetrics.of(f.take(rows), t, self.params.firms)
         app, held = slice(None, n_app), slice(n_app, None)

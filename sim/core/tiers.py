@@ -339,6 +339,29 @@ def prefilter(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, t: 
     return fn(sub, niche_years(sub, t), rd_spend(sub), c)
 
 
+UNRANKED = 1 << 20  # the rank given to rows rank_screen rules out (they fail every rank test)
+
+
+def rank_screen(tier: str, share: np.ndarray, nk: np.ndarray, niches: Niches, c: CriteriaConfig) -> np.ndarray:
+    """A necessary condition of ``tier``'s rank tests from the national share alone (so the
+    ranks, a sort, are computed for fewer rows): a firm is at least #1 among the simulated
+    firms, so it misses a world top K if K foreign leaders have a larger world share, and a
+    national top R if R outside domestic leaders have a larger national share (the same
+    comparisons :func:`market_for` makes)."""
+    ok = np.ones(share.shape[0], dtype=bool)
+    if share.size == 0:
+        return ok
+    if tier == "single_champion":
+        k = int(c.single_champion.max_global_rank)
+        if 1 <= k <= niches.foreign_top.shape[1]:
+            ok &= ~(niches.foreign_top[nk, k - 1] > share * niches.china_share[nk])
+    elif tier == "provincial_champion" and niches.region_share < 1.0:
+        r = int(c.provincial_champion.max_national_rank)
+        if 1 <= r <= niches.ext_top.shape[1]:
+            ok &= ~(niches.ext_top[nk, r - 1] > share)
+    return ok
+
+
 NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")  # national shares
 NEEDS_RANKS = ("single_champion", "provincial_champion")                           # and ranks
 
