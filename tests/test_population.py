@@ -3,6 +3,8 @@ against DOMAIN §6 and the configured distributions."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -215,3 +217,22 @@ def test_world_market_priors_are_the_sourced_ones():
     fp = FirmParams()
     assert fp.china_global_share_a / (fp.china_global_share_a + fp.china_global_share_b) == pytest.approx(0.286, abs=0.01)
     assert fp.foreign_leader_share == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("elasticity", [0.0, 0.25])
+def test_mean_age_at_start_scales_with_revenue(run, elasticity):
+    # larger firms are older: E[age | revenue] = age_mean x (revenue / ref)^elasticity, in every
+    # revenue quartile (ages are whole months: error <= 1/24 yr); tolerance 3 standard errors
+    f = replace(run.params.firms, age_size_elasticity=elasticity)
+    big = FirmArrays.empty(20_000)
+    draw_attributes(big, slice(0, 20_000), "large", 0, False, f, run.params.rd, 10, np.random.default_rng(4), run.params.growth)
+    rev, age = big.revenue.astype(np.float64), -big.birth.astype(np.float64) / 12.0
+    expected = f.age_mean * (rev / run.params.growth.ref_revenue) ** elasticity
+    q = np.quantile(rev, [0.0, 0.25, 0.5, 0.75, 1.0])
+    for lo, hi in zip(q[:-1], q[1:]):
+        sel = (rev >= lo) & (rev <= hi)
+        se = age[sel].std() / np.sqrt(sel.sum())
+        assert age[sel].mean() == pytest.approx(expected[sel].mean(), abs=3 * se + 1 / 24)
+    top, bottom = rev >= q[3], rev <= q[1]
+    ratio = age[top].mean() / age[bottom].mean()
+    assert (ratio > 1.3) == (elasticity > 0)

@@ -135,7 +135,8 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     else:
         rev = _truncated_lognormal(n, f.small_median, f.small_sigma, 1.0, 20.0, rng)
         emp = rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n)
-    age_y = np.zeros(n) if newborn else rng.gamma(2.0, f.age_mean / 2.0, n)
+    # larger firms are older (they took years to grow): the mean age scales with revenue
+    age_y = np.zeros(n) if newborn else rng.gamma(2.0, f.age_mean / 2.0, n) * (rev / g.ref_revenue) ** f.age_size_elasticity
     niche_y = np.zeros(n) if newborn else age_y * rng.beta(4.0 * f.niche_years_share, 4.0 * (1 - f.niche_years_share) + 1e-9, n)
     # one latent capability drives R&D, brand, field, specialisation and the score's
     # quality items together (Gaussian copula with correlation capability_corr)
