@@ -281,8 +281,7 @@ class TierModel(mesa.Model):
         with titles, levers and chain opening, so they are refreshed each January, after
         batch months and when levers change; own parts once a year."""
         f, g, r, fp = self.firms, self.params.growth, self.params.rd, self.params.firms
-        # lever effects per segment code: e.X.take(code) (take casts uint8 indices to intp: cast once for the 4 tables)
-        e, code = self._table, self._codes[idx].astype(np.intp)
+        e, code = self._table, self._codes[idx]  # lever effects per segment code: e.X.take(code)
         c_drift, c_ip, c_relief = chains.supplier_effects(f.chain[idx], self._opening, f.owner[idx], self.params.chains)
         held = {tier: f.titles[TIER_INDEX[tier]][idx] != NONE for tier in TITLED}
         titled = held["srdi"] | held["little_giant"]
@@ -358,7 +357,7 @@ class TierModel(mesa.Model):
         accounting choice: a firm that stops aiming reports its real R&D again, and the real
         part of its move onto a gate persists."""
         f, r = self.firms, self.params.rd
-        code = self._codes[idx].astype(np.intp)  # (take casts to intp: once for both tables)
+        code = self._codes[idx]
         keep = f.rd_int[idx] > f.rd_real[idx]  # relabelled last year
         f.rd_prev[idx] = f.rd_int[idx]
         has, own = rules.rd_year(f.has_rd[idx], f.rd_real[idx], f.rd_target[idx], self.constraint(idx), self._table.rd_mult.take(code),
@@ -474,7 +473,7 @@ class TierModel(mesa.Model):
         if not due:
             return
         f, n = self.firms, self.firms.n
-        code = self._codes[:n].astype(np.intp)  # indexes a table per tier (the cast to intp once, not per lookup)
+        code = self._codes[:n]
         markets = None
         if any(x in tiers.NEEDS_MARKET for x in due):
             markets = tiers.niche_markets(f, self.niches, self.params.firms.market_coverage)
