@@ -390,9 +390,9 @@ def test_library_holds_configured_share_chosen_by_srdi_score(monkeypatch):
         k = int(share * sme.sum())
         assert k > 0 and lib.sum() == k, f"{m.calendar.date(t)}: library holds {lib.sum()} firms, expected {k}"
         assert not (lib & ~sme).any(), "library holds non-SMEs"
-        assert score.shape == (sme.sum(),), "scores are computed for the SME rows only"
-        full = np.full(sme.shape, -np.inf, dtype=np.float64)
-        full[np.flatnonzero(sme)] = score
+        # the SRDI score of every row in use is computed (a row's score is its own); only SMEs compete
+        assert score.shape == sme.shape, "one SRDI score per row in use"
+        full = np.where(sme, score.astype(np.float64), -np.inf)
         assert full[lib].min() >= full[sme & ~lib].max(), "library is not the top of the SMEs by SRDI score"
     # June..December: no re-selection, the library only loses firms that exited
     for t in range(may + 1, jan):

@@ -863,3 +863,44 @@ def test_champion_pools_are_within_a_small_multiple_of_the_quota(scenario):
     ratios = [b["pool"] / b["capacity"] for b in batches
               if b["tier"] in ("single_champion", "provincial_champion") and np.isfinite(b["capacity"])]
     assert ratios and max(ratios) <= 10.0
+
+
+def test_subset_part_is_the_subset_of_the_part_rows_with_replaced_columns_kept():
+    """FirmSubset.part (a batch's applicants and due holders, parts of the rows it evaluated):
+    the same values as a fresh subset of those rows, whether a column was copied before or
+    not, and a replaced column stays replaced."""
+    n = 10
+    f = make_firms(n, alive=True, revenue=np.arange(1.0, n + 1.0, dtype=np.float32), rd_int=0.05,
+                   quality=np.linspace(0.1, 0.9, n, dtype=np.float32))
+    f.titles[TIER_INDEX["srdi"], [2, 9]] = 3
+    rows = np.array([7, 2, 5, 9, 0])
+    own = np.linspace(0.01, 0.05, rows.size, dtype=np.float32)
+    sub = f.take(rows, rd_int=own)
+    _ = sub.revenue  # copied before the split
+    for sel in (slice(None, 2), slice(2, None)):
+        part = sub.part(sel)
+        fresh = f.take(rows[sel])
+        assert part.n == fresh.n == rows[sel].size
+        assert np.array_equal(part.revenue, fresh.revenue) and np.array_equal(part.quality, fresh.quality)
+        assert np.array_equal(part.rd_int, own[sel]) and not np.array_equal(part.rd_int, fresh.rd_int)
+        assert np.array_equal(part.titles, fresh.titles)
+
+
+def test_market_for_with_a_given_share_equals_the_computed_share():
+    """market_for(share=...) (the share computed once for the rank screen) gives the very
+    market position it computes itself."""
+    from sim.config.compose import compose
+    from sim.core.model import TierModel
+
+    m = TierModel(config=compose("shandong", "baseline", ["scenario.scale=0.05", "agents=on_demand"]), replicate=0)
+    for _ in range(14):
+        m.step()
+    f = m.firms
+    rows = np.flatnonzero(f.alive[: f.n])[::3]
+    markets = tiers.niche_markets(f, m.niches, m.params.firms.market_coverage)
+    ranks = tiers.region_ranks(f, rows)
+    a = tiers.market_for(f, m.niches, markets, rows, ranks)
+    b = tiers.market_for(f, m.niches, markets, rows, ranks, share=tiers.market_for(f, m.niches, markets, rows).nat_share)
+    for x, y in zip((a.nat_share, a.region_rank, a.nat_rank, a.global_rank), (b.nat_share, b.region_rank, b.nat_rank, b.global_rank)):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
+    assert a.nat_share.size == rows.size > 0 and (a.nat_share > 0).any()

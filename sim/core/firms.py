@@ -174,6 +174,14 @@ class FirmSubset:
         self.__dict__[name] = arr
         return arr
 
+    def part(self, sel: slice) -> FirmSubset:
+        """The rows ``sel`` of this subset.  Columns already copied (or replaced) are sliced,
+        not gathered from the parent again: a batch evaluates the metrics of all its rows
+        and then the criteria of the applicants and of the due holders, parts of them."""
+        sub = FirmSubset(self._parent, self._rows[sel])
+        sub.__dict__.update({name: arr[sel] for name, arr in self.__dict__.items() if name in SCHEMA})
+        return sub
+
     @property
     def titles(self) -> np.ndarray:
         return self._parent.titles[:, self._rows]

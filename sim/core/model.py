@@ -245,10 +245,11 @@ class TierModel(mesa.Model):
         rows = np.flatnonzero(sme)
         k = int(share * rows.size)
         f.library[:n] = False
-        if k > 0:  # scored on the SME rows only
-            sub = f.take(rows)
-            market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage), rows)
-            score = tiers.srdi_score(sub, tiers.FirmMetrics.of(sub, t, self.params.firms), market, self.criteria)
+        if k > 0:  # ranked among the SME rows only; nearly every row is an SME, so every row in use is
+            # scored (the score of a row is its own) and the SMEs' scores picked: cheaper than copying their columns
+            every = slice(0, n)
+            market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage), every)
+            score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, t, self.params.firms), market, self.criteria)[rows]
             f.library[rows[np.argpartition(-score, k - 1)[:k]]] = True
 
     # ------------------------------------------------------------------ firm rules
@@ -530,6 +531,7 @@ class TierModel(mesa.Model):
         sub_market = None
         if tier in tiers.NEEDS_MARKET:
             ranks = None
+            share = None
             if tier in tiers.NEEDS_RANKS:  # ranks (a sort) only for the rows whose share can pass the rank tests
                 share = tiers.market_for(f, self.niches, markets, rows).nat_share
                 nk = f.niche[rows]
@@ -537,16 +539,17 @@ class TierModel(mesa.Model):
                                       tiers.rank_screen(tier, share[n_app:], nk[n_app:], self.niches, rc)])
                 ranks = np.full(rows.size, tiers.UNRANKED, dtype=np.int32)
                 ranks[can] = tiers.region_ranks(f, rows[can])
-            sub_market = tiers.market_for(f, self.niches, markets, rows, ranks)
-        metrics = tiers.FirmMetrics.of(f.take(rows), t, self.params.firms)
+            sub_market = tiers.market_for(f, self.niches, markets, rows, ranks, share=share)
+        sub = f.take(rows)  # the columns the metrics read are copied once, for both parts
+        metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
         app, held = slice(None, n_app), slice(n_app, None)
         ok, review_ok = np.zeros(applicants.size, dtype=bool), np.zeros(due.size, dtype=bool)
-        ok[pa] = tiers.eligible(tier, f.take(rows[app]), metrics.part(app), sub_market.part(app) if sub_market is not None else None, c)
+        ok[pa] = tiers.eligible(tier, sub.part(app), metrics.part(app), sub_market.part(app) if sub_market is not None else None, c)
         if rows.size > n_app:
             m_held = metrics.part(held)
             if drop_sme_cap and tier in ("innovative", "srdi", "little_giant"):
                 m_held = _no_sme_cap(m_held)
-            review_ok[pd] = tiers.eligible(tier, f.take(rows[held]), m_held, sub_market.part(held) if sub_market is not None else None, rc)
+            review_ok[pd] = tiers.eligible(tier, sub.part(held), m_held, sub_market.part(held) if sub_market is not None else None, rc)
         return ok, review_ok
 
     # ------------------------------------------------------------------ records

@@ -198,7 +198,7 @@ def holder_hazard_mult(srdi: np.ndarray, little_giant: np.ndarray, champion: np.
     m_srdi, m_lg, m_ch = (F32(x) for x in f.holder_hazard_mult)
     out = np.ones(srdi.shape, dtype=F32)
     for held, m in ((srdi, m_srdi), (little_giant, m_lg), (champion, m_ch)):
-        np.minimum(out, np.where(held, m, F32(1.0)), out=out)
+        np.minimum(out, m, out=out, where=held)  # in place where held (no temporary): out <= 1 stays elsewhere
     return out
 
 

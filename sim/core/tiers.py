@@ -72,12 +72,14 @@ def region_ranks(f: FirmArrays, rows: np.ndarray | None = None) -> np.ndarray:
 
 
 def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndarray,
-               region_rank: np.ndarray | None = None) -> Market:
+               region_rank: np.ndarray | None = None, share: np.ndarray | None = None) -> Market:
     """Market position of ``rows``: national share; with ``region_rank`` (of ``rows``) also
     the national rank (out-of-region domestic leaders with a larger share rank above)
-    and the world rank (foreign leaders with a larger world share rank above)."""
+    and the world rank (foreign leaders with a larger world share rank above).
+    ``share``: the national share of ``rows`` if already computed (by this function)."""
     nk = f.niche[rows]
-    share = f.revenue[rows] / np.maximum(markets.take(nk), F32(1e-9)) * f.alive[rows]  # >= 0: exited firms give +0.0
+    if share is None:
+        share = f.revenue[rows] / np.maximum(markets.take(nk), F32(1e-9)) * f.alive[rows]  # >= 0: exited firms give +0.0
     if region_rank is None:
         empty = np.zeros(0, dtype=np.int32)
         return Market(share, empty, empty, empty)
