@@ -20,7 +20,7 @@ import mesa
 import numpy as np
 
 from sim.core import chains, government, rules, tiers
-from sim.core.agents import SME, ChainOwner, City, Ministry, Province, add_many, remove_many
+from sim.core.agents import SME, ChainOwner, City, FirmAgent, Ministry, Province, add_many, remove_many
 from sim.core.calendar import Calendar, month_index
 from sim.core.firms import NONE, TIER_INDEX, FirmArrays, sme_mask
 from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
@@ -218,7 +218,7 @@ class TierModel(mesa.Model):
         self.owners_act()              # chain owners set their opening
         self.chain_opening()           # per-chain opening from the owners
         if self.config.driver == "agent":  # reference: draw .. exit_firms as each firm agent's own method
-            self.agents.shuffle_do("month")
+            self.agents.select(lambda a: isinstance(a, FirmAgent)).shuffle_do("month")  # the firms (governments act at batches)
         else:
             d = self.draw(self.firms.n, t)  # this month's firm-rule variates, one per row and stream
             self.refresh_rates(t, d)   # rates of the rows due (January: every row, with the R&D decision)
