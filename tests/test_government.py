@@ -62,6 +62,9 @@ def test_decide_by_hand():
     assert gov.decide(_setting("target_chasing"), 2022, hist, 2930.0, gaps) == pytest.approx(0.78 * 2930)  # the floor binds
     assert gov.decide(_setting("target_chasing", floor=0.0), 2022, hist, 2930.0, gaps) == pytest.approx(1.5 * 1309.5)
     assert gov.decide(_setting("fixed"), 2022, hist, 2930.0, gaps) == 2930.0                  # persistence
+    path = {"little_giant": {2022: 4000.0}}
+    assert gov.decide(_setting("fixed", path=path), 2022, hist, 2930.0, gaps, "little_giant") == 4000.0
+    assert gov.decide(_setting("fixed", path=path), 2022, hist, 2930.0, gaps, "single_champion") == 2930.0  # another tier's path
     assert gov.decide(_setting("trend"), 2022, hist, 2930.0, gaps) == pytest.approx(2930 * math.exp(0.5))  # growth clipped
     assert gov.decide(_setting("trend", review_capacity=1.1), 2022, hist, 2930.0, gaps) == pytest.approx(1.1 * 2930)
 
@@ -171,6 +174,16 @@ def test_bad_government_values_give_one_line(override, message):
     with pytest.raises(ConfigError) as e:
         sim.compose("shandong", "baseline", [override])
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_fixed_path_per_tier_from_the_command_line():
+    cfg = sim.compose("shandong", "baseline", ["calibration=", "scenario.scale=0.2", "government=fixed",
+                                               "+government.fixed.path.little_giant.2023=300"])
+    cap = _capacities(cfg)
+    assert cap[("2023-06", "little_giant")] == pytest.approx(300) and cap[("2022-06", "little_giant")] == pytest.approx(221)
+    assert cap[("2024-06", "little_giant")] == pytest.approx(300)  # the last batch repeated
+    with pytest.raises(ConfigError, match="government.fixed.path: 'nope' is not allowed"):
+        sim.compose("shandong", "baseline", ["government=fixed", "+government.fixed.path.nope.2023=300"])
 
 
 def test_all_zero_weights_are_refused():

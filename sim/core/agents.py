@@ -140,7 +140,7 @@ class Government(mesa.Agent):
         recorded batches before ``year`` and the batches this government decided."""
         earlier = [recorded[y] for y in sorted(recorded) if y < year] + [self.decided[tier][y] for y in sorted(self.decided[tier])]
         largest = max(recorded.values(), default=0.0)
-        b = government.decide(self.model.gov_setting, year, earlier, largest, gaps)
+        b = government.decide(self.model.gov_setting, year, earlier, largest, gaps, tier)
         self.decided[tier][year] = b
         return b
 

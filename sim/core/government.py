@@ -17,7 +17,7 @@ Rules (``government.rule``):
 * ``trend`` — the last ``k`` batches (recorded or decided) continued log-linearly: the
   least-squares growth of log(batch) over them, clipped to [min_growth, max_growth], applied
   once to the last batch.
-* ``fixed`` — an explicit per-year path (``government.fixed.path``) or else the last batch
+* ``fixed`` — an explicit per-tier, per-year path (``government.fixed.path``) or else the last batch
   repeated (the naive persistence forecast).
 * ``criteria_only`` — no bound: every eligible applicant is recognised.
 
@@ -140,7 +140,7 @@ class Setting:
     min_growth: float
     max_growth: float
     review_capacity: float
-    path: dict
+    path: dict  # {tier: {year: firms}}
 
     def as_dict(self) -> dict:
         return {"rule": self.rule, "over_fulfilment": self.over_fulfilment, "floor": self.floor,
@@ -153,7 +153,7 @@ def setting(gov: GovernmentConfig, seed: int, replicate: int) -> Setting:
     in a fixed order, whichever rule is drawn) from the replicate's own stream."""
     base = Setting(gov.rule, gov.target_chasing.over_fulfilment, gov.target_chasing.floor, gov.trend.k,
                    gov.trend.min_growth, gov.trend.max_growth, gov.review_capacity,
-                   {int(y): float(q) for y, q in gov.fixed.path.items()})
+                   {tier: {int(y): float(q) for y, q in by_year.items()} for tier, by_year in gov.fixed.path.items()})
     if gov.rule != "mixture":
         return base
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(replicate), GOVERNMENT_STREAM)))
@@ -168,8 +168,9 @@ def setting(gov: GovernmentConfig, seed: int, replicate: int) -> Setting:
                                review_capacity=vals["review_capacity"])
 
 
-def decide(s: Setting, year: int, batches: Sequence[float], largest_recorded: float, gaps: Sequence[Gap]) -> float:
-    """The batch (firms, real units) of a tier in ``year`` under setting ``s``: ``batches``
+def decide(s: Setting, year: int, batches: Sequence[float], largest_recorded: float, gaps: Sequence[Gap],
+           tier: str = "") -> float:
+    """The batch (firms, real units) of ``tier`` in ``year`` under setting ``s``: ``batches``
     are the tier's earlier batches in order (recorded, then decided), ``largest_recorded``
     its largest recorded batch (the review capacity's base), ``gaps`` the targets on it."""
     cap = s.review_capacity * largest_recorded if largest_recorded > 0 else math.inf
@@ -183,4 +184,4 @@ def decide(s: Setting, year: int, batches: Sequence[float], largest_recorded: fl
         return bounded(target_chasing(need, s.over_fulfilment, last, s.floor), cap)
     if s.rule == "trend":
         return bounded(trend(batches, s.trend_k, s.min_growth, s.max_growth), cap)
-    return bounded(fixed(year, s.path, last), cap)
+    return bounded(fixed(year, s.path.get(tier, {}), last), cap)

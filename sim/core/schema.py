@@ -430,9 +430,9 @@ class TrendConfig:
 
 @dataclass
 class FixedConfig:
-    """A fixed path: explicit batches per year, else the last batch repeated."""
+    """A fixed path: explicit batches per tier and year, else the last batch repeated."""
 
-    path: dict = p({}, "firms per batch, keyed by year (every tier the rule sizes); years not listed repeat the last batch", "scenario assumption (default: none, the naive persistence forecast)")
+    path: dict = p({}, "firms per batch, keyed by tier, then year ({little_giant: {2023: 3000}}); years not listed repeat the last batch", "scenario assumption (default: none, the naive persistence forecast)")
 
 
 @dataclass
