@@ -110,13 +110,13 @@ def test_small_number_noise_widens_small_scale_series(national):
 def test_priors_declare_uninformed_parameters(national):
     priors = {p.path: p for p in calibration.declare_priors(national)}
     assert not priors["params.recognition.rereview_pass.little_giant"].informed
-    assert not priors["scenario.tiers.little_giant.capacity.quota_default"].informed
+    assert not priors["government.target_chasing.over_fulfilment"].informed  # sizes batches after the record
+    assert not [p for p in priors if "quota_default" in p or "quota_growth" in p]
     assert priors["params.recognition.rereview_pass.srdi"].informed
     bt = {p.path: p for p in calibration.declare_priors(national, until=2019)}
-    assert "scenario.tiers.little_giant.capacity.quota_growth" in bt
+    assert "government.review_capacity" in bt and not bt["government.review_capacity"].informed
     cfg = calibration.truncate_quotas(national, 2019)
     assert max(cfg.scenario.tiers["little_giant"].capacity.quota_by_year) == 2019
-    assert cfg.scenario.tiers["little_giant"].capacity.quota_default == 248
 
 
 # ---- back-test: nothing after `until` reaches the calibration --------------------------------

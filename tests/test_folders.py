@@ -291,7 +291,9 @@ def test_concurrent_runs_into_one_run_dir_do_not_mix(tmp_path):
         traj = pd.read_parquet(d / "trajectories.parquet")
         assert sorted(traj["replicate"].unique()) == list(range(runs[seed]))
         assert set(pd.read_csv(d / "batches.csv")["replicate"]) == set(range(runs[seed]))
-        assert (pd.read_csv(d / "reachability.csv")["n_replicates"] == runs[seed]).all()
+        reach = pd.read_csv(d / "reachability.csv")
+        assert (reach.loc[reach["rule"] == "all", "n_replicates"] == runs[seed]).all()
+        assert reach.groupby("target")["n_replicates"].apply(lambda n: n.iloc[0] == n.iloc[1:].sum()).all()  # rules partition
         assert f"seed={seed}" in (d / ".hydra" / "overrides.yaml").read_text()
         assert f"seed: {seed}" in (d / ".hydra" / "config.yaml").read_text()
 

@@ -74,6 +74,10 @@ def test_forecast_csv_quantiles(run):
 def test_reachability_csv(run, config):
     tables, out = run
     reach = pd.read_csv(out / "reachability.csv")
+    per_rule = reach[reach["rule"] != "all"]
+    assert set(per_rule["rule"]) <= {"target_chasing", "trend", "fixed", "criteria_only"}
+    assert per_rule.groupby("target")["n_replicates"].sum().tolist() == [N_REP] * len(config.scenario.targets)
+    reach = reach[reach["rule"] == "all"].reset_index(drop=True)  # every replicate
     targets = config.scenario.targets
     assert len(reach) == len(targets) >= 1
     assert list(reach["target"]) == [t.name for t in targets]

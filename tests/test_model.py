@@ -16,7 +16,7 @@ from synthetic import snapshot
 import sim
 from sim.config.compose import compose
 from sim.config.posterior import config_for_replicate
-from sim.core.agents import SME, ChainOwner
+from sim.core.agents import SME, ChainOwner, City, Ministry, Province
 from sim.core.firms import NONE, TIER_INDEX
 from sim.core.model import STREAMS, TierModel
 from sim.core.schema import TIERS
@@ -220,8 +220,10 @@ def test_chain_owners_and_materialised_smes():
     assert exited_rows and not exited_rows & rows, "exited firms keep their agents"
     # bulk registration keeps Mesa's registries consistent: ids unique, every registry agrees
     every = list(m.agents)
-    assert len({a.unique_id for a in every}) == len(every) == len(smes) + len(owners)
-    assert set(every) == set(smes) | set(m.agents_by_type[ChainOwner]) and set(m.agent_types) == {SME, ChainOwner}
+    govs = [a for t in (Ministry, Province, City) for a in m.agents_by_type[t]]
+    assert len({a.unique_id for a in every}) == len(every) == len(smes) + len(owners) + len(govs)
+    assert set(every) == set(smes) | set(m.agents_by_type[ChainOwner]) | set(govs)
+    assert set(m.agent_types) == {SME, ChainOwner, Ministry, Province, City}  # Liaocheng: a city view
     one = next(iter(smes))
     one.remove()  # Mesa's own per-agent path works on a bulk-created agent
     assert one not in set(m.agents) and one not in set(m.agents_by_type[SME]) and len(m.agents) == len(every) - 1

@@ -34,14 +34,13 @@ from sim.analysis import abc
 from sim.config import history
 from sim.config.posterior import UNIT_PARAM, apply_values, effective_sample_size
 from sim.config.validate import validate
-from sim.core import record
+from sim.core import government, record
 from sim.core.calendar import month_index
 from sim.core.model import simulate
 from sim.core.schema import ConfigError, RunConfig
 from sim.run.executors import make_executor
 
 ABC_STREAM = 2**32 - 1           # the ABC sampler's own stream: SeedSequence(seed, spawn_key=(ABC_STREAM,))
-QUOTA_TIERS = ("srdi", "little_giant", "single_champion", "provincial_champion", "leading")
 MIN_ESS = 20.0  # fewer effective particles: no verdict on a parameter's spread
 
 # --------------------------------------------------------------------------------------
@@ -65,30 +64,20 @@ COMMON_PRIORS: tuple[tuple, ...] = (
     ("params.levers.services_apply", "uniform", 0.0, 1.0, "relative gain in applications", False, "services lever starts 2021-11"),
     ("params.levers.innovation", "uniform", 0.0, 0.3, "relative gain in R&D intensity", False, "lever starts 2021-01: too late to show in 2021 counts"),
 )
-QUOTA_RANGE = (0.5, 2.0)        # quota_default prior: log-uniform over this multiple of the scenario's value
-QUOTA_GROWTH = (-0.2, 1.0)      # back-test: quota_growth prior (1/yr) after the last batch size known by `until`
 UNIT_PRIOR = (0.8, 1.1)         # obs.champion_unit prior: published champion total / model title count
 
 
 def declare_priors(config: RunConfig, until: int | None = None) -> list[abc.Prior]:
-    """The uncertain parameters of ``config``'s scenario.  Without ``until``: the common
-    behaviour parameters, the post-record batch sizes (``quota_default`` of each quota
-    tier, uninformed), and ``obs.champion_unit``.  With ``until`` (back-test): batch sizes of
-    later years are unknown, so each quota tier's ``quota_growth`` after its last known
-    batch becomes uncertain instead (see :func:`truncate_quotas`)."""
+    """The uncertain parameters of ``config``'s scenario: the common behaviour parameters,
+    the government's batch-size parameters (sim/core/government.py ``PRIORS``: they size the
+    batches after the record — after the origin, or in a back-test after ``until`` — so the
+    record cannot inform them) and ``obs.champion_unit``.  Under ``government.rule=mixture``
+    each replicate draws its rule and these parameters itself (paired across policies), so a
+    posterior's government columns are not applied to it (``sim.config.posterior._applicable``)."""
     priors = [abc.Prior(*row[:7], *row[7:]) for row in COMMON_PRIORS]
-    for tier in QUOTA_TIERS:
-        sched = config.scenario.tiers.get(tier)
-        if sched is None or not sched.enabled or sched.capacity.rule != "quota":
-            continue
-        cap = sched.capacity
-        if until is not None and any(int(y) > until for y in cap.quota_by_year):
-            priors.append(abc.Prior(f"scenario.tiers.{tier}.capacity.quota_growth", "uniform", *QUOTA_GROWTH, "1/yr", False,
-                                    f"back-test: batch sizes after {until} unknown; growth of the last known batch"))
-        elif cap.quota_default > 0:
-            lo, hi = (cap.quota_default * m for m in QUOTA_RANGE)
-            priors.append(abc.Prior(f"scenario.tiers.{tier}.capacity.quota_default", "loguniform", lo, hi, "firms per batch",
-                                    False, "batch size after the record (scenario assumption x 0.5-2)"))
+    when = f"after {until}" if until is not None else "after the record"
+    for path, shape, lo, hi, unit, note in government.PRIORS:
+        priors.append(abc.Prior(f"government.{path}", shape, lo, hi, unit, False, f"sizes batches {when}: {note}"))
     priors.append(abc.Prior(UNIT_PARAM, "uniform", *UNIT_PRIOR, "published count / model titles", True,
                             "champion totals count demo firms + product champions (cultivation firms excluded): unit uncertain"))
     return priors
@@ -96,17 +85,12 @@ def declare_priors(config: RunConfig, until: int | None = None) -> list[abc.Prio
 
 def truncate_quotas(config: RunConfig, until: int) -> RunConfig:
     """Back-test: drop the batch sizes of years after ``until`` (they come from the data the
-    back-test scores); later batches continue from the last kept batch with ``quota_growth``."""
+    back-test scores); the government's rule sizes those batches (``TierModel.batch_capacity``)."""
     cfg = copy.deepcopy(config)
     for sched in cfg.scenario.tiers.values():
         cap = sched.capacity
-        later = [y for y in cap.quota_by_year if int(y) > until]
-        if cap.rule != "quota" or not later:
-            continue
-        kept = {int(y): q for y, q in cap.quota_by_year.items() if int(y) <= until}
-        cap.quota_by_year = kept
-        if kept:
-            cap.quota_default = float(kept[max(kept)])
+        if cap.rule == "quota":
+            cap.quota_by_year = {int(y): q for y, q in cap.quota_by_year.items() if int(y) <= until}
     return cfg
 
 

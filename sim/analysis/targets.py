@@ -24,7 +24,7 @@ COLUMNS = [
     "scenario", "policy", "target", "label", "tiers", "metric", "threshold", "deadline", "illustrative",
     "n_replicates", "p_reached", "p_low", "p_high", "count_p50", "count_p05", "count_p95",
     "first_reached_p50", "share_ever_reached", "origin", "count_at_origin_p50", "needed_per_year",
-    "batches_bound",
+    "batches_bound", "rule",
 ]
 
 
@@ -125,11 +125,31 @@ def reachability_table(
     batches: pd.DataFrame | None = None,
     origin: str | None = None,
     counts: pd.DataFrame | None = None,
+    rules: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per (scenario, policy, target): P(target's count at deadline >= threshold) with 95%
     Clopper-Pearson interval, count quantiles, first-reached median, pace needed from ``origin``,
     and which bound (capacity/pool) the batches in (origin, deadline] hit.  ``counts``: the
-    targets' counts (:func:`sim.run.ensemble.target_counts`; see :func:`target_series`)."""
+    targets' counts (:func:`sim.run.ensemble.target_counts`; see :func:`target_series`).
+    ``rule`` is ``all`` (every replicate); with ``rules`` (scenario, policy, replicate, rule:
+    each replicate's batch-size rule, :func:`sim.run.ensemble.rules`) the same rows follow for
+    each rule drawn, over its replicates only."""
+    out = _reachability(traj, targets, batches, origin, counts).assign(rule="all")
+    if rules is None or rules.empty:
+        return out
+    parts = [out]
+    for rule in sorted(rules["rule"].unique()):
+        keep = rules.loc[rules["rule"] == rule, REP]
+
+        def sub(df: pd.DataFrame | None, keep: pd.DataFrame = keep) -> pd.DataFrame | None:
+            return None if df is None else df.merge(keep, on=REP, how="inner")
+        parts.append(_reachability(sub(traj), targets, sub(batches), origin, sub(counts)).assign(rule=rule))
+    return pd.concat(parts, ignore_index=True)[COLUMNS]
+
+
+def _reachability(traj: pd.DataFrame, targets: Sequence[dict[str, Any]], batches: pd.DataFrame | None,
+                  origin: str | None, counts: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of :func:`reachability_table` over the replicates in ``traj`` (rule column unset)."""
     dates = np.sort(traj["date"].unique())
     origin = _resolve_origin(dates, origin)
     simulated = set(dates)
@@ -143,10 +163,10 @@ def reachability_table(
                 f"target {t['name']!r}: deadline {t['deadline']} outside simulated range {dates[0]}..{dates[-1]}"
             )
     if not targets:
-        return pd.DataFrame(columns=COLUMNS)
+        return pd.DataFrame(columns=COLUMNS[:-1])
     parts = [_one_target(traj, t, origin, batches, counts).assign(_order=i) for i, t in enumerate(targets)]
     out = pd.concat(parts, ignore_index=True).sort_values([*KEYS, "_order"], kind="stable")
-    return out[COLUMNS].reset_index(drop=True)
+    return out[COLUMNS[:-1]].reset_index(drop=True)
 
 
 def _fmt_num(x: float) -> str:
@@ -154,7 +174,10 @@ def _fmt_num(x: float) -> str:
 
 
 def format_reachability(df: pd.DataFrame, label_width: int = 44) -> str:
-    """Fixed-width terminal table, one block per (scenario, policy), one line per target."""
+    """Fixed-width terminal table, one block per (scenario, policy), one line per target (the
+    ``rule == 'all'`` rows: every replicate)."""
+    if "rule" in df.columns:
+        df = df[df["rule"] == "all"]
     if df.empty:
         return "(no targets)"
     head = ["target", "threshold", "deadline", "P(reached) [95% CI]", "count p50 [p05, p95]", "first (share)", "need/yr"]

@@ -26,7 +26,7 @@ def choices(group: str) -> list[str]:
     return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
 
 
-GROUPS = ("scenario", "policy", "criteria", "params", "executor", "design", "experiment")
+GROUPS = ("scenario", "policy", "criteria", "params", "government", "executor", "design", "experiment")
 OPTIONAL_GROUPS = ("experiment",)  # config.yaml selects none by default: '<group>=null' is allowed
 
 

@@ -111,13 +111,16 @@ def load_posterior(value: str, scenario: str | None = None) -> tuple[Path, pd.Da
 
 def _applicable(config: RunConfig, df: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(applied, skipped) parameter columns: ``params.*`` always; ``scenario.*`` only when
-    the posterior was fitted to this scenario; ``obs.*`` never (observation side)."""
+    the posterior was fitted to this scenario; ``government.*`` unless ``government.rule`` is
+    ``mixture`` (each replicate then draws its rule and parameters from its own stream,
+    sim/core/government.py); ``obs.*`` never (observation side)."""
     fitted_to = str(df["scenario"].iloc[0]) if "scenario" in df.columns else config.scenario.name
     applied, skipped = [], []
     for c in df.columns:
         if c in META_COLUMNS:
             continue
-        ok = c.startswith("params.") or (c.startswith("scenario.") and fitted_to == config.scenario.name)
+        ok = (c.startswith("params.") or (c.startswith("scenario.") and fitted_to == config.scenario.name)
+              or (c.startswith("government.") and config.government.rule != "mixture"))
         (applied if ok else skipped).append(c)
     return applied, skipped
 

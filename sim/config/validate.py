@@ -19,15 +19,26 @@ from typing import Any, get_origin, get_type_hints
 
 from sim.config import history
 from sim.core.errors import InputWarning
-from sim.core.schema import DATE_RE, TIERS, ConfigError, HistoryMapping, RunConfig, ScenarioConfig, TargetConfig, TierSchedule
+from sim.core.schema import (
+    DATE_RE,
+    GOVERNMENT_RULES,
+    TIERS,
+    ConfigError,
+    HistoryMapping,
+    RunConfig,
+    ScenarioConfig,
+    TargetConfig,
+    TierSchedule,
+)
 
 # --------------------------------------------------------------------------------------
 # Validation: mapping -> dataclasses, one-line errors
 # --------------------------------------------------------------------------------------
 
 _NESTED_DICT_TYPES = {("ScenarioConfig", "tiers"): TierSchedule}
-_NESTED_LIST_TYPES = {("ScenarioConfig", "targets"): TargetConfig, ("ScenarioConfig", "history"): HistoryMapping}
-_DICT_KEYS = {("ScenarioConfig", "tiers"): TIERS,
+_NESTED_LIST_TYPES = {("ScenarioConfig", "targets"): TargetConfig, ("ScenarioConfig", "plan_targets"): TargetConfig,
+                      ("ScenarioConfig", "history"): HistoryMapping}
+_DICT_KEYS = {("ScenarioConfig", "tiers"): TIERS, ("GovernmentConfig", "weights"): GOVERNMENT_RULES[1:],
               ("RecognitionParams", "apply_prob"): TIERS, ("RecognitionParams", "rereview_pass"): TIERS,
               ("RecognitionParams", "rereview_file"): TIERS}
 
@@ -141,14 +152,39 @@ def validate(cfg: dict) -> RunConfig:
     return run
 
 
+def _check_government(run: RunConfig) -> None:
+    """The government's weights (some positive under the mixture), trend bounds and fixed path."""
+    g = run.government
+    if g.rule == "mixture" and not any(w > 0 for w in g.weights.values()):
+        _fail("government.weights", g.weights, "at least one positive weight under government.rule=mixture")
+    if g.trend.min_growth > g.trend.max_growth:
+        _fail("government.trend.min_growth", g.trend.min_growth, f"at most government.trend.max_growth {g.trend.max_growth}")
+    if not isinstance(g.fixed.path, dict):
+        _fail("government.fixed.path", g.fixed.path, "a mapping tier -> {year: firms per batch}")
+    for tier, by_year in g.fixed.path.items():
+        if tier not in TIERS:
+            _fail("government.fixed.path", tier, ", ".join(TIERS))
+        if not isinstance(by_year, dict):
+            _fail(f"government.fixed.path.{tier}", by_year, "a mapping year -> firms per batch, e.g. {2023: 3000}")
+        for y, q in by_year.items():
+            if isinstance(y, bool) or not str(y).isdigit():
+                _fail(f"government.fixed.path.{tier}", y, "years as integers, e.g. {2023: 3000}")
+            if isinstance(q, bool) or not isinstance(q, (int, float)) or not (0 <= q < 1e7):
+                _fail(f"government.fixed.path.{tier}.{y}", q, "0 to 1e7 firms per batch")
+
+
 def _check_consistency(run: RunConfig) -> None:
     sc = run.scenario
     if not (sc.start < sc.horizon):
         raise ConfigError(f"scenario.horizon: {sc.horizon!r} is not allowed (allowed: a month after scenario.start {sc.start!r})")
-    for i, t in enumerate(sc.targets):
+    _check_government(run)
+    for key, i, t in [("targets", i, t) for i, t in enumerate(sc.targets)] + [("plan_targets", i, t) for i, t in enumerate(sc.plan_targets)]:
         for tier in t.tiers:
             if tier not in TIERS:
-                raise ConfigError(f"scenario.targets[{i}].tiers: {tier!r} is not allowed (allowed: {', '.join(TIERS)})")
+                raise ConfigError(f"scenario.{key}[{i}].tiers: {tier!r} is not allowed (allowed: {', '.join(TIERS)})")
+        if not DATE_RE.match(t.deadline):
+            _fail(f"scenario.{key}[{i}].deadline", t.deadline, "a date 'YYYY-MM'")
+    for i, t in enumerate(sc.targets):
         if t.count == "firms" and t.metric == "stock" and len(set(t.tiers)) > 1:
             # distinct holders of several titles are not recorded: a stock over tiers sums titles
             _fail(f"scenario.targets[{i}].count", t.count, "recognitions for a stock over several tiers (titles held are summed)")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from sim.core import government
 from sim.core.chains import owner_opening
 from sim.core.firms import NONE
 from sim.core.schema import TIERS
@@ -118,3 +119,59 @@ class ChainOwner(FirmAgent):
     def purchases(self) -> float:
         """M CNY/yr bought from the chain's SMEs: purchase_share of revenue x opening."""
         return float(self.model.params.chains.purchase_share * self.model.firms.revenue[self.row] * self.opening)
+
+
+class Government(mesa.Agent):
+    """A government that sizes the batches of ``tiers`` after the published record by the
+    replicate's rule (``model.gov_setting``; sim/core/government.py) toward the targets it
+    holds (those of its tiers, in ``targets``).  Its decided batches (real units) are kept
+    in ``decided`` {tier: {year: firms}}."""
+
+    TIERS: tuple[str, ...] = ()
+
+    def __init__(self, model: TierModel, tiers: tuple[str, ...], targets: list) -> None:
+        super().__init__(model)
+        self.tiers = tiers
+        self.targets = [t for t in targets if set(t.tiers) & set(tiers)]
+        self.decided: dict[str, dict[int, float]] = {tier: {} for tier in tiers}
+
+    def batch(self, tier: str, year: int, recorded: dict[int, float], gaps: list) -> float:
+        """This year's batch of ``tier`` (firms, real units) after the record: the rule on the
+        recorded batches before ``year`` and the batches this government decided."""
+        earlier = [recorded[y] for y in sorted(recorded) if y < year] + [self.decided[tier][y] for y in sorted(self.decided[tier])]
+        largest = max(recorded.values(), default=0.0)
+        b = government.decide(self.model.gov_setting, year, earlier, largest, gaps, tier)
+        self.decided[tier][year] = b
+        return b
+
+
+class Ministry(Government):
+    """MIIT: sizes the national little-giant and single-champion batches and holds the
+    national targets (guidance No. 70, 2021: 10,000 little giants, ~1,000 champions by 2025;
+    14th five-year SME plan, Dec 2021: 100,000 SRDI, 10,000 little giants — DOMAIN §3).  In a
+    regional view (today's separate scenarios) its allocation to the region is the rule
+    applied to the region's own recorded batches and targets: the region's share of the
+    national batches recorded to the origin persists (the regional targets are the region's
+    breakdown of the national ones, DOMAIN §8).  Issue 14 (nested views) replaces this by the
+    national Ministry allocating quotas by each province's share."""
+
+    TIERS = ("little_giant", "single_champion")
+
+
+class Province(Government):
+    """A province (Shandong): sizes the SRDI, provincial-champion and leading-enterprise
+    batches.  Shandong has two sets of 2025 targets: seed 003's newly-cultivated targets
+    (``scenario.targets``) and its 14th-FYP stock targets (``scenario.plan_targets``: 10,000
+    SRDI, 1,000 little giants).  Both are held; on each tier the one with the larger
+    per-batch need drives the rule, because meeting the more demanding target meets the
+    other (a province is scored on both; DOMAIN §8: local plans met and exceeded)."""
+
+    TIERS = ("srdi", "provincial_champion", "leading")
+
+
+class City(Government):
+    """A city (Liaocheng) runs the chain-length system and recommends its candidates to the
+    province: in the city view it holds the city's targets and the province's batches reach
+    it through the same rule on the city's own record (its recommendations)."""
+
+    TIERS = ()

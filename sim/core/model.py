@@ -19,13 +19,13 @@ import itertools
 import mesa
 import numpy as np
 
-from sim.core import chains, rules, tiers
-from sim.core.agents import SME, ChainOwner, add_many, remove_many
-from sim.core.calendar import Calendar
+from sim.core import chains, government, rules, tiers
+from sim.core.agents import SME, ChainOwner, City, FirmAgent, Ministry, Province, add_many, remove_many
+from sim.core.calendar import Calendar, month_index
 from sim.core.firms import NONE, TIER_INDEX, FirmArrays, sme_mask
 from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
 from sim.core.population import KINDS, draw_attributes, synthesise
-from sim.core.record import RunRecord, count_groups, group_mask, note_recognised
+from sim.core.record import RunRecord, count_groups, group_mask, group_of, note_recognised
 from sim.core.schema import TIERS, RunConfig
 
 F32 = np.float32
@@ -74,6 +74,7 @@ class TierModel(mesa.Model):
         self._sme_agents: dict[int, SME] = {}
         if self.materialise:
             self._sme_agents.update(add_many(self, SME, np.flatnonzero(~self.firms.owner[: self.firms.n]).tolist()))
+        self._governments()
         # records
         T, K = self.calendar.n_steps, len(TIERS)
         self.stock = np.zeros((T, K), dtype=np.int64)
@@ -102,6 +103,103 @@ class TierModel(mesa.Model):
                              "firms_alive": lambda m: int(m.alive_count[m.t_now - 1]),
                              **{f"stock_{tier}": (lambda m, k=k: int(m.stock[m.t_now - 1, k])) for k, tier in enumerate(TIERS)}})
 
+    def _governments(self) -> None:
+        """The government agents (sim/core/agents.py) and the replicate's batch-size rule
+        (``config.government``; under ``mixture`` drawn from the replicate's own stream).
+        The nation: the Ministry sizes every batch; a province (population.region_share < 1):
+        the Ministry its little-giant and champion batches, the Province the others; a city
+        (province_share > 0): the City recommends the provincial batches' share (the Province
+        agent is there, sizing nothing in the city view)."""
+        cfg, pop = self.config, self.scenario.population
+        self.gov_setting = government.setting(cfg.government, cfg.seed, self.replicate)
+        chased = list(self.scenario.targets) + list(self.scenario.plan_targets)
+        provincial = tuple(t for t in TIERS if t not in Ministry.TIERS)
+        if pop.region_share >= 1.0:
+            owners = [Ministry(self, TIERS, chased)]
+        elif pop.province_share > 0:
+            owners = [Ministry(self, Ministry.TIERS, chased), Province(self, (), chased), City(self, provincial, chased)]
+        else:
+            owners = [Ministry(self, Ministry.TIERS, chased), Province(self, provincial, chased)]
+        self._gov_of = {tier: g for g in owners for tier in g.tiers}
+
+    def batch_capacity(self, tier: str, year: int, t: int) -> float:
+        """The capacity of ``tier``'s batch in ``year`` (simulated firms; inf = no bound).
+        Years with a published batch up to the origin (``scenario.origin``; in a back-test the
+        batches after ``until`` are dropped first): that batch.  A quota tier's later years
+        are sized by its government's rule; unrecorded years before the origin of a tier with
+        no recorded batch keep the scenario's ``quota_default`` (its stated assumption for that
+        history), which is also the base batch of such a tier's rule."""
+        sched, sc = self.scenario.tiers[tier], self.scenario
+        cap = sched.capacity
+        if cap.rule != "quota":
+            return tiers.capacity(cap, year, sc.scale)
+        origin_year = int(sc.origin[:4])
+        recorded = {int(y): float(q) for y, q in cap.quota_by_year.items() if int(y) <= origin_year}
+        if year in recorded:
+            return recorded[year] * sc.scale
+        if not recorded and year <= origin_year:
+            return tiers.capacity(cap, year, sc.scale)
+        base = recorded if recorded else {origin_year: float(cap.quota_default)}
+        return self._gov_of[tier].batch(tier, year, base, self._gaps(tier, year, t, base)) * sc.scale
+
+    def _gaps(self, tier: str, year: int, t: int, base: dict[int, float]) -> list[government.Gap]:
+        """The targets on ``tier`` its government holds, as seen now (real units): the gap
+        to the threshold after the re-review losses the government expects before the deadline
+        (holders due, times 1 - the tier's rereview_pass; stock targets), the tier's batches
+        left to the deadline, its share of the gap (its last batch over the last batches of
+        the target's tiers) and the share of a new batch surviving to the deadline."""
+        sc, s = self.scenario, self.scenario.scale
+        f, n = self.firms, self.firms.n
+        sched, start = sc.tiers[tier], month_index(sc.start)
+        validity = int(round(self.criteria.validity_years * 12))
+        bm = sched.batch_month or 12
+        out = []
+        for tg in self._gov_of[tier].targets:
+            if tier not in tg.tiers:
+                continue
+            dl = month_index(tg.deadline)
+            left = int(tg.deadline[:4]) - year + (1 if bm <= int(tg.deadline[5:7]) else 0)
+            if left <= 0:
+                continue
+            ks = [TIER_INDEX[x] for x in tg.tiers if x in TIER_INDEX]
+            now_flow = self.flows[t, :, 0] - self.flows[t, :, 2] - self.flows[t, :, 3]
+            losses, retention = 0.0, 1.0
+            if tg.metric == "stock":
+                stock_now = (self.stock[t - 1] if t > 0 else (f.titles[:, :n] != NONE).sum(axis=1)) + now_flow
+                count = float(stock_now[ks].sum()) / s
+                for k, x in zip(ks, tg.tiers):
+                    rec = f.titles[k, :n]
+                    due = int(((rec != NONE) & (rec + start + validity <= dl)).sum())
+                    losses += due * (1.0 - self.params.recognition.rereview_pass[x]) / s
+                q = sum(1 for y in range(year, year + left) if y * 12 + bm - 1 + validity <= dl)
+                retention = 1.0 - (1.0 - self.params.recognition.rereview_pass[tier]) * q / left
+            else:
+                w0 = max(0, month_index(sc.window_start) - start)
+                g = group_of(tg.tiers)
+                if tg.count == "firms" and g in self._groups:
+                    count = float(self.firsts[w0:t + 1, self._groups.index(g)].sum()) / s
+                else:
+                    count = float(self.flows[w0:t + 1, ks, 0].sum()) / s
+            lasts = {x: self._last_batch(x, year) for x in tg.tiers if x in sc.tiers and sc.tiers[x].enabled}
+            total = sum(v for v in lasts.values() if v)
+            share = (lasts.get(tier) or 0.0) / total if total > 0 else 1.0 / max(1, len(lasts))
+            out.append(government.Gap(float(tg.threshold) - count + losses, left, share, retention))
+        return out
+
+    def _last_batch(self, tier: str, year: int) -> float | None:
+        """The last batch of ``tier`` before ``year`` (firms, real units): decided, else recorded
+        up to the origin, else the scenario's quota_default (None for a tier without a quota)."""
+        cap = self.scenario.tiers[tier].capacity
+        if cap.rule != "quota":
+            return None
+        g = self._gov_of.get(tier)
+        decided = {y: b for y, b in (g.decided[tier].items() if g is not None else ()) if y < year}
+        if decided:
+            return decided[max(decided)]
+        origin_year = int(self.scenario.origin[:4])
+        rec = {int(y): float(q) for y, q in cap.quota_by_year.items() if int(y) <= origin_year and int(y) < year}
+        return rec[max(rec)] if rec else float(cap.quota_default)
+
     def _initial_volatility(self) -> None:
         """The first year's growth volatility (later years: January in firm_month)."""
         f, n = self.firms, self.firms.n
@@ -120,7 +218,7 @@ class TierModel(mesa.Model):
         self.owners_act()              # chain owners set their opening
         self.chain_opening()           # per-chain opening from the owners
         if self.config.driver == "agent":  # reference: draw .. exit_firms as each firm agent's own method
-            self.agents.shuffle_do("month")
+            self.agents.select(lambda a: isinstance(a, FirmAgent)).shuffle_do("month")  # the firms (governments act at batches)
         else:
             d = self.draw(self.firms.n, t)  # this month's firm-rule variates, one per row and stream
             self.refresh_rates(t, d)   # rates of the rows due (January: every row, with the R&D decision)
@@ -503,7 +601,7 @@ class TierModel(mesa.Model):
                 ok = ok_all
             res = tiers.run_batch(tier, f, t, sched, year, self.scenario.scale, rp, applicants, is_due, ok, review_ok,
                                   boost[code[is_due]], lambda rows, tier=tier: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
-                                  u_review, u_select)
+                                  u_review, u_select, cap=self.batch_capacity(tier, year, t))
             k = TIER_INDEX[tier]
             chosen = res.chosen_rows
             if chosen.size:  # first titles of each count group (the targets' newly cultivated firms)
@@ -570,7 +668,7 @@ class TierModel(mesa.Model):
                             "capacity": cap / s if np.isfinite(cap) else float("nan"),
                             "bound": "capacity" if np.isfinite(cap) and b["eligible"] > cap else "pool"})
         return RunRecord(self.calendar.dates(), self.stock / s, self.flows / s, self.alive_count / s, batches, dict(self.cost),
-                         self.firsts / s, self._groups)
+                         self.firsts / s, self._groups, self.gov_setting.as_dict())
 
     # ------------------------------------------------------------------ agents
     def sme(self, row: int) -> SME:

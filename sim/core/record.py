@@ -55,6 +55,7 @@ class RunRecord:
     cost: dict[str, float] = field(default_factory=dict)  # M CNY over the run, per lever
     firsts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (T, G) firms gaining a first title of group g
     groups: tuple[tuple[str, ...], ...] = ()  # the count groups of ``firsts`` (tier codes in TIERS order)
+    government: dict = field(default_factory=dict)  # the replicate's batch-size rule and parameters (sim/core/government.py)
 
 
 class Stacked(NamedTuple):

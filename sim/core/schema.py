@@ -365,6 +365,7 @@ class ScenarioConfig:
     population: PopulationConfig = field(default_factory=PopulationConfig)
     tiers: dict = p({}, "TierSchedule per tier code", "scenario")
     targets: list = p([], "TargetConfig list", "seed documents")
+    plan_targets: list = p([], "TargetConfig list: further targets the governments chase (sim/core/government.py), not reported", "plan documents (data/)")
     history: list = p([], "HistoryMapping list", "data/")
 
 
@@ -406,6 +407,46 @@ def policy_schema(levers: Iterable[type] | None = None) -> type:
 
 
 PolicyConfig = policy_schema()
+
+
+GOVERNMENT_RULES = ("mixture", "target_chasing", "trend", "fixed", "criteria_only")
+
+
+@dataclass
+class TargetChasingConfig:
+    """Target chasing (sim/core/government.py): batch = over_fulfilment x gap / batches left, floored."""
+
+    over_fulfilment: float = p(1.73, "multiple of the per-year need to close the gap (1 = on plan)", "DOMAIN §8: the 2018 little-giant plan was met 3.05x (1,832 vs ~600), the 2016 champion plan 2.8x pro rata (340 by 2021 vs 120); default the geometric middle of the prior [1, 3] (sim/core/government.py PRIORS)", range=(0.1, 10.0))
+    floor: float = p(0.78, "share of the last batch a batch does not fall below", "2016-21 batch sequences (data/): the smallest batch / previous batch, champions 2019 (124/160); prior [0.75, 1]", range=(0.0, 2.0))
+
+
+@dataclass
+class TrendConfig:
+    """Trend following: log-linear growth over the last k batches, clipped."""
+
+    k: int = p(3, "batches the growth is fitted on", "assumed: the 3 batches of the little-giant record", range=(2, 20))
+    min_growth: float = p(-0.25, "1/yr, lowest log growth per batch", "2016-21 batch sequences: the largest fall, log(124/160) = -0.25", range=(-5.0, 5.0))
+    max_growth: float = p(0.5, "1/yr, highest log growth per batch", "2016-21 batch sequences: champions up to 0.38 (178 -> 259), little giants 0.62 (1,584 -> 2,930); default the middle of the prior [0.2, 0.85]", range=(-5.0, 5.0))
+
+
+@dataclass
+class FixedConfig:
+    """A fixed path: explicit batches per tier and year, else the last batch repeated."""
+
+    path: dict = p({}, "firms per batch, keyed by tier, then year ({little_giant: {2023: 3000}}); years not listed repeat the last batch", "scenario assumption (default: none, the naive persistence forecast)")
+
+
+@dataclass
+class GovernmentConfig:
+    """Who sizes the batches after the published record, and by which rule (issue 13;
+    sim/core/government.py).  Years up to the record's end use the published batches."""
+
+    rule: str = p("mixture", "batch-size rule after the record: mixture (each replicate draws one of the others by weights), target_chasing, trend, fixed, criteria_only", "issue 13; DOMAIN §7: how MIIT sizes batches was unknown in 2021", choices=GOVERNMENT_RULES)
+    weights: dict = p({"target_chasing": 0.4, "trend": 0.2, "fixed": 0.2, "criteria_only": 0.2}, "relative weight of each rule in the mixture", "assumed: DOMAIN §8 (targets cascade and were met early and overshot) puts the most weight on target chasing; DOMAIN §7 leaves the others open")
+    review_capacity: float = p(2.0, "multiple of the tier's largest recorded batch that one batch can review", "2016-21 batch sequences: after a programme's first batch no batch exceeded 1.85x its predecessor; prior [1.5, 3]", range=(0.1, 100.0))
+    target_chasing: TargetChasingConfig = field(default_factory=TargetChasingConfig)
+    trend: TrendConfig = field(default_factory=TrendConfig)
+    fixed: FixedConfig = field(default_factory=FixedConfig)
 
 
 @dataclass
@@ -483,6 +524,7 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     calibration: str = p("", "posterior replicates draw parameter sets from: '' = none (the defaults above), 'default' (the scenario's own shipped posterior, sim/data/posteriors/<scenario>.parquet; Liaocheng: Shandong's), a shipped name (sim/data/posteriors/<name>.parquet), a posterior.parquet file or a calibration run directory", "issue 4: experiments/calibrate.py output; replicate r draws with SeedSequence(seed, spawn_key=(r, 1000003))")
     abc: ABCConfig = field(default_factory=ABCConfig)
+    government: GovernmentConfig = field(default_factory=GovernmentConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     design: DesignConfig = field(default_factory=DesignConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)

@@ -434,7 +434,8 @@ def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: 
 
 def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, scale: float, rp: RecognitionParams,
               applicants: np.ndarray, due: np.ndarray, ok: np.ndarray, review_ok: np.ndarray, review_boost: np.ndarray,
-              priority: Callable[[np.ndarray], np.ndarray], u_review: np.ndarray, u_select: np.ndarray) -> BatchResult:
+              priority: Callable[[np.ndarray], np.ndarray], u_review: np.ndarray, u_select: np.ndarray,
+              cap: float | None = None) -> BatchResult:
     """One batch of ``tier`` at step ``t``: re-review the ``due`` holders, then recognise
     among the ``applicants`` (row indices from :func:`candidates`).
 
@@ -442,7 +443,8 @@ def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, 
     ``review_ok``, ``review_boost``: due holders meeting the criteria they are re-reviewed
     against, and their services boost to the pass rate (aligned with ``due``);
     ``priority(rows)``: selection priority when a quota binds; u_*: uniform variates, one
-    per firm row (common random numbers)."""
+    per firm row (common random numbers); ``cap``: the batch capacity in simulated firms
+    (the model's government, ``TierModel.batch_capacity``; default :func:`capacity`)."""
     rec = f.titles[TIER_INDEX[tier]]
     pass_p = F32(rp.rereview_pass[tier])
     pass_p = pass_p + review_boost * (F32(1.0) - pass_p)
@@ -459,7 +461,7 @@ def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, 
     rec[revoked] = NONE
     elig = applicants[ok]
     n_elig = int(elig.size)
-    cap = capacity(sched.capacity, year, scale)
+    cap = capacity(sched.capacity, year, scale) if cap is None else cap
     if sched.capacity.rule == "selection_rate":
         chosen = elig[u_select[elig] < F32(sched.capacity.selection_rate)]
     elif n_elig > cap:

@@ -89,7 +89,8 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
     tgts = [dataclasses.asdict(t) for t in config.scenario.targets]
     fc = forecast_table(traj)
     counts = ensemble.target_counts(config, records)  # each target's own count (firms or recognitions)
-    reach = targets.reachability_table(traj, tgts, batch, origin=config.scenario.origin, counts=counts)
+    reach = targets.reachability_table(traj, tgts, batch, origin=config.scenario.origin, counts=counts,
+                                       rules=ensemble.rules(config, records))
     obs = observed(config)
     tables = {"trajectories": traj, "batches": batch, "forecast": fc, "reachability": reach, "observed": obs}
     figures: list[str] = []
@@ -102,7 +103,7 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
         if config.plots:
             from sim.plots import fan as plots
 
-            for t, row in zip(tgts, reach.itertuples()):
+            for t, row in zip(tgts, reach[reach["rule"] == "all"].itertuples()):
                 base = out / f"fan_{t['name']}"
                 title = f"{config.scenario.label}: {t['label']} — {labels.title(config.policy.name, config.policy.label, overrides)}"
                 paths = plots.fan_chart(plots.bands_for_target(traj, t, counts), t, history=history_for_target(obs, t, config.scenario.window_start),
@@ -117,7 +118,7 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
             "timings_s": {"ensemble": round(t_run, 3), "total": round(time.perf_counter() - t0, 3)},
             "calibration": used,
             "fiscal_cost": ensemble.fiscal_cost(config, records),
-            "targets": reach[["target", "p_reached", "p_low", "p_high", "count_p50"]].to_dict(orient="records"),
+            "targets": reach.loc[reach["rule"] == "all", ["target", "p_reached", "p_low", "p_high", "count_p50"]].to_dict(orient="records"),
             "figures": figures, "versions": _versions(), "git_commit": _git_commit(),
             "config": dataclasses.asdict(config),
         }

@@ -109,6 +109,14 @@ def batches(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=BATCH_COLUMNS)
 
 
+def rules(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
+    """Each replicate's batch-size rule (``RunRecord.government``; sim/core/government.py):
+    one row per (scenario, policy, replicate)."""
+    return pd.DataFrame({"scenario": config.scenario.name, "policy": config.policy.name,
+                         "replicate": np.arange(len(records), dtype=np.int32),
+                         "rule": [r.government.get("rule", config.government.rule) for r in records]})
+
+
 def fiscal_cost(config: RunConfig, records: list[RunRecord]) -> dict[str, dict[str, float]]:
     """Mean fiscal cost per lever over replicates: total M CNY over the run, the years the
     lever is active within the run, and M CNY per active year (0 for an inactive lever)."""

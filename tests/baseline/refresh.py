@@ -35,7 +35,7 @@ def summarise() -> dict:
     traj = traj[traj["date"].isin(DATES)]
     counts = {f"{r.tier}|{r.date}|{r.replicate}": [float(r.stock), float(r.cumulative_new), float(r.recognised), float(r.revoked)]
               for r in traj.itertuples()}
-    reach = {r.target: [float(r.p_reached), float(r.count_p50)] for r in tables["reachability"].itertuples()}
+    reach = {r.target: [float(r.p_reached), float(r.count_p50)] for r in tables["reachability"].itertuples() if r.rule == "all"}
     b = tables["batches"]
     batches = {f"{r.tier}|{r.date}|{r.replicate}": [float(r.eligible), float(r.recognised)] for r in b.itertuples()}
     return {"run": {"scenario": SCENARIO, "policy": POLICY, "seed": SEED, "n_replicates": N, "overrides": OVERRIDES,

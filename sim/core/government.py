@@ -1,0 +1,187 @@
+"""Batch-size rules: how a government sizes a recognition batch after the published record.
+
+One place for every rule (issue 13).  A government agent (``sim.core.agents.Ministry``,
+``Province``, ``City``) calls :func:`decide` once per batch of a tier it sizes (a few times
+a year, never per firm); the helpers below are pure functions of a handful of numbers, so
+each can be checked by hand (tests/test_government.py).
+
+Units: batch sizes, gaps and losses are firms in real units (a simulated count divided by
+``scenario.scale``); years are batches left (one batch per tier per year).
+
+Rules (``government.rule``):
+
+* ``target_chasing`` — batch = over_fulfilment x (gap to the target after the expected
+  review losses) / batches left to the deadline, at least ``floor`` x the last batch; never
+  below 0.  With several targets on a tier the largest need drives (a government that meets
+  its most demanding target meets the others).
+* ``trend`` — the last ``k`` batches (recorded or decided) continued log-linearly: the
+  least-squares growth of log(batch) over them, clipped to [min_growth, max_growth], applied
+  once to the last batch.
+* ``fixed`` — an explicit per-tier, per-year path (``government.fixed.path``) or else the last batch
+  repeated (the naive persistence forecast).
+* ``criteria_only`` — no bound: every eligible applicant is recognised.
+
+Every rule is then bounded by the review capacity (``review_capacity`` x the tier's largest
+recorded batch) and, in ``tiers.run_batch``, by the eligible applicants.
+
+``mixture`` — each replicate draws one of the four rules (weights ``government.weights``)
+and its parameters (the priors in :data:`PRIORS`) from its own stream
+``SeedSequence(seed, spawn_key=(replicate, GOVERNMENT_STREAM))``: it depends on the seed and
+the replicate only, so the draw is reproducible and the same under every policy (paired).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.core.schema import GOVERNMENT_RULES, GovernmentConfig
+
+GOVERNMENT_STREAM = 1_000_013  # replicate r's rule draw: SeedSequence(seed, spawn_key=(r, GOVERNMENT_STREAM))
+RULES = tuple(r for r in GOVERNMENT_RULES if r != "mixture")
+
+# The uncertain government parameters: (dotted path under ``government``, shape, lo, hi, unit, note).
+# The mixture draws each replicate's values from these, and sim.analysis.calibration declares
+# them as priors (uninformed by the record to 2021: they size batches after it).
+PRIORS: tuple[tuple[str, str, float, float, str, str], ...] = (
+    ("target_chasing.over_fulfilment", "loguniform", 1.0, 3.0, "multiple of the per-year need",
+     "DOMAIN §8: the 2018 plan of ~600 little giants in 3 years gave 1,832 (3.05x); the 2016 plan of 200 demonstration "
+     "champions by 2025 had 340 by 2021 (2.8x the pro-rata 120): from on-plan (1x) to the observed ~3x"),
+    ("target_chasing.floor", "uniform", 0.75, 1.0, "share of the last batch",
+     "2016-21 batch sequences (data/): the smallest batch / previous batch is 124/160 = 0.78 (champions 2019); "
+     "little-giant and Shandong SRDI batches never fell"),
+    ("trend.max_growth", "uniform", 0.2, 0.85, "1/yr (log growth)",
+     "2016-21 batch sequences: champion batches grew up to 0.38/yr in log (178 -> 259), little giants 0.62 (1,584 -> 2,930)"),
+    ("review_capacity", "uniform", 1.5, 3.0, "multiple of the largest recorded batch",
+     "2016-21 batch sequences: after a programme's first batch no batch exceeded 1.85x its predecessor (little giants 2021)"),
+)
+
+
+# ---- the rules, as pure functions ----------------------------------------------------
+
+def per_year_need(gap: float, batches_left: int, retention: float = 1.0) -> float:
+    """Firms per batch still needed: ``gap`` over the batches left, divided by the share of
+    new recognitions expected to survive to the deadline (``retention`` in (0, 1]); 0 when
+    the gap is closed or no batch is left."""
+    if batches_left <= 0 or gap <= 0:
+        return 0.0
+    return gap / batches_left / max(retention, 1e-9)
+
+
+def target_chasing(need: float, over_fulfilment: float, last_batch: float | None, floor: float) -> float:
+    """over_fulfilment x ``need`` (firms per batch), at least ``floor`` x ``last_batch`` (none
+    without a last batch), never below 0."""
+    b = over_fulfilment * max(need, 0.0)
+    if last_batch is not None and floor > 0:
+        b = max(b, floor * last_batch)
+    return max(b, 0.0)
+
+
+def trend(batches: Sequence[float], k: int, min_growth: float, max_growth: float) -> float | None:
+    """The next batch on the log-linear trend of the last ``k`` positive ``batches``: their
+    least-squares growth per batch in log, clipped to [min_growth, max_growth], applied to
+    the last batch; the last batch itself with a single batch; None with none."""
+    xs = [float(b) for b in batches if b > 0][-max(k, 1):]
+    if not xs:
+        return None
+    if len(xs) == 1:
+        return xs[0]
+    y = np.log(np.asarray(xs))
+    i = np.arange(len(xs), dtype=float)
+    g = float(np.polyfit(i, y, 1)[0])
+    return xs[-1] * math.exp(min(max(g, min_growth), max_growth))
+
+
+def fixed(year: int, path: dict, last_batch: float | None) -> float | None:
+    """The path's batch for ``year`` if given, else ``last_batch`` (persistence)."""
+    if year in path:
+        return float(path[year])
+    return last_batch
+
+
+def bounded(batch: float | None, review_cap: float) -> float:
+    """A batch bounded by the review capacity (firms); no batch (None) = the capacity."""
+    if batch is None:
+        return review_cap
+    return float(min(max(batch, 0.0), review_cap))
+
+
+# ---- what a government sees when it sizes a batch -------------------------------------
+
+@dataclass
+class Gap:
+    """One target as seen by one tier at a batch: firms still missing (threshold minus the
+    count now plus the review losses expected before the deadline), the batches of the tier
+    left to the deadline (this one included), the share of the gap this tier covers (its share
+    of the target's tiers' last recorded batches), and the share of a new batch expected to
+    survive to the deadline (stock targets: re-reviews due before the deadline)."""
+
+    gap: float
+    batches_left: int
+    share: float = 1.0
+    retention: float = 1.0
+
+    def need(self) -> float:
+        return per_year_need(self.gap * self.share, self.batches_left, self.retention)
+
+
+@dataclass
+class Setting:
+    """A replicate's rule and parameters (from the config, or drawn under ``mixture``)."""
+
+    rule: str
+    over_fulfilment: float
+    floor: float
+    trend_k: int
+    min_growth: float
+    max_growth: float
+    review_capacity: float
+    path: dict  # {tier: {year: firms}}
+
+    def as_dict(self) -> dict:
+        return {"rule": self.rule, "over_fulfilment": self.over_fulfilment, "floor": self.floor,
+                "max_growth": self.max_growth, "review_capacity": self.review_capacity}
+
+
+def setting(gov: GovernmentConfig, seed: int, replicate: int) -> Setting:
+    """The replicate's rule and parameters.  A single rule: the config's values.  ``mixture``:
+    a rule drawn by ``gov.weights`` and every parameter of :data:`PRIORS` drawn (all of them,
+    in a fixed order, whichever rule is drawn) from the replicate's own stream."""
+    base = Setting(gov.rule, gov.target_chasing.over_fulfilment, gov.target_chasing.floor, gov.trend.k,
+                   gov.trend.min_growth, gov.trend.max_growth, gov.review_capacity,
+                   {tier: {int(y): float(q) for y, q in by_year.items()} for tier, by_year in gov.fixed.path.items()})
+    if gov.rule != "mixture":
+        return base
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(replicate), GOVERNMENT_STREAM)))
+    w = np.array([gov.weights[r] for r in RULES], dtype=float)
+    rule = RULES[int(rng.choice(len(RULES), p=w / w.sum()))]
+    vals = {}
+    for path, shape, lo, hi, _unit, _note in PRIORS:
+        u = float(rng.random())
+        vals[path] = lo * (hi / lo) ** u if shape == "loguniform" else lo + (hi - lo) * u
+    return dataclasses.replace(base, rule=rule, over_fulfilment=vals["target_chasing.over_fulfilment"],
+                               floor=vals["target_chasing.floor"], max_growth=vals["trend.max_growth"],
+                               review_capacity=vals["review_capacity"])
+
+
+def decide(s: Setting, year: int, batches: Sequence[float], largest_recorded: float, gaps: Sequence[Gap],
+           tier: str = "") -> float:
+    """The batch (firms, real units) of ``tier`` in ``year`` under setting ``s``: ``batches``
+    are the tier's earlier batches in order (recorded, then decided), ``largest_recorded``
+    its largest recorded batch (the review capacity's base), ``gaps`` the targets on it."""
+    cap = s.review_capacity * largest_recorded if largest_recorded > 0 else math.inf
+    last = float(batches[-1]) if len(batches) else None
+    if s.rule == "criteria_only":
+        return cap
+    if s.rule == "target_chasing":
+        if not gaps:  # no target on this tier: persistence at the floor's base
+            return bounded(last, cap)
+        need = max(g.need() for g in gaps)
+        return bounded(target_chasing(need, s.over_fulfilment, last, s.floor), cap)
+    if s.rule == "trend":
+        return bounded(trend(batches, s.trend_k, s.min_growth, s.max_growth), cap)
+    return bounded(fixed(year, s.path.get(tier, {}), last), cap)

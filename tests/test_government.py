@@ -1,0 +1,191 @@
+"""Government agents and batch-size rules (issue 13, part 1): each rule on hand-made gaps,
+the mixture's draws (reproducible, paired across policies), the agents in the model, the
+recorded history kept, and P per rule in the reachability table."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.analysis import calibration, targets
+from sim.core import government as gov
+from sim.core.agents import City, Ministry, Province
+from sim.core.model import TierModel, simulate
+from sim.core.schema import ConfigError, GovernmentConfig
+from tests.synthetic import make_traj
+
+
+def _setting(rule: str, **kw) -> gov.Setting:
+    base = dict(rule=rule, over_fulfilment=1.5, floor=0.78, trend_k=3, min_growth=-0.25, max_growth=0.5,
+                review_capacity=2.0, path={})
+    return gov.Setting(**{**base, **kw})
+
+
+# ---- the rules on hand-made gaps --------------------------------------------------------
+
+def test_per_year_need_by_hand():
+    assert gov.per_year_need(600, 4) == 150.0                      # 600 firms over 4 batches
+    assert gov.per_year_need(600, 4, retention=0.8) == 187.5      # a fifth of new titles lost before the deadline
+    assert gov.per_year_need(-50, 4) == 0.0 and gov.per_year_need(600, 0) == 0.0
+
+
+def test_target_chasing_by_hand():
+    assert gov.target_chasing(150.0, 1.5, last_batch=100.0, floor=0.78) == 225.0   # 1.5 x 150 above the floor 78
+    assert gov.target_chasing(150.0, 1.5, last_batch=400.0, floor=0.78) == pytest.approx(312.0)  # the floor 0.78 x 400
+    assert gov.target_chasing(0.0, 1.5, last_batch=None, floor=0.78) == 0.0          # never below 0, no floor without a batch
+    gap = gov.Gap(gap=400.0, batches_left=4, share=0.25, retention=0.5)              # 100 firms of the gap, 25/batch, half survive
+    assert gap.need() == 50.0
+
+
+def test_trend_by_hand():
+    # log growth of 100, 200, 400 is log 2 = 0.69 per batch: clipped to 0.5, or not
+    assert gov.trend([100, 200, 400], 3, -0.25, 0.5) == pytest.approx(400 * math.exp(0.5))
+    assert gov.trend([100, 200, 400], 3, -0.25, 1.0) == pytest.approx(800.0)
+    assert gov.trend([50, 400, 200, 100], 2, -0.25, 1.0) == pytest.approx(100 * math.exp(-0.25))  # last 2: halving, clipped
+    assert gov.trend([0, 250], 3, -0.25, 1.0) == 250.0 and gov.trend([], 3, -0.25, 1.0) is None
+
+
+def test_fixed_and_bounds_by_hand():
+    assert gov.fixed(2023, {2023: 500.0}, 300.0) == 500.0 and gov.fixed(2024, {2023: 500.0}, 300.0) == 300.0
+    assert gov.bounded(700.0, 600.0) == 600.0 and gov.bounded(None, 600.0) == 600.0 and gov.bounded(-3.0, 600.0) == 0.0
+
+
+def test_decide_by_hand():
+    hist = [248.0, 1584.0, 2930.0]  # little-giant batches 2019-21 (data/)
+    gaps = [gov.Gap(10000 - 4762, 4)]  # 5,238 missing over 4 batches: 1,309.5 per batch
+    assert gov.decide(_setting("criteria_only"), 2022, hist, 2930.0, gaps) == 5860.0          # the review capacity, 2 x 2,930
+    assert gov.decide(_setting("target_chasing"), 2022, hist, 2930.0, gaps) == pytest.approx(0.78 * 2930)  # the floor binds
+    assert gov.decide(_setting("target_chasing", floor=0.0), 2022, hist, 2930.0, gaps) == pytest.approx(1.5 * 1309.5)
+    assert gov.decide(_setting("fixed"), 2022, hist, 2930.0, gaps) == 2930.0                  # persistence
+    path = {"little_giant": {2022: 4000.0}}
+    assert gov.decide(_setting("fixed", path=path), 2022, hist, 2930.0, gaps, "little_giant") == 4000.0
+    assert gov.decide(_setting("fixed", path=path), 2022, hist, 2930.0, gaps, "single_champion") == 2930.0  # another tier's path
+    assert gov.decide(_setting("trend"), 2022, hist, 2930.0, gaps) == pytest.approx(2930 * math.exp(0.5))  # growth clipped
+    assert gov.decide(_setting("trend", review_capacity=1.1), 2022, hist, 2930.0, gaps) == pytest.approx(1.1 * 2930)
+
+
+# ---- the mixture -------------------------------------------------------------------------
+
+def test_mixture_draws_are_reproducible_and_follow_the_weights():
+    g = GovernmentConfig()
+    a = [gov.setting(g, 7, r) for r in range(400)]
+    assert a == [gov.setting(g, 7, r) for r in range(400)]
+    assert [s.as_dict() for s in a] != [gov.setting(g, 8, r).as_dict() for r in range(400)]
+    share = {r: sum(s.rule == r for s in a) / len(a) for r in gov.RULES}
+    for rule, w in g.weights.items():
+        assert abs(share[rule] - w / sum(g.weights.values())) < 0.08, share
+    for path, _shape, lo, hi, _u, _n in gov.PRIORS:
+        key = path.split(".")[-1]
+        vals = [s.as_dict()[key] for s in a]
+        assert lo <= min(vals) and max(vals) <= hi
+    single = dataclasses.replace(g, rule="trend")
+    assert {gov.setting(single, 7, r).rule for r in range(5)} == {"trend"}
+
+
+def test_mixture_draws_are_the_same_under_two_policies():
+    base = sim.compose("liaocheng", "baseline", ["scenario.scale=0.3", "calibration="])
+    other = sim.compose("liaocheng", "financing_plus", ["scenario.scale=0.3", "calibration="])
+    for r in range(3):
+        assert simulate(base, r).government == simulate(other, r).government
+
+
+# ---- the agents in the model -------------------------------------------------------------
+
+def test_government_agents_per_view():
+    for name, expect in (("national", {Ministry}), ("shandong", {Ministry, Province}), ("liaocheng", {Ministry, Province, City})):
+        m = TierModel(sim.compose(name, "baseline", ["scenario.scale=0.01" if name == "national" else "scenario.scale=0.2", "calibration="]), 0,
+                      records_only=True)
+        present = {t for t in (Ministry, Province, City) if t in m.agent_types and len(m.agents_by_type[t])}
+        assert present == expect, name
+        owner = {tier: type(g) for tier, g in m._gov_of.items()}
+        if name == "shandong":
+            assert owner["little_giant"] is Ministry and owner["srdi"] is Province and owner["provincial_champion"] is Province
+            # the province holds both sets of targets: seed 003 (new) and its 14th-FYP stock targets
+            names = {t.name for t in m._gov_of["srdi"].targets}
+            assert {"srdi_new_2025", "srdi_stock_14fyp"} <= names
+
+
+def _capacities(cfg) -> dict[tuple[str, str], float]:
+    rec = simulate(cfg, 0)
+    return {(b["date"], b["tier"]): b["capacity"] for b in rec.batches}
+
+
+def test_recorded_batches_stay_and_quota_default_is_not_read_after_the_origin():
+    ov = ["scenario.scale=0.2", "calibration=", "government=target_chasing"]
+    cfg = sim.compose("shandong", "baseline", ov)
+    cap = _capacities(cfg)
+    assert [cap[(f"{y}-06", "little_giant")] for y in (2019, 2020, 2021)] == pytest.approx([19, 122, 221], abs=0.01)
+    odd = _capacities(sim.compose("shandong", "baseline", ov + ["scenario.tiers.little_giant.capacity.quota_default=9999",
+                                                                  "scenario.tiers.srdi.capacity.quota_default=1"]))
+    assert cap == odd  # the rule sizes 2022-25 from the record, not from quota_default
+    after = [cap[(f"{y}-06", "little_giant")] for y in range(2022, 2026)]
+    assert all(a >= 0.78 * 221 - 1e-6 for a in after[:1])  # the floor: 0.78 x the last recorded batch
+
+
+def test_backtest_truncation_hands_the_later_batches_to_the_rule():
+    cfg = sim.compose("shandong", "baseline", ["scenario.scale=0.2", "calibration=", "government=fixed"])
+    cut = calibration.truncate_quotas(cfg, 2019)
+    assert cut.scenario.tiers["little_giant"].capacity.quota_by_year == {2019: 19}
+    cap = _capacities(cut)
+    assert cap[("2020-06", "little_giant")] == pytest.approx(19) and cap[("2021-06", "little_giant")] == pytest.approx(19)
+
+
+def test_declared_priors_are_the_government_parameters():
+    cfg = sim.compose("shandong", "baseline", ["calibration="])
+    paths = [p.path for p in calibration.declare_priors(cfg)]
+    assert not [p for p in paths if "quota_default" in p or "quota_growth" in p]
+    assert {f"government.{row[0]}" for row in gov.PRIORS} <= set(paths)
+    assert all(not p.informed for p in calibration.declare_priors(cfg, until=2019) if p.path.startswith("government."))
+
+
+# ---- P per rule --------------------------------------------------------------------------
+
+def test_reachability_per_rule_on_a_small_ensemble():
+    traj = make_traj(n_rep=6)
+    traj = traj[traj["scenario"] == "base"]
+    # little-giant stock at the deadline: 123 + 10 r (tests/synthetic.py), >= 150 for r >= 3
+    t = {"name": "lg", "label": "lg", "tiers": ["little_giant"], "metric": "stock", "threshold": 150.0, "deadline": "2022-12",
+         "illustrative": False, "count": "firms"}
+    rules = pd.DataFrame({"scenario": "base", "policy": "status_quo", "replicate": np.arange(6),
+                          "rule": ["trend", "trend", "fixed", "trend", "fixed", "fixed"]})
+    reach = targets.reachability_table(traj, [t], rules=rules).set_index("rule")
+    assert reach.loc["all", "p_reached"] == pytest.approx(3 / 6)       # replicates 3, 4, 5
+    assert reach.loc["trend", "p_reached"] == pytest.approx(1 / 3)     # 0, 1, 3 -> only 3
+    assert reach.loc["fixed", "p_reached"] == pytest.approx(2 / 3)     # 2, 4, 5 -> 4, 5
+    assert reach.loc["trend", "n_replicates"] == 3
+    assert "trend" not in targets.format_reachability(reach.reset_index())  # the printed table: every replicate
+
+
+# ---- bad input ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("override, message", [
+    ("government.rule=foo", "government.rule: 'foo' is not allowed (allowed: mixture, target_chasing, trend, fixed, criteria_only)"),
+    ("government.review_capacity=-1", "government.review_capacity: -1.0 is not allowed"),
+    ("government.target_chasing.floor=3", "government.target_chasing.floor: 3.0 is not allowed"),
+    ("government.trend.min_growth=0.9", "government.trend.min_growth: 0.9 is not allowed (allowed: at most government.trend.max_growth"),
+    ("government.weights.nope=1", "government.weights.nope"),
+])
+def test_bad_government_values_give_one_line(override, message):
+    with pytest.raises(ConfigError) as e:
+        sim.compose("shandong", "baseline", [override])
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_fixed_path_per_tier_from_the_command_line():
+    cfg = sim.compose("shandong", "baseline", ["calibration=", "scenario.scale=0.2", "government=fixed",
+                                               "+government.fixed.path.little_giant.2023=300"])
+    cap = _capacities(cfg)
+    assert cap[("2023-06", "little_giant")] == pytest.approx(300) and cap[("2022-06", "little_giant")] == pytest.approx(221)
+    assert cap[("2024-06", "little_giant")] == pytest.approx(300)  # the last batch repeated
+    with pytest.raises(ConfigError, match="government.fixed.path: 'nope' is not allowed"):
+        sim.compose("shandong", "baseline", ["government=fixed", "+government.fixed.path.nope.2023=300"])
+
+
+def test_all_zero_weights_are_refused():
+    with pytest.raises(ConfigError, match="government.weights"):
+        sim.compose("shandong", "baseline", [f"government.weights.{r}=0" for r in gov.RULES])
