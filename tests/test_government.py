@@ -16,6 +16,7 @@ from sim.analysis import calibration, targets
 from sim.core import government as gov
 from sim.core.agents import City, Ministry, Province
 from sim.core.model import TierModel, simulate
+from sim.core.firms import TIER_INDEX
 from sim.core.schema import ConfigError, GovernmentConfig
 from tests.synthetic import make_traj
 
@@ -189,3 +190,54 @@ def test_fixed_path_per_tier_from_the_command_line():
 def test_all_zero_weights_are_refused():
     with pytest.raises(ConfigError, match="government.weights"):
         sim.compose("shandong", "baseline", [f"government.weights.{r}=0" for r in gov.RULES])
+
+
+# ---- what a government knows: targets announced by the end of the record ----------------
+
+def _gaps_at(cfg, tier: str, date: str):
+    """Step a model to the month of ``date`` and return the gaps its government sees there."""
+    m = TierModel(cfg, 0, records_only=True)
+    while m.calendar.date(m.t_now) < date:
+        m.step()
+    year = int(date[:4])
+    recorded = {int(y): float(q) for y, q in cfg.scenario.tiers[tier].capacity.quota_by_year.items()
+                if int(y) <= int(cfg.scenario.origin[:4])}
+    return m, m._gaps(tier, year, m.t_now, recorded)
+
+
+def test_a_backtest_from_2019_chases_the_2018_plan_and_not_the_2021_targets():
+    cfg = calibration.truncate_quotas(sim.compose("national", "baseline", ["scenario.scale=0.02", "calibration="]), 2019)
+    assert cfg.scenario.origin == "2019-12"
+    m, gaps = _gaps_at(cfg, "little_giant", "2020-06")
+    # only the 2018 plan (600 in 2018-20, announced 2018-11): No. 70 (2021-07) is unknown at end-2019
+    assert len(gaps) == 1
+    g = gaps[0]
+    recognised = m.flows[:, TIER_INDEX["little_giant"], 0].sum() / cfg.scenario.scale  # batch 1 (2019), real units
+    assert recognised == pytest.approx(248, abs=1 / cfg.scenario.scale)
+    assert g.gap == pytest.approx(600 - recognised) and g.batches_left == 1
+
+
+def test_a_forecast_from_2021_chases_the_2025_targets_and_not_the_closed_2018_plan():
+    cfg = sim.compose("national", "baseline", ["scenario.scale=0.02", "calibration="])
+    _, gaps = _gaps_at(cfg, "little_giant", "2022-06")
+    assert len(gaps) == 1 and gaps[0].batches_left == 4  # 10,000 by 2025-12: batches 2022..2025
+    assert gaps[0].gap > 10_000 - 4_762 - 1 / cfg.scenario.scale  # stock gap plus the expected review losses
+
+
+def test_a_programme_with_one_recorded_batch_has_no_review_cap():
+    cfg = sim.compose("national", "baseline", ["scenario.scale=0.02", "calibration=", "government=criteria_only"])
+    cut = calibration.truncate_quotas(cfg, 2019)  # little giants: one recorded batch (248)
+    cap = _capacities(cut)
+    assert math.isnan(cap[("2020-06", "little_giant")])  # no bound (batches.csv records it as NaN)
+    assert cap[("2020-11", "single_champion")] == pytest.approx(2.0 * 160)  # four recorded: 2 x the largest (real units)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("scenario.targets.0.announced=2021", "scenario.targets[0].announced: '2021' is not allowed"),
+    ("+scenario.targets.0.counted_from=2021-01", "scenario.targets[0].counted_from: '2021-01' is not allowed (allowed: '' (a reported target"),
+    ("scenario.plan_targets.0.counted_from=2010-01", "scenario.plan_targets[0].counted_from: '2010-01' is not allowed"),
+])
+def test_bad_target_dates_give_one_line(override, message):
+    with pytest.raises(ConfigError) as e:
+        sim.compose("national", "baseline", [override])
+    assert message in str(e.value) and "\n" not in str(e.value)

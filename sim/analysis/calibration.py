@@ -85,8 +85,11 @@ def declare_priors(config: RunConfig, until: int | None = None) -> list[abc.Prio
 
 def truncate_quotas(config: RunConfig, until: int) -> RunConfig:
     """Back-test: drop the batch sizes of years after ``until`` (they come from the data the
-    back-test scores); the government's rule sizes those batches (``TierModel.batch_capacity``)."""
+    back-test scores) and end the record there (``scenario.origin``): the government's rule sizes
+    those batches (``TierModel.batch_capacity``) toward the targets announced by then only."""
     cfg = copy.deepcopy(config)
+    # the record ends with `until`: later batches are the rule's, later targets unknown
+    cfg.scenario.origin = min(cfg.scenario.origin, f"{int(until):04d}-12")
     for sched in cfg.scenario.tiers.values():
         cap = sched.capacity
         if cap.rule == "quota":

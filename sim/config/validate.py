@@ -75,8 +75,9 @@ def _check_scalar(path: str, value: Any, typ: type, meta: dict) -> Any:
             _fail(path, value, "a string")
         if meta.get("choices") and value not in meta["choices"]:
             _fail(path, value, ", ".join(meta["choices"]))
-        if "YYYY-MM" in str(meta.get("unit", "")) and not DATE_RE.match(value):
-            _fail(path, value, "a date 'YYYY-MM'")
+        unit = str(meta.get("unit", ""))
+        if "YYYY-MM" in unit and not DATE_RE.match(value) and not (value == "" and "'' =" in unit):
+            _fail(path, value, "a date 'YYYY-MM'" + (" or ''" if "'' =" in unit else ""))
         return value
     return value
 
@@ -184,6 +185,12 @@ def _check_consistency(run: RunConfig) -> None:
                 raise ConfigError(f"scenario.{key}[{i}].tiers: {tier!r} is not allowed (allowed: {', '.join(TIERS)})")
         if not DATE_RE.match(t.deadline):
             _fail(f"scenario.{key}[{i}].deadline", t.deadline, "a date 'YYYY-MM'")
+        if t.announced and not (DATE_RE.match(t.announced) and t.announced <= sc.horizon):
+            _fail(f"scenario.{key}[{i}].announced", t.announced, f"'' or a month 'YYYY-MM' up to scenario.horizon {sc.horizon}")
+        if t.counted_from and key == "targets":  # the reported counts run from window_start (sim.core.record)
+            _fail(f"scenario.targets[{i}].counted_from", t.counted_from, "'' (a reported target counts from scenario.window_start; counted_from is for plan_targets)")
+        if t.counted_from and not (DATE_RE.match(t.counted_from) and sc.start <= t.counted_from <= sc.horizon):
+            _fail(f"scenario.{key}[{i}].counted_from", t.counted_from, f"'' or a month 'YYYY-MM' from scenario.start {sc.start} to scenario.horizon {sc.horizon}")
     for i, t in enumerate(sc.targets):
         if t.count == "firms" and t.metric == "stock" and len(set(t.tiers)) > 1:
             # distinct holders of several titles are not recorded: a stock over tiers sums titles

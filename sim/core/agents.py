@@ -139,7 +139,10 @@ class Government(mesa.Agent):
         """This year's batch of ``tier`` (firms, real units) after the record: the rule on the
         recorded batches before ``year`` and the batches this government decided."""
         earlier = [recorded[y] for y in sorted(recorded) if y < year] + [self.decided[tier][y] for y in sorted(self.decided[tier])]
-        largest = max(recorded.values(), default=0.0)
+        # a programme's first batch says little about what it can review: the second batches of
+        # 2016-21 were 1.2x (champions) and 6.4x (little giants) the first, so with fewer than two
+        # recorded batches only the eligible applicants bound the batch (largest 0 = no cap)
+        largest = max(recorded.values()) if len(recorded) >= 2 else 0.0
         b = government.decide(self.model.gov_setting, year, earlier, largest, gaps, tier)
         self.decided[tier][year] = b
         return b

@@ -155,7 +155,8 @@ class TierModel(mesa.Model):
         bm = sched.batch_month or 12
         out = []
         for tg in self._gov_of[tier].targets:
-            if tier not in tg.tiers:
+            # a target announced after the end of the record was unknown to a forecast made then
+            if tier not in tg.tiers or (tg.announced and tg.announced > sc.origin):
                 continue
             dl = month_index(tg.deadline)
             left = int(tg.deadline[:4]) - year + (1 if bm <= int(tg.deadline[5:7]) else 0)
@@ -174,7 +175,7 @@ class TierModel(mesa.Model):
                 q = sum(1 for y in range(year, year + left) if y * 12 + bm - 1 + validity <= dl)
                 retention = 1.0 - (1.0 - self.params.recognition.rereview_pass[tier]) * q / left
             else:
-                w0 = max(0, month_index(sc.window_start) - start)
+                w0 = max(0, month_index(tg.counted_from or sc.window_start) - start)
                 g = group_of(tg.tiers)
                 if tg.count == "firms" and g in self._groups:
                     count = float(self.firsts[w0:t + 1, self._groups.index(g)].sum()) / s

@@ -339,6 +339,8 @@ class TargetConfig:
     count: str = p("firms", "what a cumulative_new counts: firms = distinct firms gaining their first title of the tiers from window_start (a firm with two titles of the tiers, or re-recognised after holding one, counts once); recognitions = every recognition, re-recognitions included (the count before issue 12)", "seed 003 (鲁工信发〔2021〕5号): '新培育省级以上…企业' counts enterprises newly cultivated, at provincial level or above", choices=("firms", "recognitions"))
     threshold: float = p(0.0, "firms", "seed documents", range=(0, 1e8))
     deadline: str = p("2025-12", "YYYY-MM", "seed documents")
+    announced: str = p("", "YYYY-MM the target was announced ('' = known from scenario.start); a government chases only targets announced by the end of the published record (scenario.origin; in a back-test the end of `until`)", "the target's document")
+    counted_from: str = p("", "YYYY-MM a cumulative_new plan target counts from ('' = scenario.window_start; plan_targets only)", "the target's document (a plan's own period)")
     illustrative: bool = p(False, "flag", "True when no official figure exists")
     source: str = p("", "text", "document")
 
@@ -443,7 +445,7 @@ class GovernmentConfig:
 
     rule: str = p("mixture", "batch-size rule after the record: mixture (each replicate draws one of the others by weights), target_chasing, trend, fixed, criteria_only", "issue 13; DOMAIN §7: how MIIT sizes batches was unknown in 2021", choices=GOVERNMENT_RULES)
     weights: dict = p({"target_chasing": 0.4, "trend": 0.2, "fixed": 0.2, "criteria_only": 0.2}, "relative weight of each rule in the mixture", "assumed: DOMAIN §8 (targets cascade and were met early and overshot) puts the most weight on target chasing; DOMAIN §7 leaves the others open")
-    review_capacity: float = p(2.0, "multiple of the tier's largest recorded batch that one batch can review", "2016-21 batch sequences: after a programme's first batch no batch exceeded 1.85x its predecessor; prior [1.5, 3]", range=(0.1, 100.0))
+    review_capacity: float = p(2.0, "multiple of the tier's largest recorded batch that one batch can review", "2016-21 batch sequences: after a programme's second batch no batch exceeded 1.85x its predecessor; prior [1.5, 3]; no cap while fewer than two batches are recorded (second batches were 1.2x and 6.4x the first)", range=(0.1, 100.0))
     target_chasing: TargetChasingConfig = field(default_factory=TargetChasingConfig)
     trend: TrendConfig = field(default_factory=TrendConfig)
     fixed: FixedConfig = field(default_factory=FixedConfig)

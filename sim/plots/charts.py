@@ -160,3 +160,43 @@ def heatmap(table: pd.DataFrame, x: str, y: str, target: str, out_base: str | Pa
     what = f"P(reached): {t}" if value == "p" else f"mean count at deadline: {t}"
     ax.set_title(title or f"{what} (>= {n} replicates a cell)", fontsize=10)
     return _save(fig, out_base)
+
+
+# --------------------------------------------------------------------------- batch curve
+def batch_curve_chart(table: pd.DataFrame, out_base: str | Path, labels: dict[str, str] | None = None,
+                      marks: dict[str, dict[str, float]] | None = None, title: str = "", footer: str = "") -> list[Path]:
+    """P(target reached) against the batch recognised per year after the origin (from
+    ``reachability_by_batch.csv``): one panel per target, the 95% interval as a band, with the
+    pace needed from the origin and the last recorded batch marked (``marks[target]`` with keys
+    ``need`` and ``last``, firms/yr)."""
+    targets = list(dict.fromkeys(table["target"]))
+    labels, marks = labels or {}, marks or {}
+    cols = min(2, max(len(targets), 1))
+    rows = -(-len(targets) // cols) if targets else 1
+    fig = Figure(figsize=(4.6 * cols, 0.8 + 2.9 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, t in zip(axes, targets):
+        sub = table[table["target"] == t].sort_values("batch_per_year")
+        x = sub["batch_per_year"].to_numpy(float)
+        ax.fill_between(x, sub["p_low"].to_numpy(float), sub["p_high"].to_numpy(float), color=_BLUE, alpha=0.2, lw=0,
+                        label="95% interval")
+        ax.plot(x, sub["p_reached"].to_numpy(float), "o-", color=_BLUE, ms=3.5, lw=1.4, label="P(reached)")
+        m = marks.get(t, {})
+        for key, style, text in (("need", "--", "need/yr from origin"), ("last", ":", "last recorded batch")):
+            v = m.get(key)
+            if v is not None and np.isfinite(v) and v > 0:
+                ax.axvline(v, color=_ORANGE if key == "need" else _GREY, ls=style, lw=1.0, label=text)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_xlim(left=0)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=8)
+        ax.set_title(textwrap.fill(labels.get(t, t), 48), fontsize=9, loc="left")
+        ax.set_xlabel("firms recognised per year after the origin", fontsize=8)
+        ax.set_ylabel("P(target reached)", fontsize=8)
+        ax.legend(fontsize=7, loc="lower right")
+    for ax in axes[len(targets):]:
+        ax.set_visible(False)
+    fig.suptitle(title or "P(target | batch size per year)", fontsize=10)
+    if footer:
+        fig.supxlabel(footer, fontsize=7, color=_GREY)  # constrained layout keeps room for it
+    return _save(fig, out_base)
