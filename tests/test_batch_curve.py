@@ -37,3 +37,34 @@ def test_the_crossing_interpolates_between_grid_points():
 
 def test_a_curve_below_p_high_at_its_largest_batch_is_extended():
     assert bc.needs_extension(0.9) and not bc.needs_extension(0.97)
+
+
+def test_a_forecast_with_batch_curve_writes_the_curve_for_every_quota_target(tmp_path):
+    import json
+
+    import sim
+    from sim.pipelines.forecast import curve_targets
+
+    out = tmp_path / "run"
+    tabs = sim.forecast(scenario="shandong", policy="baseline", n_replicates=3, seed=2, out_dir=out,
+                        overrides=["scenario.scale=0.01", "batch_curve=true", "n_jobs=1", "calibration="])
+    curve = pd.read_csv(out / "reachability_by_batch.csv")
+    assert list(curve.columns) == bc.COLUMNS
+    cfg = sim.compose("shandong", "baseline", ["scenario.scale=0.02", "calibration="])
+    names = [t.name for t in curve_targets(cfg)]
+    assert names and list(dict.fromkeys(curve["target"])) == names  # every target whose tiers are quota tiers
+    for name, g in curve.groupby("target"):
+        g = g.sort_values("batch_per_year")
+        assert len(g) >= 6 and g["batch_per_year"].iloc[0] == 0.0
+        assert g["n_replicates"].eq(3).all() and g["p_low"].le(g["p_reached"]).all() and g["p_reached"].le(g["p_high"]).all()
+        # more recognitions a year, a larger count at the deadline (the same replicates at every point)
+        assert g["count_p50"].iloc[-1] > g["count_p50"].iloc[0], name
+        assert g["p_reached"].iloc[-1] >= g["p_reached"].iloc[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["batch_curve"]) >= set(names) and any(p.endswith("batch_curve.png") for p in summary["figures"])
+    assert (out / "batch_curve.png").stat().st_size > 10_000
+    # the mixture's per-rule variance shares: between-rule share of each target in [0, 1]
+    var = tabs["variance_by_rule"]
+    between = var[var["rule"] == "between"]
+    assert set(between["target"]) == {t.name for t in cfg.scenario.targets}
+    assert between["share_of_variance"].dropna().between(0, 1).all()

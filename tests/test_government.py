@@ -241,3 +241,13 @@ def test_bad_target_dates_give_one_line(override, message):
     with pytest.raises(ConfigError) as e:
         sim.compose("national", "baseline", [override])
     assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_an_imposed_batch_overrides_every_rule_and_the_review_cap():
+    for rule in ("target_chasing", "trend", "criteria_only"):
+        cfg = sim.compose("shandong", "baseline", ["calibration=", "scenario.scale=0.2", f"government={rule}",
+                                                   "+government.imposed.little_giant.2023=1500"])
+        cap = _capacities(cfg)
+        assert cap[("2023-06", "little_giant")] == pytest.approx(1500), rule  # above 2 x 221, the review cap
+    with pytest.raises(ConfigError, match=r"government.imposed.little_giant.2023: -5 is not allowed \(allowed: 0 to 1e7"):
+        sim.compose("shandong", "baseline", ["+government.imposed.little_giant.2023=-5"])

@@ -184,3 +184,33 @@ def test_threshold_equality_counts_as_reached():
     r = row(reachability_table(make_traj(), [target(threshold=426)]), "lg_sc_stock")
     assert r["p_reached"] == pytest.approx(0.6)
     assert r["share_ever_reached"] == pytest.approx(0.6)
+
+
+def test_the_pace_needed_for_a_stock_replaces_the_titles_lost_on_the_way():
+    traj = make_traj()
+    # replicate r loses r titles a month after the origin (2021-12) on each target tier: 12 months
+    after = traj["date"] > "2021-12"
+    traj.loc[after, "revoked"] = traj.loc[after, "replicate"]
+    traj.loc[after & (traj["tier"] == "little_giant"), "exited"] = 1
+    df = reachability_table(traj, [target("y1", threshold=480), target("new", metric="cumulative_new", threshold=10)])
+    r = row(df, "y1")
+    # per replicate: 12 x (2r + 1) over the two tiers; median over r = 0..9 -> 12 x (2 x 4.5 + 1) = 120
+    assert r["losses_p50"] == pytest.approx(120)
+    assert r["needed_per_year"] == pytest.approx(480 - 412 + 120)
+    assert row(df, "new")["losses_p50"] == 0  # new recognitions are not lost
+
+
+def test_variance_by_rule_decomposes_the_spread_exactly():
+    from sim.analysis.targets import variance_by_rule
+
+    traj = make_traj(n_rep=4)
+    rules = pd.DataFrame({"scenario": "base", "policy": "status_quo", "replicate": [0, 1, 2, 3],
+                          "rule": ["fixed", "fixed", "trend", "trend"]})
+    v = variance_by_rule(traj[traj["scenario"] == "base"], [target("y1")], rules).set_index("rule")
+    # at 2022-12 (m=23) the summed stock is 20r + 2*23 + 300: replicates 0..3 -> 346, 366, 386, 406
+    y = np.array([346.0, 366.0, 386.0, 406.0])
+    assert v.loc["between", "count_mean"] == pytest.approx(376.0)
+    assert v.loc["between", "share_of_variance"] == pytest.approx(0.8)  # ((356-376)^2 + (396-376)^2) / 2 / var 500
+    assert y.var() == pytest.approx(500.0)
+    assert v.loc[["fixed", "trend"], "share_of_variance"].sum() == pytest.approx(1.0)
+    assert v.loc["fixed", "weight"] == 0.5 and v.loc["trend", "count_sd"] == pytest.approx(10.0)

@@ -23,7 +23,7 @@ REP = [*KEYS, "replicate"]
 COLUMNS = [
     "scenario", "policy", "target", "label", "tiers", "metric", "threshold", "deadline", "illustrative",
     "n_replicates", "p_reached", "p_low", "p_high", "count_p50", "count_p05", "count_p95",
-    "first_reached_p50", "share_ever_reached", "origin", "count_at_origin_p50", "needed_per_year",
+    "first_reached_p50", "share_ever_reached", "origin", "count_at_origin_p50", "losses_p50", "needed_per_year",
     "batches_bound", "rule",
 ]
 
@@ -107,9 +107,17 @@ def _one_target(traj: pd.DataFrame, t: dict[str, Any], origin: str, batches: pd.
     out["share_ever_reached"] = first.groupby(level=KEYS).size().reindex(out.index, fill_value=0) / n
     out["origin"] = origin
     out["count_at_origin_p50"] = at_or.groupby(level=KEYS).median().reindex(out.index)
+    # a stock loses titles (re-review failures, lapses, exits) while it is built: the pace needed
+    # replaces them; a count of new recognitions or firms never falls
+    losses = pd.Series(0.0, index=out.index)
+    if col == "stock" and {"revoked", "exited"} <= set(traj.columns):
+        win = traj[traj["tier"].isin(list(t["tiers"])) & (traj["date"] > origin) & (traj["date"] <= deadline)]
+        per_rep = win.groupby(REP)[["revoked", "exited"]].sum().sum(axis=1)
+        losses = per_rep.groupby(level=KEYS).median().reindex(out.index).fillna(0.0)
+    out["losses_p50"] = losses
     months = _month_index(deadline) - _month_index(origin)
     out["needed_per_year"] = (
-        (thr - out["count_at_origin_p50"]).clip(lower=0) / (months / 12) if months > 0 else np.nan
+        (thr - out["count_at_origin_p50"] + out["losses_p50"]).clip(lower=0) / (months / 12) if months > 0 else np.nan
     )
     out["batches_bound"] = _batches_bound(batches, list(t["tiers"]), origin, deadline).reindex(out.index).fillna("")
     meta = {
@@ -205,3 +213,34 @@ def format_reachability(df: pd.DataFrame, label_width: int = 44) -> str:
         lines += [fmt(r) for r in rows]
         lines.append("")
     return "\n".join(lines).rstrip("\n")
+
+
+VARIANCE_COLUMNS = ["scenario", "policy", "target", "rule", "n_replicates", "weight", "count_mean", "count_sd", "share_of_variance"]
+
+
+def variance_by_rule(traj: pd.DataFrame, targets: Sequence[dict[str, Any]], rules: pd.DataFrame,
+                     counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """How much of each target's spread at its deadline comes from the batch-size rule (issue 13).
+
+    By the law of total variance over the replicates (population variances, so it is exact):
+    Var(Y) = sum_r w_r [(mean_r - mean)^2 + var_r].  One row per rule drawn with its weight
+    w_r (share of replicates), mean, sd and ``share_of_variance`` = its term / Var(Y) (the
+    rules' shares sum to 1), then a row ``rule = 'between'`` with Var(E[Y | rule]) / Var(Y):
+    the share of the spread that is structural uncertainty about the rule.  NaN shares when
+    the count does not vary."""
+    rows = []
+    for t in targets:
+        s = target_series(traj, t, counts)
+        at = s.loc[s["date"] == t["deadline"], [*REP, t["metric"]]].merge(rules, on=REP, how="inner")
+        for (scen, pol), g in at.groupby(KEYS, sort=False):
+            y = g[t["metric"]].to_numpy(float)
+            mean, var = y.mean(), y.var()
+            between = 0.0
+            for rule, h in g.groupby("rule", sort=True):
+                yr = h[t["metric"]].to_numpy(float)
+                w = yr.size / y.size
+                term = w * ((yr.mean() - mean) ** 2 + yr.var())
+                between += w * (yr.mean() - mean) ** 2
+                rows.append([scen, pol, t["name"], rule, yr.size, w, yr.mean(), yr.std(), term / var if var > 0 else np.nan])
+            rows.append([scen, pol, t["name"], "between", y.size, 1.0, mean, np.sqrt(var), between / var if var > 0 else np.nan])
+    return pd.DataFrame(rows, columns=VARIANCE_COLUMNS)

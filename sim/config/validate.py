@@ -160,18 +160,19 @@ def _check_government(run: RunConfig) -> None:
         _fail("government.weights", g.weights, "at least one positive weight under government.rule=mixture")
     if g.trend.min_growth > g.trend.max_growth:
         _fail("government.trend.min_growth", g.trend.min_growth, f"at most government.trend.max_growth {g.trend.max_growth}")
-    if not isinstance(g.fixed.path, dict):
-        _fail("government.fixed.path", g.fixed.path, "a mapping tier -> {year: firms per batch}")
-    for tier, by_year in g.fixed.path.items():
-        if tier not in TIERS:
-            _fail("government.fixed.path", tier, ", ".join(TIERS))
-        if not isinstance(by_year, dict):
-            _fail(f"government.fixed.path.{tier}", by_year, "a mapping year -> firms per batch, e.g. {2023: 3000}")
-        for y, q in by_year.items():
-            if isinstance(y, bool) or not str(y).isdigit():
-                _fail(f"government.fixed.path.{tier}", y, "years as integers, e.g. {2023: 3000}")
-            if isinstance(q, bool) or not isinstance(q, (int, float)) or not (0 <= q < 1e7):
-                _fail(f"government.fixed.path.{tier}.{y}", q, "0 to 1e7 firms per batch")
+    for key, path in (("government.fixed.path", g.fixed.path), ("government.imposed", g.imposed)):
+        if not isinstance(path, dict):
+            _fail(key, path, "a mapping tier -> {year: firms per batch}")
+        for tier, by_year in path.items():
+            if tier not in TIERS:
+                _fail(key, tier, ", ".join(TIERS))
+            if not isinstance(by_year, dict):
+                _fail(f"{key}.{tier}", by_year, "a mapping year -> firms per batch, e.g. {2023: 3000}")
+            for y, q in by_year.items():
+                if isinstance(y, bool) or not str(y).isdigit():
+                    _fail(f"{key}.{tier}", y, "years as integers, e.g. {2023: 3000}")
+                if isinstance(q, bool) or not isinstance(q, (int, float)) or not (0 <= q < 1e7):
+                    _fail(f"{key}.{tier}.{y}", q, "0 to 1e7 firms per batch")
 
 
 def _check_consistency(run: RunConfig) -> None:

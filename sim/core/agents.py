@@ -143,7 +143,11 @@ class Government(mesa.Agent):
         # 2016-21 were 1.2x (champions) and 6.4x (little giants) the first, so with fewer than two
         # recorded batches only the eligible applicants bound the batch (largest 0 = no cap)
         largest = max(recorded.values()) if len(recorded) >= 2 else 0.0
-        b = government.decide(self.model.gov_setting, year, earlier, largest, gaps, tier)
+        imposed = {int(y): float(q) for y, q in self.model.config.government.imposed.get(tier, {}).items()}
+        if year in imposed:  # a decision the user knows (or a point of the batch curve): no rule, no review cap
+            b = imposed[year]
+        else:
+            b = government.decide(self.model.gov_setting, year, earlier, largest, gaps, tier)
         self.decided[tier][year] = b
         return b
 

@@ -1,10 +1,12 @@
 """The default forecast: an ensemble of one scenario under one policy, reduced to the
 tables a planner reads (forecast quantiles, target reachability), fan charts, and a
 summary — each file written atomically, the folder as a whole by the run-folder protocol
-(:mod:`sim.pipelines.folders`)."""
+(:mod:`sim.pipelines.folders`).  Under the mixture of batch-size rules it also writes
+variance_by_rule.csv; with ``batch_curve=true`` reachability_by_batch.csv and its figure."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.analysis import batch_curve as bc
 from sim.analysis import targets
 from sim.analysis.tables import forecast_table
 from sim.config import history, labels, posterior
@@ -92,7 +95,20 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
     reach = targets.reachability_table(traj, tgts, batch, origin=config.scenario.origin, counts=counts,
                                        rules=ensemble.rules(config, records))
     obs = observed(config)
+    rules = ensemble.rules(config, records)
+    rule_var = targets.variance_by_rule(traj, tgts, rules, counts) if rules["rule"].nunique() > 1 else None
+    curve, marks, curve_summary = (None, {}, {})
+    if config.batch_curve:
+        t1 = time.perf_counter()
+        curve, marks = batch_curve_runs(config, reach)
+        curve_summary = {"seconds": round(time.perf_counter() - t1, 1), "ensembles": int(len(curve)),
+                         **{n: {"batch_for_p50": bc.crossing(g, 0.5), "batch_for_p90": bc.crossing(g, 0.9)}
+                            for n, g in curve.groupby("target", sort=False)}}
     tables = {"trajectories": traj, "batches": batch, "forecast": fc, "reachability": reach, "observed": obs}
+    if rule_var is not None:
+        tables["variance_by_rule"] = rule_var
+    if curve is not None:
+        tables["reachability_by_batch"] = curve
     figures: list[str] = []
     if folder is not None:
         out = folder.path
@@ -122,6 +138,74 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
             "figures": figures, "versions": _versions(), "git_commit": _git_commit(),
             "config": dataclasses.asdict(config),
         }
+        if rule_var is not None:
+            atomic.write_csv(rule_var, out / "variance_by_rule.csv")
+            summary["variance_by_rule"] = _between_shares(rule_var)
+        if curve is not None:
+            atomic.write_csv(curve, out / "reachability_by_batch.csv")
+            summary["batch_curve"] = curve_summary
+            if config.plots:
+                from sim.plots.charts import batch_curve_chart
+
+                paths = batch_curve_chart(curve, out / "batch_curve", labels={t["name"]: t["label"] for t in tgts}, marks=marks,
+                                          title=f"{config.scenario.label}: P(target | firms recognised per year after {config.scenario.origin})",
+                                          footer=f"tiersim; {len(records)} replicates per point on common random numbers, scale {config.scenario.scale:g}, "
+                                                 f"seed {config.seed}; other tiers by government.rule={config.government.rule}")
+                summary["figures"] += [str(folder.public(p)) for p in paths]
         atomic.write_json(summary, out / "summary.json")
     tables["figures"] = pd.DataFrame({"path": figures})
     return tables
+
+
+def _between_shares(rule_var: pd.DataFrame) -> dict[str, float]:
+    """Per target: the share of the count's variance at the deadline that is between rules."""
+    b = rule_var[rule_var["rule"] == "between"]
+    return {str(r.target): (None if pd.isna(r.share_of_variance) else round(float(r.share_of_variance), 4)) for r in b.itertuples()}
+
+
+def _last_recorded(config: RunConfig, tier: str) -> float:
+    """The tier's last published batch up to the origin (firms), 0 if none."""
+    cap = config.scenario.tiers[tier].capacity
+    kept = {int(y): float(q) for y, q in cap.quota_by_year.items() if int(y) <= int(config.scenario.origin[:4])}
+    return kept[max(kept)] if kept else 0.0
+
+
+def curve_targets(config: RunConfig) -> list:
+    """The targets a batch curve can be drawn for: every tier of the target enabled and sized by
+    a quota (a criteria-only tier has no batch size to set)."""
+    sc = config.scenario
+    return [t for t in sc.targets
+            if all(x in sc.tiers and sc.tiers[x].enabled and sc.tiers[x].capacity.rule == "quota" for x in t.tiers)]
+
+
+def batch_curve_runs(config: RunConfig, reach: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+    """P(target | batch size per year): per target, the ensemble at each batch size of the grid
+    (sim.analysis.batch_curve.grid of the pace needed), the target's tiers imposed at that size
+    every year after the origin (``government.imposed``, split among its tiers by their last
+    recorded batches), every other tier by the governments' rule; the same seed and replicates
+    (common random numbers).  Returns the table and the marks of the figure."""
+    origin_year = int(config.scenario.origin[:4])
+    rows, marks = [], {}
+    for t in curve_targets(config):
+        row = reach[(reach["rule"] == "all") & (reach["target"] == t.name)].iloc[0]
+        last = {x: _last_recorded(config, x) for x in t.tiers}
+        pace = bc.base_pace(float(row["needed_per_year"]), sum(last.values()))
+        years = range(origin_year + 1, int(t.deadline[:4]) + 1)
+
+        def point(v: float, t=t, last=last, years=years, pace=pace) -> dict:
+            per = bc.split(v, list(t.tiers), last)
+            cfg = copy.deepcopy(config)
+            cfg.government.imposed = {**cfg.government.imposed, **{x: {y: per[x] for y in years} for x in t.tiers}}
+            recs = ensemble.run_ensemble(cfg)
+            tr, cn = ensemble.trajectories(cfg, recs), ensemble.target_counts(cfg, recs)
+            r = targets.reachability_table(tr, [dataclasses.asdict(t)], None, origin=config.scenario.origin, counts=cn)
+            return bc.curve_rows(t.name, v, pace, r[r["rule"] == "all"].iloc[0])
+
+        pts = [point(v) for v in bc.grid(pace)]
+        for m in bc.EXTEND:  # a curve short of P ~ 1 at 3x the pace: larger batches (a binding pool keeps it short)
+            if not bc.needs_extension(pts[-1]["p_reached"]):
+                break
+            pts.append(point(float(round(m * pace))))
+        rows += pts
+        marks[t.name] = {"need": float(row["needed_per_year"]), "last": float(sum(last.values()))}
+    return pd.DataFrame(rows, columns=bc.COLUMNS), marks
