@@ -15,8 +15,8 @@ import sim
 from sim.analysis import calibration, targets
 from sim.core import government as gov
 from sim.core.agents import City, Ministry, Province
-from sim.core.model import TierModel, simulate
 from sim.core.firms import TIER_INDEX
+from sim.core.model import TierModel, simulate
 from sim.core.schema import ConfigError, GovernmentConfig
 from tests.synthetic import make_traj
 
