@@ -184,20 +184,17 @@ def _check_consistency(run: RunConfig) -> None:
         for tier in t.tiers:
             if tier not in TIERS:
                 raise ConfigError(f"scenario.{key}[{i}].tiers: {tier!r} is not allowed (allowed: {', '.join(TIERS)})")
-        if not DATE_RE.match(t.deadline):
-            _fail(f"scenario.{key}[{i}].deadline", t.deadline, "a date 'YYYY-MM'")
-        if t.announced and not (DATE_RE.match(t.announced) and t.announced <= sc.horizon):
-            _fail(f"scenario.{key}[{i}].announced", t.announced, f"'' or a month 'YYYY-MM' up to scenario.horizon {sc.horizon}")
+        # the dates' format is checked by build (units 'YYYY-MM'); here their range
+        if t.announced > sc.horizon:
+            _fail(f"scenario.{key}[{i}].announced", t.announced, f"'' or a month up to scenario.horizon {sc.horizon}")
         if t.counted_from and key == "targets":  # the reported counts run from window_start (sim.core.record)
             _fail(f"scenario.targets[{i}].counted_from", t.counted_from, "'' (a reported target counts from scenario.window_start; counted_from is for plan_targets)")
-        if t.counted_from and not (DATE_RE.match(t.counted_from) and sc.start <= t.counted_from <= sc.horizon):
-            _fail(f"scenario.{key}[{i}].counted_from", t.counted_from, f"'' or a month 'YYYY-MM' from scenario.start {sc.start} to scenario.horizon {sc.horizon}")
+        if t.counted_from and not (sc.start <= t.counted_from <= sc.horizon):
+            _fail(f"scenario.{key}[{i}].counted_from", t.counted_from, f"'' or a month from scenario.start {sc.start} to scenario.horizon {sc.horizon}")
     for i, t in enumerate(sc.targets):
         if t.count == "firms" and t.metric == "stock" and len(set(t.tiers)) > 1:
             # distinct holders of several titles are not recorded: a stock over tiers sums titles
             _fail(f"scenario.targets[{i}].count", t.count, "recognitions for a stock over several tiers (titles held are summed)")
-        if not DATE_RE.match(t.deadline):
-            _fail(f"scenario.targets[{i}].deadline", t.deadline, "a date 'YYYY-MM'")
         if not (sc.start <= t.deadline <= sc.horizon):
             _fail(f"scenario.targets[{i}].deadline", t.deadline, f"a month from scenario.start {sc.start} to scenario.horizon {sc.horizon}")
     for name, lever in run.policy.levers().items():

@@ -134,7 +134,7 @@ class TierModel(mesa.Model):
         if cap.rule != "quota":
             return tiers.capacity(cap, year, sc.scale)
         origin_year = int(sc.origin[:4])
-        recorded = {int(y): float(q) for y, q in cap.quota_by_year.items() if int(y) <= origin_year}
+        recorded = tiers.recorded_batches(cap, sc.origin)
         if year in recorded:
             return recorded[year] * sc.scale
         if not recorded and year <= origin_year:
@@ -197,8 +197,7 @@ class TierModel(mesa.Model):
         decided = {y: b for y, b in (g.decided[tier].items() if g is not None else ()) if y < year}
         if decided:
             return decided[max(decided)]
-        origin_year = int(self.scenario.origin[:4])
-        rec = {int(y): float(q) for y, q in cap.quota_by_year.items() if int(y) <= origin_year and int(y) < year}
+        rec = {y: q for y, q in tiers.recorded_batches(cap, self.scenario.origin).items() if y < year}
         return rec[max(rec)] if rec else float(cap.quota_default)
 
     def _initial_volatility(self) -> None:

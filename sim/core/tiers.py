@@ -385,6 +385,14 @@ def capacity(cap: CapacityConfig, year: int, scale: float) -> float:
     return q * scale
 
 
+def recorded_batches(cap: CapacityConfig, origin: str) -> dict[int, float]:
+    """The published batches (firms, real units, by year) up to the end of the record ``origin``
+    ('YYYY-MM'; in a back-test the later ones were dropped first): the history the governments'
+    rules continue from."""
+    last = int(origin[:4])
+    return {int(y): float(q) for y, q in cap.quota_by_year.items() if int(y) <= last}
+
+
 def due(tier: str, sched: TierSchedule, year: int, month: int) -> bool:
     """Does ``tier`` hold a batch in this calendar month?"""
     if not sched.enabled or year < sched.first_year:

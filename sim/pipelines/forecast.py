@@ -21,6 +21,7 @@ from sim.analysis.tables import forecast_table
 from sim.config import history, labels, posterior
 from sim.core.levers import lever_dates
 from sim.core.schema import RunConfig
+from sim.core.tiers import recorded_batches
 from sim.pipelines import folders
 from sim.pipelines.provenance import _git_commit, _versions
 from sim.run import atomic, ensemble
@@ -165,8 +166,7 @@ def _between_shares(rule_var: pd.DataFrame) -> dict[str, float]:
 
 def _last_recorded(config: RunConfig, tier: str) -> float:
     """The tier's last published batch up to the origin (firms), 0 if none."""
-    cap = config.scenario.tiers[tier].capacity
-    kept = {int(y): float(q) for y, q in cap.quota_by_year.items() if int(y) <= int(config.scenario.origin[:4])}
+    kept = recorded_batches(config.scenario.tiers[tier].capacity, config.scenario.origin)
     return kept[max(kept)] if kept else 0.0
 
 
