@@ -262,14 +262,19 @@ def _check_scale(sc: ScenarioConfig) -> None:
 def check_run(run: RunConfig) -> None:
     """Checks of a run a user asked for, made once before anything is written (not on the
     configs a run derives internally): the history file (``data.path`` or the scenario's shipped
-    one) against the scenario, and the lever windows against the run (:func:`lever_windows`;
-    an :class:`InputWarning` for each clipped window).  Raises ConfigError (one line)."""
+    one) against the scenario, the lever windows against the run (:func:`lever_windows`;
+    an :class:`InputWarning` for each clipped window), and the government's fitted rules
+    (``government.fit``), which it loads into ``government.posterior``.  Raises ConfigError (one line)."""
+    from sim.config.posterior import attach_government_fit  # the posterior module sits above this one
+
+
     pop = run.scenario.population
     if pop.n_sme + pop.n_large + pop.n_small_tech == 0:
         _fail("scenario.population", dataclasses.asdict(pop), "n_sme + n_large + n_small_tech > 0 firms")
     _check_data(run)
     for message in lever_windows(run):
         warnings.warn(message, InputWarning, stacklevel=2)
+    attach_government_fit(run)
 
 
 def _check_data(run: RunConfig) -> None:

@@ -139,10 +139,7 @@ class Government(mesa.Agent):
         """This year's batch of ``tier`` (firms, real units) after the record: the rule on the
         recorded batches before ``year`` and the batches this government decided."""
         earlier = [recorded[y] for y in sorted(recorded) if y < year] + [self.decided[tier][y] for y in sorted(self.decided[tier])]
-        # a programme's first batch says little about what it can review: the second batches of
-        # 2016-21 were 1.2x (champions) and 6.4x (little giants) the first, so with fewer than two
-        # recorded batches only the eligible applicants bound the batch (largest 0 = no cap)
-        largest = max(recorded.values()) if len(recorded) >= 2 else 0.0
+        largest = government.review_base(recorded)  # 0 (no cap) while fewer than two batches are recorded
         imposed = {int(y): float(q) for y, q in self.model.config.government.imposed.get(tier, {}).items()}
         if year in imposed:  # a decision the user knows (or a point of the batch curve): no rule, no review cap
             b = imposed[year]

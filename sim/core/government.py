@@ -24,10 +24,14 @@ Rules (``government.rule``):
 Every rule is then bounded by the review capacity (``review_capacity`` x the tier's largest
 recorded batch) and, in ``tiers.run_batch``, by the eligible applicants.
 
-``mixture`` — each replicate draws one of the four rules (weights ``government.weights``)
-and its parameters (the priors in :data:`PRIORS`) from its own stream
-``SeedSequence(seed, spawn_key=(replicate, GOVERNMENT_STREAM))``: it depends on the seed and
-the replicate only, so the draw is reproducible and the same under every policy (paired).
+``mixture`` — each replicate draws one of the four rules and its parameters from its own
+stream ``SeedSequence(seed, spawn_key=(replicate, GOVERNMENT_STREAM))``: it depends on the seed
+and the replicate only, so the draw is reproducible and the same under every policy (paired).
+Without a fit (``government.fit=''``) the rule is drawn by ``government.weights`` and the
+parameters from the priors in :data:`PRIORS`.  With the fit of the rules to the recorded batch
+sequences (``government.posterior``, loaded from ``government.fit`` by the config layer; made by
+``sim.analysis.government_fit``) the weights are the posterior ones (:func:`mixture_weights`) and
+the parameters one of the rule's fitted draws.
 """
 
 from __future__ import annotations
@@ -104,6 +108,27 @@ def fixed(year: int, path: dict, last_batch: float | None) -> float | None:
     return last_batch
 
 
+def batches_left(deadline: str, year: int, batch_month: int) -> int:
+    """The batches of a yearly tier (batch month ``batch_month``, 1-12; 0 = continuous, counted
+    as December) from ``year``'s on, this one included, that fall by ``deadline`` ('YYYY-MM')."""
+    bm = batch_month or 12
+    return int(deadline[:4]) - year + (1 if bm <= int(deadline[5:7]) else 0)
+
+
+def review_base(recorded: dict[int, float]) -> float:
+    """The base of the review capacity (firms): the largest recorded batch, or 0 (no cap) while
+    fewer than two are recorded — a programme's first batch says little about what it can
+    review: the second batches of 2016-21 were 1.2x (champions) and 6.4x (little giants) the first."""
+    return max(recorded.values()) if len(recorded) >= 2 else 0.0
+
+
+def retention(rereview_pass: float, reviews_due: int, batches: int) -> float:
+    """The share of a new batch expected to hold its title at the deadline, averaged over the
+    ``batches`` left: ``reviews_due`` of them are re-reviewed before it, each passing with
+    ``rereview_pass``."""
+    return 1.0 - (1.0 - rereview_pass) * reviews_due / max(batches, 1)
+
+
 def bounded(batch: float | None, review_cap: float) -> float:
     """A batch bounded by the review capacity (firms); no batch (None) = the capacity."""
     if batch is None:
@@ -148,25 +173,63 @@ class Setting:
                 "max_growth": self.max_growth, "review_capacity": self.review_capacity}
 
 
+FITTED = {"target_chasing": ("target_chasing.over_fulfilment", "target_chasing.floor", "review_capacity"),
+          "trend": ("trend.max_growth", "review_capacity"),
+          "fixed": ("review_capacity",)}  # the PRIORS parameters each rule's batches depend on (criteria_only: none)
+
+
+def mixture_weights(weights: dict[str, float], posterior: dict) -> dict[str, float]:
+    """The mixture's rule weights: ``weights`` (the prior), updated by the fit's evidence where
+    there is one.  The rules the record can score (``posterior[rule]['log_evidence']`` not None)
+    share their total prior weight in proportion to prior x evidence; a rule it cannot score
+    (criteria_only: its batches are the eligible pools, which the firm-free fit does not
+    simulate) keeps its prior weight.  Normalised to sum 1."""
+    w = {r: float(weights.get(r, 0.0)) for r in RULES}
+    scored = [r for r in RULES if (posterior.get(r) or {}).get("log_evidence") is not None and w[r] > 0]
+    if scored:
+        top = max(posterior[r]["log_evidence"] for r in scored)
+        raw = {r: w[r] * math.exp(posterior[r]["log_evidence"] - top) for r in scored}
+        mass, tot = sum(w[r] for r in scored), sum(raw.values())
+        w.update({r: mass * raw[r] / tot for r in scored})
+    tot = sum(w.values())
+    return {r: v / tot for r, v in w.items()}
+
+
 def setting(gov: GovernmentConfig, seed: int, replicate: int) -> Setting:
-    """The replicate's rule and parameters.  A single rule: the config's values.  ``mixture``:
-    a rule drawn by ``gov.weights`` and every parameter of :data:`PRIORS` drawn (all of them,
-    in a fixed order, whichever rule is drawn) from the replicate's own stream."""
+    """The replicate's rule and parameters.  A single rule: one of its fitted draws (chosen
+    from the replicate's stream) if the fit has any, else the config's values.  ``mixture``:
+    a rule drawn by :func:`mixture_weights` and every parameter of :data:`PRIORS` drawn (all of
+    them, in a fixed order, whichever rule is drawn) from the replicate's own stream; with a
+    fit, the drawn rule's parameters are then replaced by one of its fitted draws (one more
+    variate, so without a fit the stream is used as it always was)."""
     base = Setting(gov.rule, gov.target_chasing.over_fulfilment, gov.target_chasing.floor, gov.trend.k,
                    gov.trend.min_growth, gov.trend.max_growth, gov.review_capacity,
                    {tier: {int(y): float(q) for y, q in by_year.items()} for tier, by_year in gov.fixed.path.items()})
-    if gov.rule != "mixture":
-        return base
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(replicate), GOVERNMENT_STREAM)))
-    w = np.array([gov.weights[r] for r in RULES], dtype=float)
+    if gov.rule != "mixture":  # a single rule: its fitted draws where there are, else the config's values
+        draws = (gov.posterior.get(gov.rule) or {}).get("draws") or []
+        return _with_draw(base, draws[int(rng.integers(len(draws)))]) if draws else base
+    mw = mixture_weights(gov.weights, gov.posterior)
+    w = np.array([mw[r] for r in RULES], dtype=float)
     rule = RULES[int(rng.choice(len(RULES), p=w / w.sum()))]
     vals = {}
     for path, shape, lo, hi, _unit, _note in PRIORS:
         u = float(rng.random())
         vals[path] = lo * (hi / lo) ** u if shape == "loguniform" else lo + (hi - lo) * u
-    return dataclasses.replace(base, rule=rule, over_fulfilment=vals["target_chasing.over_fulfilment"],
-                               floor=vals["target_chasing.floor"], max_growth=vals["trend.max_growth"],
-                               review_capacity=vals["review_capacity"])
+    drawn = dataclasses.replace(base, rule=rule, over_fulfilment=vals["target_chasing.over_fulfilment"],
+                                floor=vals["target_chasing.floor"], max_growth=vals["trend.max_growth"],
+                                review_capacity=vals["review_capacity"])
+    draws = (gov.posterior.get(rule) or {}).get("draws") or []
+    return _with_draw(drawn, draws[int(rng.integers(len(draws)))]) if draws else drawn
+
+
+_FIELD = {"target_chasing.over_fulfilment": "over_fulfilment", "target_chasing.floor": "floor",
+          "trend.max_growth": "max_growth", "review_capacity": "review_capacity"}
+
+
+def _with_draw(s: Setting, draw: dict) -> Setting:
+    """``s`` with the parameters of one fitted draw ({PRIORS path: value}) set."""
+    return dataclasses.replace(s, **{_FIELD[k]: float(v) for k, v in draw.items() if k in _FIELD})
 
 
 def decide(s: Setting, year: int, batches: Sequence[float], largest_recorded: float, gaps: Sequence[Gap],

@@ -159,7 +159,7 @@ class TierModel(mesa.Model):
             if tier not in tg.tiers or (tg.announced and tg.announced > sc.origin):
                 continue
             dl = month_index(tg.deadline)
-            left = int(tg.deadline[:4]) - year + (1 if bm <= int(tg.deadline[5:7]) else 0)
+            left = government.batches_left(tg.deadline, year, bm)
             if left <= 0:
                 continue
             ks = [TIER_INDEX[x] for x in tg.tiers if x in TIER_INDEX]
@@ -173,7 +173,7 @@ class TierModel(mesa.Model):
                     due = int(((rec != NONE) & (rec + start + validity <= dl)).sum())
                     losses += due * (1.0 - self.params.recognition.rereview_pass[x]) / s
                 q = sum(1 for y in range(year, year + left) if y * 12 + bm - 1 + validity <= dl)
-                retention = 1.0 - (1.0 - self.params.recognition.rereview_pass[tier]) * q / left
+                retention = government.retention(self.params.recognition.rereview_pass[tier], q, left)
             else:
                 w0 = max(0, month_index(tg.counted_from or sc.window_start) - start)
                 g = group_of(tg.tiers)

@@ -439,6 +439,17 @@ class FixedConfig:
 
 
 @dataclass
+class FittingConfig:
+    """The fit of the batch-size rules to the recorded batch sequences (sim/analysis/government_fit.py)."""
+
+    sigma: float = p(0.3, "s.d. of log(recorded batch / rule's batch)", "assumed: a batch within about 35% of the rule's size is one s.d.; the year-on-year log changes of the champion batches 2016-21 have s.d. 0.26 (data: champion_new)", range=(0.01, 5.0))
+    dof: float = p(4.0, "degrees of freedom of the Student-t error of log(recorded / rule's batch) (large = normal)", "assumed: heavy tails, so one surprising batch (a programme's ramp-up: little giants 248 -> 1,584 in 2020) cannot decide the fit alone", range=(1.0, 1e6))
+    n_prior: int = p(4000, "prior draws of the rules' parameters scored on the record", "run knob (the evidence's Monte-Carlo error falls as 1/sqrt(n_prior))", range=(10, 1_000_000))
+    n_keep: int = p(200, "posterior draws kept per rule (systematic resampling)", "run knob", range=(1, 100_000))
+    seed: int = p(0, "seed of the prior draws", "run knob", range=(0, 2**63 - 1))
+
+
+@dataclass
 class GovernmentConfig:
     """Who sizes the batches after the published record, and by which rule (issue 13;
     sim/core/government.py).  Years up to the record's end use the published batches."""
@@ -449,6 +460,9 @@ class GovernmentConfig:
     target_chasing: TargetChasingConfig = field(default_factory=TargetChasingConfig)
     trend: TrendConfig = field(default_factory=TrendConfig)
     fixed: FixedConfig = field(default_factory=FixedConfig)
+    fit: str = p("default", "the fit of the rules to the recorded batches the mixture draws from: default (sim/data/posteriors/government.json: the national 2016-21 record), '' (none: weights and priors as declared), or a JSON file of experiments.fit_government", "experiments.fit_government (sim/analysis/government_fit.py)")
+    posterior: dict = p({}, "the fit, loaded from government.fit when the config is composed ({rule: {log_evidence, draws}}); not set by hand", "sim/config/posterior.py attach_government_fit")
+    fitting: FittingConfig = field(default_factory=FittingConfig)
     imposed: dict = p({}, "firms per batch imposed whatever the rule, keyed by tier, then year ({little_giant: {2023: 3000}}): a decision known to the user, or a point of the batch curve (batch_curve=true); bounded only by the eligible applicants", "run knob (default: none)")
 
 

@@ -1,5 +1,6 @@
-"""Back-test: calibrate on data to ``until``, forecast, score every later published point; write
-backtest.csv, the summary and the figure."""
+"""Back-test: calibrate on data to ``until`` (the firm parameters by ABC, the government's
+batch-size rules by sim/analysis/rule_fit.py on the batches to ``until``), forecast, score every
+later published point; write backtest.csv, the summary, the rules' fit and the figure."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.analysis import calibration
+from sim.analysis import calibration, rule_fit
 from sim.analysis.scoring import check_until, naive_forecasts, score, summarise
 from sim.config import posterior
 from sim.core.schema import RunConfig
@@ -29,6 +30,10 @@ def backtest(config: RunConfig, until: int, out_dir: str | Path | folders.RunFol
 def _backtest(config: RunConfig, until: int, obs_all, folder: folders.RunFolder | None, log) -> dict:
     t0 = time.perf_counter()
     cfg_bt = calibration.truncate_quotas(config, until)
+    gov_fit = None
+    if config.government.fit:  # the rules refitted on the batches to `until` (the shipped fit saw 2021's)
+        gov_fit = rule_fit.fit(cfg_bt)
+        cfg_bt.government.posterior = rule_fit.posterior_of(gov_fit)
     priors = calibration.declare_priors(config, until)
     cal = calibrate.calibrate(cfg_bt, folder.sub("calibration") if folder else None, until=until, priors=priors, log=log)
     post = cal.posterior
@@ -50,9 +55,13 @@ def _backtest(config: RunConfig, until: int, obs_all, folder: folders.RunFolder 
                "calibration": {k: cal.info[k] for k in ("n_particles", "n_simulations", "ess", "tolerance_schedule", "acceptance_rates", "scale", "stop_reason")},
                "parameters": cal.info["parameters"], "timings_s": {"total": round(time.perf_counter() - t0, 1)},
                "settings": dataclasses.asdict(config.abc)}
+    if gov_fit is not None:
+        summary["government_fit"] = rule_fit.rules_table(gov_fit).to_dict(orient="records")
     if folder is not None:
         out = folder.path
         atomic.write_csv(table.replace({np.inf: np.nan}), out / "backtest.csv")
+        if gov_fit is not None:
+            atomic.write_json(gov_fit, out / "government_fit.json")
         if config.plots:
             from sim.plots.fit import fit_figure
 

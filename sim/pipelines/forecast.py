@@ -19,6 +19,7 @@ from sim.analysis import batch_curve as bc
 from sim.analysis import targets
 from sim.analysis.tables import forecast_table
 from sim.config import history, labels, posterior
+from sim.core import government
 from sim.core.levers import lever_dates
 from sim.core.schema import RunConfig
 from sim.core.tiers import recorded_batches
@@ -50,13 +51,29 @@ def history_for_target(obs: pd.DataFrame, target: dict, window_start: str) -> pd
     return per_date.assign(value=per_date["value"].cumsum(), label="published (cumulated)")
 
 
+def config_record(config: RunConfig) -> dict:
+    """The config as summary.json records it: the government's fitted draws (hundreds of
+    numbers, from the file ``government.fit`` names) summarised by rule (log evidence, draws)."""
+    d = dataclasses.asdict(config)
+    d["government"]["posterior"] = {r: {"log_evidence": e.get("log_evidence"), "n_draws": len(e.get("draws") or [])}
+                                    for r, e in config.government.posterior.items()}
+    return d
+
+
+def government_record(config: RunConfig) -> dict:
+    """What sized the batches after the origin: the rule, the fit used and the mixture's weights."""
+    gov = config.government
+    return {"rule": gov.rule, "fit": gov.fit, "prior_weights": dict(gov.weights),
+            "weights": {r: round(w, 4) for r, w in government.mixture_weights(gov.weights, gov.posterior).items()}}
+
+
 def same_run(config: RunConfig) -> Callable[[Path], bool]:
     """Whether a folder holds a forecast of this very configuration (its summary.json's
     ``config``): such a folder may be replaced by the re-run (same config and seed: the same
     tables), any other is refused."""
 
     def same(folder: Path) -> bool:
-        want = json.loads(json.dumps(dataclasses.asdict(config), default=str))  # as summary.json holds it
+        want = json.loads(json.dumps(config_record(config), default=str))  # as summary.json holds it
         try:
             return json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("config") == want
         except (OSError, ValueError, AttributeError):
@@ -137,7 +154,8 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
             "fiscal_cost": ensemble.fiscal_cost(config, records),
             "targets": reach.loc[reach["rule"] == "all", ["target", "p_reached", "p_low", "p_high", "count_p50"]].to_dict(orient="records"),
             "figures": figures, "versions": _versions(), "git_commit": _git_commit(),
-            "config": dataclasses.asdict(config),
+            "government": government_record(config),
+            "config": config_record(config),
         }
         if rule_var is not None:
             atomic.write_csv(rule_var, out / "variance_by_rule.csv")
