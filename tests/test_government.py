@@ -204,10 +204,7 @@ def _gaps_at(cfg, tier: str, date: str):
     m = TierModel(cfg, 0, records_only=True)
     while m.calendar.date(m.t_now) < date:
         m.step()
-    year = int(date[:4])
-    recorded = {int(y): float(q) for y, q in cfg.scenario.tiers[tier].capacity.quota_by_year.items()
-                if int(y) <= int(cfg.scenario.origin[:4])}
-    return m, m._gaps(tier, year, m.t_now, recorded)
+    return m, m._gaps(tier, int(date[:4]), m.t_now)
 
 
 def test_a_backtest_from_2019_chases_the_2018_plan_and_not_the_2021_targets():
@@ -246,3 +243,28 @@ def test_an_imposed_batch_overrides_every_rule_and_the_review_cap():
         assert cap[("2023-06", "little_giant")] == pytest.approx(1500), rule  # above 2 x 221, the review cap
     with pytest.raises(ConfigError, match=r"government.imposed.little_giant.2023: -5 is not allowed \(allowed: 0 to 1e7"):
         sim.compose("shandong", "baseline", ["+government.imposed.little_giant.2023=-5"])
+
+
+def test_an_imposed_batch_caps_a_tier_without_a_quota_after_the_origin():
+    # Liaocheng's SRDI batches are a selection rate of the eligible (no quota): the batch curve
+    # caps them; before the origin the record's rule holds, and recognitions never exceed the cap
+    ov = ["scenario.scale=0.5", "calibration=", "n_jobs=1"]
+    free = simulate(sim.compose("liaocheng", "baseline", ov), 0)
+    capped = simulate(sim.compose("liaocheng", "baseline", ov + ["+government.imposed.srdi.2023=4"]), 0)
+    b = {(x["date"], x["tier"]): x for x in capped.batches}
+    f = {(x["date"], x["tier"]): x for x in free.batches}
+    assert b[("2023-10", "srdi")]["capacity"] == pytest.approx(4.0)           # firms, real units
+    assert math.isnan(b[("2022-10", "srdi")]["capacity"]) and math.isnan(f[("2023-10", "srdi")]["capacity"])  # no bound
+    assert b[("2023-10", "srdi")]["recognised"] <= 4 < f[("2023-10", "srdi")]["recognised"]
+
+
+def test_a_programme_without_a_record_starts_at_its_targets_pace():
+    # Shandong's leading enterprises (no batch before 2022; 150 by 2025-12): under `fixed` the
+    # first batch, and every later one, is the plan's pace 150 / 4 batches; without a target
+    # (the target removed) the scenario's quota_default (40) is the only base left
+    ov = ["scenario.scale=0.5", "calibration=", "government=fixed", "government.fit=", "n_jobs=1"]
+    cap = _capacities(sim.compose("shandong", "baseline", ov))
+    assert [cap[(f"{y}-12", "leading")] for y in (2022, 2023, 2024, 2025)] == pytest.approx([37.5] * 4)
+    no_target = sim.compose("shandong", "baseline", ov)
+    no_target.scenario.targets = [t for t in no_target.scenario.targets if "leading" not in t.tiers]
+    assert _capacities(no_target)[("2022-12", "leading")] == pytest.approx(40.0)

@@ -13,7 +13,7 @@ import pytest
 
 import sim
 from sim.analysis import calibration, rule_fit
-from sim.config import posterior
+from sim.config import rule_file
 from sim.core import government as gov
 from sim.core.errors import InputWarning
 from sim.core.schema import ConfigError, GovernmentConfig
@@ -130,7 +130,7 @@ def test_log_density_and_systematic_resampling():
 def test_the_shipped_fit_is_the_code_on_the_shipped_record():
     cfg = sim.compose("national", "baseline", ["government.fit="])
     fresh = rule_fit.fit(cfg)
-    shipped = json.loads(posterior.GOVERNMENT_FIT.read_text(encoding="utf-8"))
+    shipped = json.loads(rule_file.GOVERNMENT_FIT.read_text(encoding="utf-8"))
     assert shipped["origin"] == "2021-12" and shipped["n_points"] == fresh["n_points"] == 7
     for rule, e in fresh["rules"].items():
         assert shipped["rules"][rule]["draws"] == e["draws"]

@@ -33,11 +33,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.config.rule_file import FIT_KIND
 from sim.core import government, tiers
 from sim.core.calendar import month_index
 from sim.core.schema import RunConfig
-
-FIT_KIND = "tiersim government fit"
 
 
 @dataclasses.dataclass

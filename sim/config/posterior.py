@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim.config import history, keys
-from sim.core.errors import InputWarning
-from sim.core.schema import ConfigError, GovernmentConfig, RunConfig
+from sim.core.schema import ConfigError, RunConfig
 
 POSTERIOR_DIR: Path = history.DATA_DIR / "posteriors"
 CALIBRATION_STREAM = 1_000_003   # replicate r's posterior draw: SeedSequence(seed, spawn_key=(r, CALIBRATION_STREAM))
@@ -110,81 +107,6 @@ def load_posterior(value: str, scenario: str | None = None) -> tuple[Path, pd.Da
     if path is None:
         return None
     return path, _load(str(path), path.stat().st_mtime)
-
-
-# --------------------------------------------------------------------------------------
-# The government's fitted batch-size rules (government.fit; sim/analysis/rule_fit.py)
-# --------------------------------------------------------------------------------------
-
-GOVERNMENT_FIT: Path = POSTERIOR_DIR / "government.json"
-FIT_KIND = "tiersim government fit"  # the 'kind' of a fit file (sim/analysis/rule_fit.py writes it)
-
-
-def government_fit_path(value: str) -> Path | None:
-    """The fit file named by ``government.fit``: '' -> None; 'default' -> the shipped national
-    fit; else the file (a directory: its government_fit.json)."""
-    if not value:
-        return None
-    path = GOVERNMENT_FIT if value == "default" else Path(value)
-    if path.is_dir():
-        path = path / "government_fit.json"
-    if not path.is_file():
-        raise ConfigError(f"government.fit: {value!r} is not allowed (allowed: 'default' (the shipped national fit), '' for none, "
-                          "or a government_fit.json written by experiments.fit_government, or its run folder)")
-    return path
-
-
-@functools.lru_cache(maxsize=8)
-def _load_fit(path: str, mtime: float) -> dict:
-    """{rule: {log_evidence, draws}} from a fit file, checked."""
-    from sim.core.government import FITTED, RULES
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"government.fit: {path}: cannot be read as JSON ({type(e).__name__}) (allowed: a government_fit.json written by experiments.fit_government)") from None
-    if not isinstance(data, dict) or data.get("kind") != FIT_KIND or not isinstance(data.get("rules"), dict):
-        raise ConfigError(f"government.fit: {path}: not a fit file (allowed: JSON with kind {FIT_KIND!r} and rules, written by experiments.fit_government)")
-    out = {}
-    for rule, e in data["rules"].items():
-        if rule not in RULES:
-            raise ConfigError(f"government.fit: {path}: rule {rule!r} is not allowed (allowed: {', '.join(RULES)})")
-        le, draws = e.get("log_evidence"), e.get("draws") or []
-        if le is not None and not (isinstance(le, (int, float)) and np.isfinite(le)):
-            raise ConfigError(f"government.fit: {path}: {rule}.log_evidence {le!r} is not allowed (allowed: a finite number or null)")
-        for d in draws:
-            for k, v in d.items():
-                if k not in FITTED.get(rule, ()) or not isinstance(v, (int, float)) or not np.isfinite(v) or v < 0:
-                    raise ConfigError(f"government.fit: {path}: {rule} draw {k}={v!r} is not allowed "
-                                      f"(allowed: {', '.join(FITTED.get(rule, ())) or 'no parameters'}, finite and >= 0)")
-        out[rule] = {"log_evidence": le, "draws": [dict(d) for d in draws]}
-    return out
-
-
-def attach_government_fit(config: RunConfig) -> RunConfig:
-    """``config`` with ``government.posterior`` loaded from ``government.fit`` (in place; also
-    returned).  With a fit, every replicate draws the fitted parameters (sim/core/government.py
-    ``FITTED``) from it: a value the config gives one of them is not used, and an
-    :class:`InputWarning` says so (``government.fit=''`` uses the given values)."""
-    path = government_fit_path(config.government.fit)
-    if path is None:
-        config.government.posterior = {}
-        return config
-    fit = _load_fit(str(path), path.stat().st_mtime)
-    default, gov = GovernmentConfig(), config.government
-
-    def value(obj, dotted: str):
-        for part in dotted.split("."):
-            obj = getattr(obj, part)
-        return obj
-
-    fitted = sorted({k for e in fit.values() for d in e["draws"][:1] for k in d})
-    for k in fitted:
-        if value(gov, k) != value(default, k) and (gov.rule == "mixture" or any(k in d for d in fit.get(gov.rule, {}).get("draws", [])[:1])):
-            warnings.warn(f"government.{k}={value(gov, k)!r} is not used: each replicate draws it from the fit {path.name} "
-                          "(allowed: government.fit='' to use the given value)", InputWarning, stacklevel=2)
-    config.government.posterior = fit
-    return config
 
 
 def _applicable(config: RunConfig, df: pd.DataFrame) -> tuple[list[str], list[str]]:

@@ -17,7 +17,7 @@ import math
 import warnings
 from typing import Any, get_origin, get_type_hints
 
-from sim.config import history
+from sim.config import history, rule_file
 from sim.core.errors import InputWarning
 from sim.core.schema import (
     DATE_RE,
@@ -150,7 +150,7 @@ def validate(cfg: dict) -> RunConfig:
     """Validate a composed run configuration (plain dict) into a :class:`RunConfig`."""
     run = build(RunConfig, cfg, "")
     _check_consistency(run)
-    return run
+    return rule_file.attach(run)  # the government's fitted rules (government.fit)
 
 
 def _check_government(run: RunConfig) -> None:
@@ -264,9 +264,7 @@ def check_run(run: RunConfig) -> None:
     configs a run derives internally): the history file (``data.path`` or the scenario's shipped
     one) against the scenario, the lever windows against the run (:func:`lever_windows`;
     an :class:`InputWarning` for each clipped window), and the government's fitted rules
-    (``government.fit``), which it loads into ``government.posterior``.  Raises ConfigError (one line)."""
-    from sim.config.posterior import attach_government_fit  # the posterior module sits above this one
-
+    (``government.fit``: an InputWarning for a fitted parameter set by hand).  Raises ConfigError (one line)."""
 
     pop = run.scenario.population
     if pop.n_sme + pop.n_large + pop.n_small_tech == 0:
@@ -274,7 +272,7 @@ def check_run(run: RunConfig) -> None:
     _check_data(run)
     for message in lever_windows(run):
         warnings.warn(message, InputWarning, stacklevel=2)
-    attach_government_fit(run)
+    rule_file.warn_unused(run)
 
 
 def _check_data(run: RunConfig) -> None:

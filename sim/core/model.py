@@ -121,6 +121,7 @@ class TierModel(mesa.Model):
         else:
             owners = [Ministry(self, Ministry.TIERS, chased), Province(self, provincial, chased)]
         self._gov_of = {tier: g for g in owners for tier in g.tiers}
+        self._start: dict[str, float] = {}  # start batches of programmes without a record (_start_batch)
 
     def batch_capacity(self, tier: str, year: int, t: int) -> float:
         """The capacity of ``tier``'s batch in ``year`` (simulated firms; inf = no bound).
@@ -128,21 +129,39 @@ class TierModel(mesa.Model):
         batches after ``until`` are dropped first): that batch.  A quota tier's later years
         are sized by its government's rule; unrecorded years before the origin of a tier with
         no recorded batch keep the scenario's ``quota_default`` (its stated assumption for that
-        history), which is also the base batch of such a tier's rule."""
+        history); after the origin such a tier's rule starts from :meth:`_start_batch`.  A tier without a quota
+        (criteria, selection rate) is bound by its eligible applicants only, unless
+        ``government.imposed`` caps it in a year after the origin."""
         sched, sc = self.scenario.tiers[tier], self.scenario
         cap = sched.capacity
-        if cap.rule != "quota":
-            return tiers.capacity(cap, year, sc.scale)
         origin_year = int(sc.origin[:4])
+        if cap.rule != "quota":
+            # a tier without a quota has none to size; an imposed batch after the record caps it
+            # (a continuous tier's yearly figure is spread over its monthly batches)
+            imposed = {int(y): q for y, q in self.config.government.imposed.get(tier, {}).items()}
+            if year > origin_year and year in imposed:
+                return float(imposed[year]) / (12 if sched.batch_month == 0 else 1) * sc.scale
+            return tiers.capacity(cap, year, sc.scale)
         recorded = tiers.recorded_batches(cap, sc.origin)
         if year in recorded:
             return recorded[year] * sc.scale
         if not recorded and year <= origin_year:
             return tiers.capacity(cap, year, sc.scale)
-        base = recorded if recorded else {origin_year: float(cap.quota_default)}
-        return self._gov_of[tier].batch(tier, year, base, self._gaps(tier, year, t, base)) * sc.scale
+        base = recorded if recorded else {origin_year: self._start_batch(tier, year, t)}
+        return self._gov_of[tier].batch(tier, year, base, self._gaps(tier, year, t)) * sc.scale
 
-    def _gaps(self, tier: str, year: int, t: int, base: dict[int, float]) -> list[government.Gap]:
+    def _start_batch(self, tier: str, year: int, t: int) -> float:
+        """The batch a programme without any recorded batch starts from (firms, real units; the
+        base of its rule, fixed at its first batch after the origin): the pace its targets need
+        then — the largest per-batch need, as a plan is laid out — or, for a tier no target
+        counts (national leading enterprises, Liaocheng's champions), the scenario's
+        ``quota_default``."""
+        if tier not in self._start:
+            need = max((g.need() for g in self._gaps(tier, year, t)), default=0.0)
+            self._start[tier] = need if need > 0 else float(self.scenario.tiers[tier].capacity.quota_default)
+        return self._start[tier]
+
+    def _gaps(self, tier: str, year: int, t: int) -> list[government.Gap]:
         """The targets on ``tier`` its government holds, as seen now (real units): the gap
         to the threshold after the re-review losses the government expects before the deadline
         (holders due, times 1 - the tier's rereview_pass; stock targets), the tier's batches
@@ -189,7 +208,8 @@ class TierModel(mesa.Model):
 
     def _last_batch(self, tier: str, year: int) -> float | None:
         """The last batch of ``tier`` before ``year`` (firms, real units): decided, else recorded
-        up to the origin, else the scenario's quota_default (None for a tier without a quota)."""
+        up to the origin, else its start batch (:meth:`_start_batch`; quota_default before that
+        is set), None for a tier without a quota."""
         cap = self.scenario.tiers[tier].capacity
         if cap.rule != "quota":
             return None
@@ -198,7 +218,7 @@ class TierModel(mesa.Model):
         if decided:
             return decided[max(decided)]
         rec = {y: q for y, q in tiers.recorded_batches(cap, self.scenario.origin).items() if y < year}
-        return rec[max(rec)] if rec else float(cap.quota_default)
+        return rec[max(rec)] if rec else self._start.get(tier, float(cap.quota_default))
 
     def _initial_volatility(self) -> None:
         """The first year's growth volatility (later years: January in firm_month)."""

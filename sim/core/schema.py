@@ -461,7 +461,7 @@ class GovernmentConfig:
     trend: TrendConfig = field(default_factory=TrendConfig)
     fixed: FixedConfig = field(default_factory=FixedConfig)
     fit: str = p("default", "the fit of the rules to the recorded batches the mixture draws from: default (sim/data/posteriors/government.json: the national 2016-21 record), '' (none: weights and priors as declared), or a JSON file of experiments.fit_government", "experiments.fit_government (sim/analysis/government_fit.py)")
-    posterior: dict = p({}, "the fit, loaded from government.fit when the config is composed ({rule: {log_evidence, draws}}); not set by hand", "sim/config/posterior.py attach_government_fit")
+    posterior: dict = p({}, "the fit, loaded from government.fit when the config is validated ({rule: {log_evidence, draws}}); not set by hand", "sim/config/rule_file.py attach")
     fitting: FittingConfig = field(default_factory=FittingConfig)
     imposed: dict = p({}, "firms per batch imposed whatever the rule, keyed by tier, then year ({little_giant: {2023: 3000}}): a decision known to the user, or a point of the batch curve (batch_curve=true); bounded only by the eligible applicants", "run knob (default: none)")
 
@@ -538,7 +538,7 @@ class RunConfig:
     agent_limit: int = p(60_000, "max SMEs materialised by agents='auto'", "run knob (memory/time budget)", range=(0, 10_000_000))
     progress: str = p("auto", "progress bar", "run knob: auto = only when stderr is a terminal", choices=("auto", "on", "off"))
     plots: bool = p(True, "flag: draw fan charts", "run knob")
-    batch_curve: bool = p(False, "flag: also run P(target | batch size): for each target whose tiers are all quota tiers, the ensemble at a grid of fixed annual batch sizes after the origin (sim/analysis/batch_curve.py; ~8-10 ensembles per target), written to reachability_by_batch.csv and batch_curve.png", "run knob (issue 13)")
+    batch_curve: bool = p(False, "flag: also run P(target | batch size): for every target, the ensemble at a grid of fixed annual batch sizes after the origin (a tier without a quota is capped at it) (sim/analysis/batch_curve.py; ~8-10 ensembles per target), written to reachability_by_batch.csv and batch_curve.png", "run knob (issue 13)")
     data: DataConfig = field(default_factory=DataConfig)
     calibration: str = p("", "posterior replicates draw parameter sets from: '' = none (the defaults above), 'default' (the scenario's own shipped posterior, sim/data/posteriors/<scenario>.parquet; Liaocheng: Shandong's), a shipped name (sim/data/posteriors/<name>.parquet), a posterior.parquet file or a calibration run directory", "issue 4: experiments/calibrate.py output; replicate r draws with SeedSequence(seed, spawn_key=(r, 1000003))")
     abc: ABCConfig = field(default_factory=ABCConfig)

@@ -470,14 +470,15 @@ def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, 
     elig = applicants[ok]
     n_elig = int(elig.size)
     cap = capacity(sched.capacity, year, scale) if cap is None else cap
-    if sched.capacity.rule == "selection_rate":
-        chosen = elig[u_select[elig] < F32(sched.capacity.selection_rate)]
-    elif n_elig > cap:
-        n_take = int(np.floor(cap + u_select[elig[0]]))  # random rounding of a scaled quota
-        score = priority(elig) + u_select[elig]
-        chosen = elig[np.argpartition(-score, min(n_take, n_elig - 1))[:n_take]] if n_take > 0 else elig[:0]
+    # a selection rate picks its share of the eligible; a capacity (a quota, or a cap imposed on
+    # a tier without one) then takes the best-ranked of them
+    pool = elig[u_select[elig] < F32(sched.capacity.selection_rate)] if sched.capacity.rule == "selection_rate" else elig
+    if pool.size > cap:
+        n_take = int(np.floor(cap + u_select[pool[0]]))  # random rounding of a scaled quota
+        score = priority(pool) + u_select[pool]
+        chosen = pool[np.argpartition(-score, min(n_take, pool.size - 1))[:n_take]] if n_take > 0 else pool[:0]
     else:
-        chosen = elig
+        chosen = pool
     rec[chosen] = t
     return BatchResult(int(applicants.size), n_elig, float(cap), int(chosen.size), int(passed.size), int(revoked.size),
                        int(due.size - filed.sum()), chosen, revoked)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.analysis import calibration, rule_fit
-from sim.config import posterior
+from sim.config import rule_file
 from sim.core.schema import RunConfig
 from sim.pipelines import folders
 from sim.run import atomic
@@ -29,5 +29,5 @@ def fit_government(config: RunConfig, out_dir: str | Path | folders.RunFolder | 
             atomic.write_csv(rule_fit.rules_table(result), folder.path / "rules.csv")
             atomic.write_csv(pd.DataFrame(result["points"]), folder.path / "points.csv")
     if ship:
-        atomic.write_json(result, posterior.GOVERNMENT_FIT)
+        atomic.write_json(result, rule_file.GOVERNMENT_FIT)
     return result

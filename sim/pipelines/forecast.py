@@ -189,11 +189,11 @@ def _last_recorded(config: RunConfig, tier: str) -> float:
 
 
 def curve_targets(config: RunConfig) -> list:
-    """The targets a batch curve can be drawn for: every tier of the target enabled and sized by
-    a quota (a criteria-only tier has no batch size to set)."""
+    """The targets a batch curve is drawn for: every target whose tiers are all enabled.  A quota
+    tier's batch is set to the grid's size; a tier without a quota (criteria, selection rate) is
+    capped at it (``TierModel.batch_capacity``), so its curve flattens where the pool binds."""
     sc = config.scenario
-    return [t for t in sc.targets
-            if all(x in sc.tiers and sc.tiers[x].enabled and sc.tiers[x].capacity.rule == "quota" for x in t.tiers)]
+    return [t for t in sc.targets if all(x in sc.tiers and sc.tiers[x].enabled for x in t.tiers)]
 
 
 def batch_curve_runs(config: RunConfig, reach: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
