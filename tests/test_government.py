@@ -62,6 +62,8 @@ def test_decide_by_hand():
     assert gov.decide(_setting("criteria_only"), 2022, hist, 2930.0, gaps) == 5860.0          # the review capacity, 2 x 2,930
     assert gov.decide(_setting("target_chasing"), 2022, hist, 2930.0, gaps) == pytest.approx(0.78 * 2930)  # the floor binds
     assert gov.decide(_setting("target_chasing", floor=0.0), 2022, hist, 2930.0, gaps) == pytest.approx(1.5 * 1309.5)
+    # no open target (the plan closed): the floor alone, here a programme growing 20% a year
+    assert gov.decide(_setting("target_chasing", floor=1.2), 2022, hist, 2930.0, []) == pytest.approx(1.2 * 2930)
     assert gov.decide(_setting("fixed"), 2022, hist, 2930.0, gaps) == 2930.0                  # persistence
     path = {"little_giant": {2022: 4000.0}}
     assert gov.decide(_setting("fixed", path=path), 2022, hist, 2930.0, gaps, "little_giant") == 4000.0

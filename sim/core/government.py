@@ -11,8 +11,8 @@ Units: batch sizes, gaps and losses are firms in real units (a simulated count d
 Rules (``government.rule``):
 
 * ``target_chasing`` — batch = over_fulfilment x (gap to the target after the expected
-  review losses) / batches left to the deadline, at least ``floor`` x the last batch; never
-  below 0.  With several targets on a tier the largest need drives (a government that meets
+  review losses) / batches left to the deadline, at least ``floor`` x the last batch (with no
+  open target, that floor alone); never below 0.  With several targets on a tier the largest need drives (a government that meets
   its most demanding target meets the others).
 * ``trend`` — the last ``k`` batches (recorded or decided) continued log-linearly: the
   least-squares growth of log(batch) over them, clipped to [min_growth, max_growth], applied
@@ -56,9 +56,11 @@ PRIORS: tuple[tuple[str, str, float, float, str, str], ...] = (
      "DOMAIN §8: the 2018 plan of ~600 little giants in 3 years gave 1,832 (3.05x); the 2016 plan of 200 demonstration "
      "champions by 2025 had 340 by 2021 (2.8x the pro-rata 120): both observed plans sit in the middle of [1.5, 4] "
      "(geometric middle 2.45); a prior on [1, 3] put most of its mass below the only evidence"),
-    ("target_chasing.floor", "uniform", 0.75, 1.0, "share of the last batch",
-     "2016-21 batch sequences (data/): the smallest batch / previous batch is 124/160 = 0.78 (champions 2019); "
-     "little-giant and Shandong SRDI batches never fell"),
+    ("target_chasing.floor", "uniform", 0.75, 1.5, "share of the last batch (> 1: the programme grows whatever its targets)",
+     "2016-21 batch sequences (data/): after a programme's second batch, batch / previous batch ranged from 124/160 = 0.78 "
+     "(champions 2019) to 2,930/1,584 = 1.85 (little giants 2021), and batches kept growing once plans were met "
+     "(champions 2020-21: x1.44, x1.46 after the 2016 plan's 200 demonstration firms were reached); little-giant and "
+     "Shandong SRDI batches never fell"),
     ("trend.max_growth", "uniform", 0.2, 0.85, "1/yr (log growth)",
      "2016-21 batch sequences: champion batches grew up to 0.38/yr in log (178 -> 259), little giants 0.62 (1,584 -> 2,930)"),
     ("review_capacity", "uniform", 1.5, 3.0, "multiple of the largest recorded batch",
@@ -242,9 +244,8 @@ def decide(s: Setting, year: int, batches: Sequence[float], largest_recorded: fl
     if s.rule == "criteria_only":
         return cap
     if s.rule == "target_chasing":
-        if not gaps:  # no target on this tier: persistence at the floor's base
-            return bounded(last, cap)
-        need = max(g.need() for g in gaps)
+        # no open target on this tier (none set, or the plan closed): the floor alone, floor x the last batch
+        need = max((g.need() for g in gaps), default=0.0)
         return bounded(target_chasing(need, s.over_fulfilment, last, s.floor), cap)
     if s.rule == "trend":
         return bounded(trend(batches, s.trend_k, s.min_growth, s.max_growth), cap)

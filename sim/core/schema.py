@@ -419,7 +419,7 @@ class TargetChasingConfig:
     """Target chasing (sim/core/government.py): batch = over_fulfilment x gap / batches left, floored."""
 
     over_fulfilment: float = p(2.45, "multiple of the per-year need to close the gap (1 = on plan)", "DOMAIN §8: the 2018 little-giant plan was met 3.05x (1,832 vs ~600), the 2016 champion plan 2.8x pro rata (340 by 2021 vs 120); default the geometric middle of the prior [1.5, 4] (sim/core/government.py PRIORS), which has both observed plans inside", range=(0.1, 10.0))
-    floor: float = p(0.78, "share of the last batch a batch does not fall below", "2016-21 batch sequences (data/): the smallest batch / previous batch, champions 2019 (124/160); prior [0.75, 1]", range=(0.0, 2.0))
+    floor: float = p(0.78, "share of the last batch a batch does not fall below (with no open target, the batch; > 1: growth whatever the targets)", "2016-21 batch sequences (data/): the smallest batch / previous batch, champions 2019 (124/160); prior [0.75, 1.5] (the largest ratio 1.85, little giants 2021); runs draw it from the fit (government.fit)", range=(0.0, 2.0))
 
 
 @dataclass
