@@ -200,6 +200,7 @@ def child_floor(spec: dict) -> dict:
     from sim.core.firms import SCHEMA
     from sim.core.model import TierModel
     from sim.core.schema import TIERS
+    from sim.core.variates import Sparse
 
     cfg = _compose(1.0, "vector")
     rep = spec["replicate"]
@@ -231,13 +232,20 @@ def child_floor(spec: dict) -> dict:
     for label, t in (("non_january", 1), ("january", 0)):
         box2["sink"] = []
         d = probe.draw(probe.firms.n, t)
-        calls = box2["sink"]
-        assert len(calls) == len(d), (len(calls), list(d))  # one generator call per key, in key order
-        draws_per_step[label] = {
-            "arrays": {key: {"stream": c[0], "distribution": c[1], "dtype": str(v.dtype), "size": int(v.size)}
-                       for (key, v), c in zip(d.items(), calls)},
-            "n_arrays": len(d), "variates": int(sum(v.size for v in d.values())),
-        }
+        calls = list(box2["sink"])
+        arrays = {}
+        for key, v in d.items():  # in key order: one generator call per array; a sparse key's calls are consecutive
+            if isinstance(v, Sparse):
+                mine = [calls.pop(0)]
+                while calls and calls[0][0] == mine[0][0]:
+                    mine.append(calls.pop(0))
+                arrays[key] = {"stream": mine[0][0], "distribution": "sparse: " + " + ".join(c[1] for c in mine),
+                               "dtype": "rows int64 + float32", "size": int(v.rows.size), "of_rows": int(v.size), "bound": v.bound}
+            else:
+                c = calls.pop(0)
+                arrays[key] = {"stream": c[0], "distribution": c[1], "dtype": str(v.dtype), "size": int(v.size)}
+        assert not calls, calls
+        draws_per_step[label] = {"arrays": arrays, "n_arrays": len(d), "variates": int(sum(a["size"] for a in arrays.values()))}
     draws_per_step["size_note"] = ("size = rows in use at the start (firms ever created; "
                                    f"{probe.firms.n:,} here); move_firms draws one variate per row in use each month")
     del probe
@@ -276,10 +284,19 @@ def child_floor(spec: dict) -> dict:
         seen = batch_seen.get(y, {})
         yr["arrays_by_stream"] = seen  # "stream:distribution:dtype" -> arrays drawn that year (one variate per row in use)
         yr["arrays"] = sum(seen.values())
-        yr["apply_arrays_equal_tier_batches"] = sum(v for k, v in seen.items() if k.startswith("apply:")) == yr["tier_batches"]
+        # one uniform array per tier-batch (a sparse one after its geometric gaps)
+        yr["apply_arrays_equal_tier_batches"] = sum(v for k, v in seen.items() if k.startswith("apply:random:")) == yr["tier_batches"]
     batch_ok = set(batch_seen) <= set(batch_per_year) and all(v["apply_arrays_equal_tier_batches"] for v in batch_per_year.values())
-    jan = [t for t in range(T) if cal.month(t) == 1]
-    expect_rule_calls = len(jan) * draws_per_step["january"]["n_arrays"] + (T - len(jan)) * draws_per_step["non_january"]["n_arrays"]
+    # firm-rule calls the floor makes: model.draw at each month's size on fresh streams (sparse keys make a
+    # number of calls that depends on the stream, the same in the instrumented run: the same streams and sizes)
+    rule_size = [next(size for stream, _m, _a, _k, size, _dt in calls if stream == "growth") for calls in per_step]
+    probe = TierModel(config=cfg, replicate=rep)
+    box2["sink"] = []
+    probe.streams = {k: CountingRNG(g, k, box2) for k, g in probe.streams.items()}
+    for t in range(T):
+        probe.draw(rule_size[t], t)
+    expect_rule_calls = len(box2["sink"])
+    del probe
     entry_methods: dict = {}
     for calls in per_step:
         for stream, meth, _a, _k, size, dt in calls:
@@ -296,8 +313,7 @@ def child_floor(spec: dict) -> dict:
         arrays = _state_arrays(model.firms)
     streams = {k: g for k, g in model.streams.items()}
 
-    # the firm-rule draw size each month, as the model drew it (rows in use when the firm rules ran)
-    rule_size = [next(size for stream, _m, _a, _k, size, _dt in calls if stream == "growth") for calls in per_step]
+    # rule_size (above): the firm-rule draw size each month, as the model drew it (rows in use when the firm rules ran)
 
     def floor_narrow():
         for t in range(T):

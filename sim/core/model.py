@@ -6,9 +6,10 @@ struct-of-arrays (``FirmArrays``); SMEs and chain owners are Mesa agents onto it
 
 Randomness: one ``SeedSequence(seed, spawn_key=(replicate,))`` per replicate (the
 replicate-th child of ``SeedSequence(seed).spawn``); each process (growth, exit,
-applications, ...) draws from its own child stream, one variate per firm row per step,
-so a policy that changes one process leaves the other processes' draws unchanged
-(common random numbers).  Mesa's own RNG is seeded from the same sequence.
+applications, ...) draws from its own child stream, one variate per firm row per step
+(institution founding and a continuous tier's applications: only the variates below a
+bound, ``variates.sparse_uniform``), so a policy that changes one process leaves the other
+processes' draws unchanged (common random numbers).  Mesa's own RNG is seeded from the same sequence.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import itertools
 import mesa
 import numpy as np
 
-from sim.core import chains, government, rules, tiers
+from sim.core import chains, government, rules, tiers, variates
 from sim.core.agents import SME, ChainOwner, City, FirmAgent, Ministry, Province, add_many, remove_many
 from sim.core.calendar import Calendar, month_index
 from sim.core.firms import NONE, TIER_INDEX, FirmArrays, sme_mask
@@ -27,6 +28,7 @@ from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, s
 from sim.core.population import KINDS, draw_attributes, synthesise
 from sim.core.record import RunRecord, count_groups, group_mask, group_of, note_recognised
 from sim.core.schema import TIERS, RunConfig
+from sim.core.variates import Sparse
 
 F32 = np.float32
 STREAMS = ("synth", "growth", "vol", "rd", "bunch", "ip", "inst", "exit", "entry", "apply", "review", "select")
@@ -56,6 +58,8 @@ class TierModel(mesa.Model):
         _all_real(self.firms, slice(0, self.firms.n))
         self.capacity = self.firms.capacity
         self.levers = from_policy(self.policy, self.calendar)
+        # the highest monthly chance of founding an R&D institution: the bound of its sparse variates
+        self._inst_bound = float(rules.institution_prob_monthly(np.array([np.inf], dtype=F32), self.params.rd)[0])
         self.rev0 = self.firms.revenue.copy()
         self.emp0 = self.firms.employees.copy()
         self._initial_volatility()
@@ -351,13 +355,17 @@ class TierModel(mesa.Model):
             f.library[rows[np.argpartition(-score, k - 1)[:k]]] = True
 
     # ------------------------------------------------------------------ firm rules
-    def draw(self, size: int, t: int) -> dict[str, np.ndarray]:
+    YEARLY = ("vol", "rd_u", "rd_z", "bunch")  # the January draws (the ones ``refresh`` reads)
+
+    def draw(self, size: int, t: int) -> dict[str, np.ndarray | Sparse]:
         """This month's firm-rule variates, ``size`` per process stream: every firm row in use
         (vector driver; the number of rows does not depend on the policy, since entry counts
-        do not) or one firm (agent driver).  January adds the yearly draws."""
+        do not) or one firm (agent driver).  January adds the yearly draws.  The institution
+        variates are sparse (``variates.sparse_uniform``): only those below the highest
+        monthly founding chance are drawn (~1.3% of the rows), the others cannot be events."""
         s = self.streams
         d = {"growth": s["growth"].standard_normal(size, dtype=F32), "ip": s["ip"].random(size, dtype=F32),
-             "inst": s["inst"].random(size, dtype=F32), "exit": s["exit"].random(size, dtype=F32)}
+             "inst": variates.sparse_uniform(s["inst"], size, self._inst_bound), "exit": s["exit"].random(size, dtype=F32)}
         if self.calendar.month(t) == 1:
             d["vol"] = s["vol"].standard_exponential(size, dtype=F32)
             d["rd_u"] = s["rd"].random(size, dtype=F32)
@@ -426,7 +434,7 @@ class TierModel(mesa.Model):
         month's entrants and the firms whose titles changed), with their variates of ``d``."""
         r = self._refresh
         if r is not None:
-            self.refresh(r, t, {k: v[r] for k, v in d.items()}, self.calendar.month(t) == 1)
+            self.refresh(r, t, {k: d[k][r] for k in self.YEARLY if k in d}, self.calendar.month(t) == 1)
 
     def firm_month(self, idx, t: int, d: dict[str, np.ndarray]) -> None:
         """Agent driver: this firm's refresh (if due) and one month of its rules, with its own
@@ -444,7 +452,8 @@ class TierModel(mesa.Model):
         f.ytd[idx] += step
         f.revenue[idx] *= np.exp(step, out=step)
         f.ip[idx] += d["ip"] < f.p_ip[idx]
-        f.rd_inst[idx] |= d["inst"] < f.p_inst[idx]
+        founds = d["inst"].below(f.p_inst[idx])  # p_inst <= _inst_bound (rules.institution_prob_monthly)
+        f.rd_inst[founds + idx.start if isinstance(idx, slice) else idx[founds]] = True
         if self.calendar.month(t) == 12:
             f.rev_y3[idx], f.rev_y2[idx], f.rev_y1[idx] = f.rev_y2[idx], f.rev_y1[idx], f.revenue[idx]
 
@@ -581,11 +590,16 @@ class TierModel(mesa.Model):
             sched, k_tier = self.scenario.tiers[tier], TIER_INDEX[tier]
             # variates for every firm row; review and selection draws are skipped where the
             # calendar or the config rules them out (never on the state, so policies stay paired)
-            u_apply = self.streams["apply"].random(n, dtype=F32)
+            p_table = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)  # per segment code
+            # a continuous tier's monthly applications are rare: only the variates below a bound
+            # of its apply probabilities are drawn (variates.sparse_uniform; the bound is a power
+            # of 2, the same for policies whose probabilities differ a little)
+            bound = variates.bound_above(float(p_table.max())) if sched.batch_month == 0 else 1.0
+            u_apply = (variates.sparse_uniform(self.streams["apply"], n, bound) if bound < 1.0
+                       else self.streams["apply"].random(n, dtype=F32))
             reviews_possible = year * 12 + month - 1 >= sched.first_year * 12 + validity
             u_review = self.streams["review"].random(n, dtype=F32) if reviews_possible else None
             u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" else None
-            p_table = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)  # per segment code
             applicants, is_due = tiers.candidates(tier, f, t, validity, p_table, code, u_apply, reviews_possible)
             # criteria are evaluated for candidates only, and only those passing a cheap necessary
             # test; at a recorded batch for every alive non-holder (the pool on criteria alone),
