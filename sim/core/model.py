@@ -23,7 +23,7 @@ import numpy as np
 from sim.core import chains, government, rules, tiers, variates
 from sim.core.agents import SME, ChainOwner, City, FirmAgent, Ministry, Province, add_many, remove_many
 from sim.core.calendar import Calendar, month_index
-from sim.core.firms import NONE, TIER_INDEX, FirmArrays, sme_mask
+from sim.core.firms import NONE, SCHEMA, TIER_INDEX, FirmArrays, sme_mask
 from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
 from sim.core.population import KINDS, draw_attributes, synthesise
 from sim.core.record import RunRecord, count_groups, group_mask, group_of, note_recognised
@@ -102,6 +102,7 @@ class TierModel(mesa.Model):
         self._refresh = None  # rows whose rates are refreshed this month (slice or index array)
         self._refresh_flag = np.zeros(self.capacity, dtype=bool)  # the same, for the agent driver
         self._title_changed: list[np.ndarray] = []  # rows whose titles changed in this month's batches
+        self._staged_from = self._staged_until = 0  # months whose entrants are drawn (entry, _draw_entrants)
         self.datacollector = mesa.DataCollector(
             model_reporters={"date": lambda m: m.calendar.date(m.t_now - 1),
                              "firms_alive": lambda m: int(m.alive_count[m.t_now - 1]),
@@ -251,7 +252,7 @@ class TierModel(mesa.Model):
         workers it saw growing (a national ensemble lost ~10% to restarts)."""
         self.remove_all_agents()
         self._sme_agents.clear()
-        for name in ("firms", "kinds", "niches", "rev0", "emp0", "_codes", "_refresh_flag", "_refresh", "_title_changed"):
+        for name in ("firms", "kinds", "niches", "rev0", "emp0", "_codes", "_refresh_flag", "_refresh", "_title_changed", "_stage"):
             setattr(self, name, None)
 
     # ------------------------------------------------------------------ levers
@@ -528,34 +529,62 @@ class TierModel(mesa.Model):
         remove_many([a for a in map(self._sme_agents.pop, rows, itertools.repeat(None)) if a is not None])
 
     def entry(self, t: int) -> None:
-        rng = self.streams["entry"]
-        k = int(rng.poisson(rules.entrants_expected_monthly(self.n_initial, self.params.firms)))
+        """This month's entrants.  Their counts and attributes depend on the parameters and the
+        ``entry`` stream only (never on the firms), so they are drawn for the months up to the
+        next January at once (``_draw_entrants``: one call per draw instead of one per month)."""
+        if t >= self._staged_until:
+            self._draw_entrants(t)
+        k, n_small = self._staged_counts[t - self._staged_from]
         if k:
-            self._enter(t, k, rng)
+            self._enter(t, k, n_small)
 
-    def _enter(self, t: int, k: int, rng: np.random.Generator) -> None:
+    def _draw_entrants(self, t: int) -> None:
+        """Entrant counts (Poisson) and small/SME splits (binomial) of months t .. the next
+        January, then their attributes (``population.draw_attributes``: every month's SME
+        entrants, then every month's small ones) and first-year volatility variates, into a
+        staging FirmArrays that ``_enter`` copies from month by month."""
+        rng, cal = self.streams["entry"], self.calendar
+        end = next((u for u in range(t + 1, cal.n_steps) if cal.month(u) == 1), cal.n_steps)
+        pop, p = self.scenario.population, self.params
+        share_small = pop.n_small_tech / max(1, pop.n_sme + pop.n_small_tech)
+        k = rng.poisson(rules.entrants_expected_monthly(self.n_initial, p.firms), size=end - t)
+        n_small = rng.binomial(k, share_small)
+        n_sme = k - n_small
+        stage = FirmArrays.empty(int(k.sum()))
+        n_s = int(n_sme.sum())
+        draw_attributes(stage, slice(0, n_s), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        draw_attributes(stage, slice(n_s, stage.capacity), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        self._stage, self._stage_e = stage, rng.standard_exponential(stage.capacity, dtype=F32)
+        # per month: (entrants, of which small); where its SME and small rows start in the stage
+        self._staged_counts = list(zip(k.tolist(), n_small.tolist()))
+        self._stage_at = list(zip((np.cumsum(n_sme) - n_sme).tolist(), (n_s + np.cumsum(n_small) - n_small).tolist()))
+        self._staged_from, self._staged_until = t, end
+
+    def _enter(self, t: int, k: int, n_small: int) -> None:
         f = self.firms
         f.reserve(k)
         if f.capacity != self.capacity:
             self._grow_side_arrays(f.capacity)
-        start = f.n
-        pop = self.scenario.population
-        share_small = pop.n_small_tech / max(1, pop.n_sme + pop.n_small_tech)
-        n_small = int(rng.binomial(k, share_small))
-        p = self.params
-        draw_attributes(f, slice(start, start + k - n_small), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
-        draw_attributes(f, slice(start + k - n_small, start + k), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        start, n_sme = f.n, k - n_small
+        a, b = self._stage_at[t - self._staged_from]
+        stage, e = self._stage, self._stage_e
+        for name in SCHEMA:  # the month's SME entrants, then its small ones (as drawn for month t)
+            col, src = getattr(f, name), getattr(stage, name)
+            col[start:start + n_sme] = src[a:a + n_sme]
+            col[start + n_sme:start + k] = src[b:b + n_small]
+        f.birth[start:start + k] = t  # newborn: age 0 and new to its niche this month
+        f.niche_start[start:start + k] = t
         _all_real(f, slice(start, start + k))
-        self.kinds[start:start + k - n_small] = KINDS.index("sme")
-        self.kinds[start + k - n_small:start + k] = KINDS.index("small")
+        self.kinds[start:start + n_sme] = KINDS.index("sme")
+        self.kinds[start + n_sme:start + k] = KINDS.index("small")
         f.n = start + k
         self._per_code[0] += k  # entrants' code is 0 until next month's levers reach them
         # entrants' effect rows are neutral until next month's levers reach them
         self.rev0[start:f.n] = f.revenue[start:f.n]
         self.emp0[start:f.n] = f.employees[start:f.n]
         age = np.zeros(k, dtype=F32)
-        e = rng.standard_exponential(k, dtype=F32)
-        f.vol[start:f.n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[start:f.n], age, self.params.growth), e)
+        ev = np.concatenate([e[a:a + n_sme], e[b:b + n_small]])
+        f.vol[start:f.n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[start:f.n], age, self.params.growth), ev)
         self.refresh(slice(start, f.n), t, None, own=True)  # their rates, without lever effects until next month
         if self.materialise:
             self._sme_agents.update(add_many(self, SME, range(start, f.n)))
