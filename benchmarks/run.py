@@ -21,7 +21,8 @@ one JSON line, the parent takes medians.  Plain Python: no pytest, no timing ass
 The floor (``floor_national``): for each of the 120 months of the default run, draw exactly
 the variates the model's firm rules draw that month -- by calling the model's own
 ``model.draw(size, t)`` at the size the model drew, so count, distributions and dtypes are the model's by
-construction (4 float32 arrays of the rows in use in a month, 8 in January) -- plus one
+construction (3 float32 arrays of the rows in use and the sparse institution variates in a month, 4 more
+in January) -- plus one
 read-and-write pass over every firm state array (each column of ``sim.core.firms.SCHEMA`` and
 ``titles``) over the rows in use that month.  The rows in use and the capacity per month
 are those of an instrumented run of the same replicate.  A second, wider floor replays
@@ -511,8 +512,8 @@ def bench_floor(args, m: dict, cache: dict) -> dict:
         "model_step_s": rnd(model_step),
         "ratio_to_floor": rnd(ratio, 2),
         "target_ratio": 2, "meets_target": bool(ratio <= 2),
-        "floor_includes": ("per month t of the 120: model.draw(size_t, t) -- the firm-rule variates, 4 float32 arrays of "
-                           "size_t (8 in January), size_t = the size the model drew that month (rows in use) -- plus one read+write pass over every SCHEMA column and titles over the "
+        "floor_includes": ("per month t of the 120: model.draw(size_t, t) -- the firm-rule variates, 3 float32 arrays of "
+                           "size_t and the sparse institution variates (4 more arrays in January), size_t = the size the model drew that month (rows in use) -- plus one read+write pass over every SCHEMA column and titles over the "
                            "rows in use at month t (np.multiply(a, 1, out=a) for numbers, np.logical_or(a, False, out=a) for "
                            "bools); rows in use and capacity per month from an instrumented run of the same replicate"),
         "floor_excludes": ("recognition-batch draws (batch_draws_per_year) and entry draws (draws_audit_120_steps.entry); "
@@ -528,7 +529,8 @@ def bench_floor(args, m: dict, cache: dict) -> dict:
         "state_arrays": res["state_arrays"], "state_bytes_per_row": res["state_bytes_per_row"],
         "draws_per_step": res["draws_per_step"],
         "batch_draws_per_year": res["batch_draws_per_year"],
-        "batch_draws_note": ("per due tier-batch (scenario.tiers): one 'apply' uniform array; 'review' and 'select' arrays "
+        "batch_draws_note": ("per due tier-batch (scenario.tiers): one 'apply' uniform array (a continuous tier's sparse, "
+                             "after geometric gaps); 'review' and 'select' arrays "
                              "only where model.recognise draws them (counts from the instrumented run); each array has "
                              "one float32 variate per row in use"),
         "tier_schedules": res["tier_schedules"],
