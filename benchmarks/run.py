@@ -21,7 +21,8 @@ one JSON line, the parent takes medians.  Plain Python: no pytest, no timing ass
 The floor (``floor_national``): for each of the 120 months of the default run, draw exactly
 the variates the model's firm rules draw that month -- by calling the model's own
 ``model.draw(size, t)`` at the size the model drew, so count, distributions and dtypes are the model's by
-construction (4 float32 arrays of the rows in use in a month, 8 in January) -- plus one
+construction (3 float32 arrays of the rows in use and the sparse institution variates in a month, 4 more
+in January) -- plus one
 read-and-write pass over every firm state array (each column of ``sim.core.firms.SCHEMA`` and
 ``titles``) over the rows in use that month.  The rows in use and the capacity per month
 are those of an instrumented run of the same replicate.  A second, wider floor replays
@@ -200,6 +201,7 @@ def child_floor(spec: dict) -> dict:
     from sim.core.firms import SCHEMA
     from sim.core.model import TierModel
     from sim.core.schema import TIERS
+    from sim.core.variates import Sparse
 
     cfg = _compose(1.0, "vector")
     rep = spec["replicate"]
@@ -231,13 +233,20 @@ def child_floor(spec: dict) -> dict:
     for label, t in (("non_january", 1), ("january", 0)):
         box2["sink"] = []
         d = probe.draw(probe.firms.n, t)
-        calls = box2["sink"]
-        assert len(calls) == len(d), (len(calls), list(d))  # one generator call per key, in key order
-        draws_per_step[label] = {
-            "arrays": {key: {"stream": c[0], "distribution": c[1], "dtype": str(v.dtype), "size": int(v.size)}
-                       for (key, v), c in zip(d.items(), calls)},
-            "n_arrays": len(d), "variates": int(sum(v.size for v in d.values())),
-        }
+        calls = list(box2["sink"])
+        arrays = {}
+        for key, v in d.items():  # in key order: one generator call per array; a sparse key's calls are consecutive
+            if isinstance(v, Sparse):
+                mine = [calls.pop(0)]
+                while calls and calls[0][0] == mine[0][0]:
+                    mine.append(calls.pop(0))
+                arrays[key] = {"stream": mine[0][0], "distribution": "sparse: " + " + ".join(c[1] for c in mine),
+                               "dtype": "rows int64 + float32", "size": int(v.rows.size), "of_rows": int(v.size), "bound": v.bound}
+            else:
+                c = calls.pop(0)
+                arrays[key] = {"stream": c[0], "distribution": c[1], "dtype": str(v.dtype), "size": int(v.size)}
+        assert not calls, calls
+        draws_per_step[label] = {"arrays": arrays, "n_arrays": len(d), "variates": int(sum(a["size"] for a in arrays.values()))}
     draws_per_step["size_note"] = ("size = rows in use at the start (firms ever created; "
                                    f"{probe.firms.n:,} here); move_firms draws one variate per row in use each month")
     del probe
@@ -276,10 +285,19 @@ def child_floor(spec: dict) -> dict:
         seen = batch_seen.get(y, {})
         yr["arrays_by_stream"] = seen  # "stream:distribution:dtype" -> arrays drawn that year (one variate per row in use)
         yr["arrays"] = sum(seen.values())
-        yr["apply_arrays_equal_tier_batches"] = sum(v for k, v in seen.items() if k.startswith("apply:")) == yr["tier_batches"]
+        # one uniform array per tier-batch (a sparse one after its geometric gaps)
+        yr["apply_arrays_equal_tier_batches"] = sum(v for k, v in seen.items() if k.startswith("apply:random:")) == yr["tier_batches"]
     batch_ok = set(batch_seen) <= set(batch_per_year) and all(v["apply_arrays_equal_tier_batches"] for v in batch_per_year.values())
-    jan = [t for t in range(T) if cal.month(t) == 1]
-    expect_rule_calls = len(jan) * draws_per_step["january"]["n_arrays"] + (T - len(jan)) * draws_per_step["non_january"]["n_arrays"]
+    # firm-rule calls the floor makes: model.draw at each month's size on fresh streams (sparse keys make a
+    # number of calls that depends on the stream, the same in the instrumented run: the same streams and sizes)
+    rule_size = [next(size for stream, _m, _a, _k, size, _dt in calls if stream == "growth") for calls in per_step]
+    probe = TierModel(config=cfg, replicate=rep)
+    box2["sink"] = []
+    probe.streams = {k: CountingRNG(g, k, box2) for k, g in probe.streams.items()}
+    for t in range(T):
+        probe.draw(rule_size[t], t)
+    expect_rule_calls = len(box2["sink"])
+    del probe
     entry_methods: dict = {}
     for calls in per_step:
         for stream, meth, _a, _k, size, dt in calls:
@@ -296,8 +314,7 @@ def child_floor(spec: dict) -> dict:
         arrays = _state_arrays(model.firms)
     streams = {k: g for k, g in model.streams.items()}
 
-    # the firm-rule draw size each month, as the model drew it (rows in use when the firm rules ran)
-    rule_size = [next(size for stream, _m, _a, _k, size, _dt in calls if stream == "growth") for calls in per_step]
+    # rule_size (above): the firm-rule draw size each month, as the model drew it (rows in use when the firm rules ran)
 
     def floor_narrow():
         for t in range(T):
@@ -495,8 +512,8 @@ def bench_floor(args, m: dict, cache: dict) -> dict:
         "model_step_s": rnd(model_step),
         "ratio_to_floor": rnd(ratio, 2),
         "target_ratio": 2, "meets_target": bool(ratio <= 2),
-        "floor_includes": ("per month t of the 120: model.draw(size_t, t) -- the firm-rule variates, 4 float32 arrays of "
-                           "size_t (8 in January), size_t = the size the model drew that month (rows in use) -- plus one read+write pass over every SCHEMA column and titles over the "
+        "floor_includes": ("per month t of the 120: model.draw(size_t, t) -- the firm-rule variates, 3 float32 arrays of "
+                           "size_t and the sparse institution variates (4 more arrays in January), size_t = the size the model drew that month (rows in use) -- plus one read+write pass over every SCHEMA column and titles over the "
                            "rows in use at month t (np.multiply(a, 1, out=a) for numbers, np.logical_or(a, False, out=a) for "
                            "bools); rows in use and capacity per month from an instrumented run of the same replicate"),
         "floor_excludes": ("recognition-batch draws (batch_draws_per_year) and entry draws (draws_audit_120_steps.entry); "
@@ -512,7 +529,8 @@ def bench_floor(args, m: dict, cache: dict) -> dict:
         "state_arrays": res["state_arrays"], "state_bytes_per_row": res["state_bytes_per_row"],
         "draws_per_step": res["draws_per_step"],
         "batch_draws_per_year": res["batch_draws_per_year"],
-        "batch_draws_note": ("per due tier-batch (scenario.tiers): one 'apply' uniform array; 'review' and 'select' arrays "
+        "batch_draws_note": ("per due tier-batch (scenario.tiers): one 'apply' uniform array (a continuous tier's sparse, "
+                             "after geometric gaps); 'review' and 'select' arrays "
                              "only where model.recognise draws them (counts from the instrumented run); each array has "
                              "one float32 variate per row in use"),
         "tier_schedules": res["tier_schedules"],

@@ -6,9 +6,10 @@ struct-of-arrays (``FirmArrays``); SMEs and chain owners are Mesa agents onto it
 
 Randomness: one ``SeedSequence(seed, spawn_key=(replicate,))`` per replicate (the
 replicate-th child of ``SeedSequence(seed).spawn``); each process (growth, exit,
-applications, ...) draws from its own child stream, one variate per firm row per step,
-so a policy that changes one process leaves the other processes' draws unchanged
-(common random numbers).  Mesa's own RNG is seeded from the same sequence.
+applications, ...) draws from its own child stream, one variate per firm row per step
+(institution founding and a continuous tier's applications: only the variates below a
+bound, ``variates.sparse_uniform``), so a policy that changes one process leaves the other
+processes' draws unchanged (common random numbers).  Mesa's own RNG is seeded from the same sequence.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import itertools
 import mesa
 import numpy as np
 
-from sim.core import chains, government, rules, tiers
+from sim.core import chains, government, rules, tiers, variates
 from sim.core.agents import SME, ChainOwner, City, FirmAgent, Ministry, Province, add_many, remove_many
 from sim.core.calendar import Calendar, month_index
-from sim.core.firms import NONE, TIER_INDEX, FirmArrays, sme_mask
+from sim.core.firms import NONE, SCHEMA, TIER_INDEX, FirmArrays, sme_mask
 from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
 from sim.core.population import KINDS, draw_attributes, synthesise
 from sim.core.record import RunRecord, count_groups, group_mask, group_of, note_recognised
 from sim.core.schema import TIERS, RunConfig
+from sim.core.variates import Sparse
 
 F32 = np.float32
 STREAMS = ("synth", "growth", "vol", "rd", "bunch", "ip", "inst", "exit", "entry", "apply", "review", "select")
@@ -56,6 +58,8 @@ class TierModel(mesa.Model):
         _all_real(self.firms, slice(0, self.firms.n))
         self.capacity = self.firms.capacity
         self.levers = from_policy(self.policy, self.calendar)
+        # the highest monthly chance of founding an R&D institution: the bound of its sparse variates
+        self._inst_bound = float(rules.institution_prob_monthly(np.array([np.inf], dtype=F32), self.params.rd)[0])
         self.rev0 = self.firms.revenue.copy()
         self.emp0 = self.firms.employees.copy()
         self._initial_volatility()
@@ -98,6 +102,7 @@ class TierModel(mesa.Model):
         self._refresh = None  # rows whose rates are refreshed this month (slice or index array)
         self._refresh_flag = np.zeros(self.capacity, dtype=bool)  # the same, for the agent driver
         self._title_changed: list[np.ndarray] = []  # rows whose titles changed in this month's batches
+        self._staged_from = self._staged_until = 0  # months whose entrants are drawn (entry, _draw_entrants)
         self.datacollector = mesa.DataCollector(
             model_reporters={"date": lambda m: m.calendar.date(m.t_now - 1),
                              "firms_alive": lambda m: int(m.alive_count[m.t_now - 1]),
@@ -267,7 +272,7 @@ class TierModel(mesa.Model):
         workers it saw growing (a national ensemble lost ~10% to restarts)."""
         self.remove_all_agents()
         self._sme_agents.clear()
-        for name in ("firms", "kinds", "niches", "rev0", "emp0", "_codes", "_refresh_flag", "_refresh", "_title_changed"):
+        for name in ("firms", "kinds", "niches", "rev0", "emp0", "_codes", "_refresh_flag", "_refresh", "_title_changed", "_stage"):
             setattr(self, name, None)
 
     # ------------------------------------------------------------------ levers
@@ -371,13 +376,17 @@ class TierModel(mesa.Model):
             f.library[rows[np.argpartition(-score, k - 1)[:k]]] = True
 
     # ------------------------------------------------------------------ firm rules
-    def draw(self, size: int, t: int) -> dict[str, np.ndarray]:
+    YEARLY = ("vol", "rd_u", "rd_z", "bunch")  # the January draws (the ones ``refresh`` reads)
+
+    def draw(self, size: int, t: int) -> dict[str, np.ndarray | Sparse]:
         """This month's firm-rule variates, ``size`` per process stream: every firm row in use
         (vector driver; the number of rows does not depend on the policy, since entry counts
-        do not) or one firm (agent driver).  January adds the yearly draws."""
+        do not) or one firm (agent driver).  January adds the yearly draws.  The institution
+        variates are sparse (``variates.sparse_uniform``): only those below the highest
+        monthly founding chance are drawn (~1.3% of the rows), the others cannot be events."""
         s = self.streams
         d = {"growth": s["growth"].standard_normal(size, dtype=F32), "ip": s["ip"].random(size, dtype=F32),
-             "inst": s["inst"].random(size, dtype=F32), "exit": s["exit"].random(size, dtype=F32)}
+             "inst": variates.sparse_uniform(s["inst"], size, self._inst_bound), "exit": s["exit"].random(size, dtype=F32)}
         if self.calendar.month(t) == 1:
             d["vol"] = s["vol"].standard_exponential(size, dtype=F32)
             d["rd_u"] = s["rd"].random(size, dtype=F32)
@@ -446,7 +455,7 @@ class TierModel(mesa.Model):
         month's entrants and the firms whose titles changed), with their variates of ``d``."""
         r = self._refresh
         if r is not None:
-            self.refresh(r, t, {k: v[r] for k, v in d.items()}, self.calendar.month(t) == 1)
+            self.refresh(r, t, {k: d[k][r] for k in self.YEARLY if k in d}, self.calendar.month(t) == 1)
 
     def firm_month(self, idx, t: int, d: dict[str, np.ndarray]) -> None:
         """Agent driver: this firm's refresh (if due) and one month of its rules, with its own
@@ -464,7 +473,8 @@ class TierModel(mesa.Model):
         f.ytd[idx] += step
         f.revenue[idx] *= np.exp(step, out=step)
         f.ip[idx] += d["ip"] < f.p_ip[idx]
-        f.rd_inst[idx] |= d["inst"] < f.p_inst[idx]
+        founds = d["inst"].below(f.p_inst[idx])  # p_inst <= _inst_bound (rules.institution_prob_monthly)
+        f.rd_inst[founds + idx.start if isinstance(idx, slice) else idx[founds]] = True
         if self.calendar.month(t) == 12:
             f.rev_y3[idx], f.rev_y2[idx], f.rev_y1[idx] = f.rev_y2[idx], f.rev_y1[idx], f.revenue[idx]
 
@@ -539,34 +549,62 @@ class TierModel(mesa.Model):
         remove_many([a for a in map(self._sme_agents.pop, rows, itertools.repeat(None)) if a is not None])
 
     def entry(self, t: int) -> None:
-        rng = self.streams["entry"]
-        k = int(rng.poisson(rules.entrants_expected_monthly(self.n_initial, self.params.firms)))
+        """This month's entrants.  Their counts and attributes depend on the parameters and the
+        ``entry`` stream only (never on the firms), so they are drawn for the months up to the
+        next January at once (``_draw_entrants``: one call per draw instead of one per month)."""
+        if t >= self._staged_until:
+            self._draw_entrants(t)
+        k, n_small = self._staged_counts[t - self._staged_from]
         if k:
-            self._enter(t, k, rng)
+            self._enter(t, k, n_small)
 
-    def _enter(self, t: int, k: int, rng: np.random.Generator) -> None:
+    def _draw_entrants(self, t: int) -> None:
+        """Entrant counts (Poisson) and small/SME splits (binomial) of months t .. the next
+        January, then their attributes (``population.draw_attributes``: every month's SME
+        entrants, then every month's small ones) and first-year volatility variates, into a
+        staging FirmArrays that ``_enter`` copies from month by month."""
+        rng, cal = self.streams["entry"], self.calendar
+        end = next((u for u in range(t + 1, cal.n_steps) if cal.month(u) == 1), cal.n_steps)
+        pop, p = self.scenario.population, self.params
+        share_small = pop.n_small_tech / max(1, pop.n_sme + pop.n_small_tech)
+        k = rng.poisson(rules.entrants_expected_monthly(self.n_initial, p.firms), size=end - t)
+        n_small = rng.binomial(k, share_small)
+        n_sme = k - n_small
+        stage = FirmArrays.empty(int(k.sum()))
+        n_s = int(n_sme.sum())
+        draw_attributes(stage, slice(0, n_s), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        draw_attributes(stage, slice(n_s, stage.capacity), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        self._stage, self._stage_e = stage, rng.standard_exponential(stage.capacity, dtype=F32)
+        # per month: (entrants, of which small); where its SME and small rows start in the stage
+        self._staged_counts = list(zip(k.tolist(), n_small.tolist()))
+        self._stage_at = list(zip((np.cumsum(n_sme) - n_sme).tolist(), (n_s + np.cumsum(n_small) - n_small).tolist()))
+        self._staged_from, self._staged_until = t, end
+
+    def _enter(self, t: int, k: int, n_small: int) -> None:
         f = self.firms
         f.reserve(k)
         if f.capacity != self.capacity:
             self._grow_side_arrays(f.capacity)
-        start = f.n
-        pop = self.scenario.population
-        share_small = pop.n_small_tech / max(1, pop.n_sme + pop.n_small_tech)
-        n_small = int(rng.binomial(k, share_small))
-        p = self.params
-        draw_attributes(f, slice(start, start + k - n_small), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
-        draw_attributes(f, slice(start + k - n_small, start + k), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        start, n_sme = f.n, k - n_small
+        a, b = self._stage_at[t - self._staged_from]
+        stage, e = self._stage, self._stage_e
+        for name in SCHEMA:  # the month's SME entrants, then its small ones (as drawn for month t)
+            col, src = getattr(f, name), getattr(stage, name)
+            col[start:start + n_sme] = src[a:a + n_sme]
+            col[start + n_sme:start + k] = src[b:b + n_small]
+        f.birth[start:start + k] = t  # newborn: age 0 and new to its niche this month
+        f.niche_start[start:start + k] = t
         _all_real(f, slice(start, start + k))
-        self.kinds[start:start + k - n_small] = KINDS.index("sme")
-        self.kinds[start + k - n_small:start + k] = KINDS.index("small")
+        self.kinds[start:start + n_sme] = KINDS.index("sme")
+        self.kinds[start + n_sme:start + k] = KINDS.index("small")
         f.n = start + k
         self._per_code[0] += k  # entrants' code is 0 until next month's levers reach them
         # entrants' effect rows are neutral until next month's levers reach them
         self.rev0[start:f.n] = f.revenue[start:f.n]
         self.emp0[start:f.n] = f.employees[start:f.n]
         age = np.zeros(k, dtype=F32)
-        e = rng.standard_exponential(k, dtype=F32)
-        f.vol[start:f.n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[start:f.n], age, self.params.growth), e)
+        ev = np.concatenate([e[a:a + n_sme], e[b:b + n_small]])
+        f.vol[start:f.n] = rules.monthly_volatility(rules.laplace_scale(f.revenue[start:f.n], age, self.params.growth), ev)
         self.refresh(slice(start, f.n), t, None, own=True)  # their rates, without lever effects until next month
         if self.materialise:
             self._sme_agents.update(add_many(self, SME, range(start, f.n)))
@@ -601,11 +639,16 @@ class TierModel(mesa.Model):
             sched, k_tier = self.scenario.tiers[tier], TIER_INDEX[tier]
             # variates for every firm row; review and selection draws are skipped where the
             # calendar or the config rules them out (never on the state, so policies stay paired)
-            u_apply = self.streams["apply"].random(n, dtype=F32)
+            p_table = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)  # per segment code
+            # a continuous tier's monthly applications are rare: only the variates below a bound
+            # of its apply probabilities are drawn (variates.sparse_uniform; the bound is a power
+            # of 2, the same for policies whose probabilities differ a little)
+            bound = variates.bound_above(float(p_table.max())) if sched.batch_month == 0 else 1.0
+            u_apply = (variates.sparse_uniform(self.streams["apply"], n, bound) if bound < 1.0
+                       else self.streams["apply"].random(n, dtype=F32))
             reviews_possible = year * 12 + month - 1 >= sched.first_year * 12 + validity
             u_review = self.streams["review"].random(n, dtype=F32) if reviews_possible else None
             u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" else None
-            p_table = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)  # per segment code
             applicants, is_due = tiers.candidates(tier, f, t, validity, p_table, code, u_apply, reviews_possible)
             # criteria are evaluated for candidates only, and only those passing a cheap necessary
             # test; at a recorded batch for every alive non-holder (the pool on criteria alone),

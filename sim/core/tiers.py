@@ -17,6 +17,7 @@ import numpy as np
 from sim.core.firms import NONE, TIER_INDEX, FirmArrays
 from sim.core.population import Niches, expected_markets
 from sim.core.schema import CapacityConfig, CriteriaConfig, FirmParams, RecognitionParams, TierSchedule
+from sim.core.variates import Sparse
 
 F32 = np.float32
 FLOW_KINDS = ("recognised", "rereviewed", "revoked", "exited")
@@ -426,12 +427,16 @@ def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: 
                u_apply: np.ndarray, reviews: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Who takes part in a batch: (applicants, holders due for re-review), as ascending row
     indices.  A non-holder applies when its draw is below its apply probability
-    ``p_table[code]`` (per segment code; see :func:`apply_probability`).  ``reviews=False``
+    ``p_table[code]`` (per segment code; see :func:`apply_probability`); ``u_apply``: one
+    variate per row, or the sparse variates below a bound of ``p_table`` (``variates.Sparse``).  ``reviews=False``
     when no title can be due yet (the calendar says so)."""
     n = f.n
     rec = f.titles[TIER_INDEX[tier], :n]
     p_max = float(p_table.max())
-    if p_max < 0.1:  # applications are rare: test the few draws below the highest probability
+    if isinstance(u_apply, Sparse):  # only the variates below a bound of the probabilities were drawn
+        hit = u_apply.hits(p_table.take(code[u_apply.rows]))
+        applicants = hit[f.alive[hit] & (rec[hit] == NONE)]
+    elif p_max < 0.1:  # applications are rare: test the few draws below the highest probability
         hit = np.flatnonzero(u_apply < p_max)
         applicants = hit[(u_apply[hit] < p_table.take(code[hit])) & f.alive[hit] & (rec[hit] == NONE)]
     else:
