@@ -46,7 +46,7 @@ def test_a_forecast_with_batch_curve_writes_the_curve_for_every_target(tmp_path)
     from sim.pipelines.forecast import curve_targets
 
     out = tmp_path / "run"
-    tabs = sim.forecast(scenario="shandong", policy="baseline", n_replicates=3, seed=2, out_dir=out,
+    tabs = sim.forecast(scenario="shandong", policy="baseline", n_replicates=2, seed=2, out_dir=out,
                         overrides=["scenario.scale=0.01", "batch_curve=true", "n_jobs=1", "calibration="])
     curve = pd.read_csv(out / "reachability_by_batch.csv")
     assert list(curve.columns) == bc.COLUMNS
@@ -56,7 +56,7 @@ def test_a_forecast_with_batch_curve_writes_the_curve_for_every_target(tmp_path)
     for name, g in curve.groupby("target"):
         g = g.sort_values("batch_per_year")
         assert len(g) >= 6 and g["batch_per_year"].iloc[0] == 0.0
-        assert g["n_replicates"].eq(3).all() and g["p_low"].le(g["p_reached"]).all() and g["p_reached"].le(g["p_high"]).all()
+        assert g["n_replicates"].eq(2).all() and g["p_low"].le(g["p_reached"]).all() and g["p_reached"].le(g["p_high"]).all()
         # more recognitions a year, a larger count at the deadline (the same replicates at every point)
         assert g["count_p50"].iloc[-1] > g["count_p50"].iloc[0], name
         assert g["p_reached"].iloc[-1] >= g["p_reached"].iloc[0]
@@ -67,4 +67,5 @@ def test_a_forecast_with_batch_curve_writes_the_curve_for_every_target(tmp_path)
     var = tabs["variance_by_rule"]
     between = var[var["rule"] == "between"]
     assert set(between["target"]) == {t.name for t in cfg.scenario.targets}
-    assert between["share_of_variance"].dropna().between(0, 1).all()
+    assert between["share_of_variance"].notna().all()  # seed 2: the 2 replicates draw different rules
+    assert between["share_of_variance"].between(0, 1).all()

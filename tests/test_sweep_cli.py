@@ -24,7 +24,7 @@ from sim.run import design, sweep
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 FIN, TAL = (0, 1), (0, 1)
-COMMON = ["scenario=liaocheng", "scenario.scale=0.2", "n_replicates=2", "n_jobs=1"]
+COMMON = ["scenario=liaocheng", "scenario.scale=0.1", "n_replicates=2", "n_jobs=1"]
 GRID = [f"policy.financing.intensity={','.join(map(str, FIN))}", f"policy.talent.intensity={','.join(map(str, TAL))}"]
 
 
@@ -40,7 +40,7 @@ def clean_table(tmp: Path) -> pd.DataFrame:
     for f in FIN:
         for t in TAL:
             point = {"policy.financing.intensity": float(f), "policy.talent.intensity": float(t)}
-            jobs.append(({"scenario.scale": 0.2, "n_replicates": 2, **point}, design.apply(base, point)))
+            jobs.append(({"scenario.scale": 0.1, "n_replicates": 2, **point}, design.apply(base, point)))
     sweep.run_sweep(jobs, tmp, executor="serial", verbose=False)
     return pd.read_parquet(tmp / "sweep.parquet")
 
