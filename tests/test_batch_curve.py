@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from sim.analysis import batch_curve as bc
+from sim.core.government import setting
 
 
 def test_the_grid_spans_zero_to_three_times_the_pace_in_whole_firms():
@@ -46,7 +47,7 @@ def test_a_forecast_with_batch_curve_writes_the_curve_for_every_target(tmp_path)
     from sim.pipelines.forecast import curve_targets
 
     out = tmp_path / "run"
-    tabs = sim.forecast(scenario="shandong", policy="baseline", n_replicates=2, seed=2, out_dir=out,
+    tabs = sim.forecast(scenario="shandong", policy="baseline", n_replicates=2, seed=7, out_dir=out,
                         overrides=["scenario.scale=0.01", "batch_curve=true", "n_jobs=1", "calibration="])
     curve = pd.read_csv(out / "reachability_by_batch.csv")
     assert list(curve.columns) == bc.COLUMNS
@@ -67,5 +68,6 @@ def test_a_forecast_with_batch_curve_writes_the_curve_for_every_target(tmp_path)
     var = tabs["variance_by_rule"]
     between = var[var["rule"] == "between"]
     assert set(between["target"]) == {t.name for t in cfg.scenario.targets}
-    assert between["share_of_variance"].notna().all()  # seed 2: the 2 replicates draw different rules
-    assert between["share_of_variance"].between(0, 1).all()
+    assert setting(cfg.government, 7, 0).rule != setting(cfg.government, 7, 1).rule  # seed 7: two rules drawn
+    shares = between["share_of_variance"]  # NaN where both replicates give the same count (no variance)
+    assert shares.notna().any() and shares.dropna().between(0, 1).all()

@@ -120,8 +120,10 @@ def test_defaults_lie_in_their_declared_range_and_choices():
         if ch is not None and default not in ch:
             bad.append(name)
     assert bad == []
-    # and validate({}) gives exactly the defaults
-    assert validate({}) == RunConfig()
+    # and validate({}) gives exactly the defaults, with the government fit the default names attached
+    from sim.config import rule_file
+
+    assert validate({}) == rule_file.attach(RunConfig()) and RunConfig().government.posterior == {}
 
 
 # ---- one-line errors through compose (the command-line path) ---------------------------
