@@ -183,3 +183,15 @@ def test_fit_government_entry_point(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit) as e:
         fit_government.main(["ship=maybe"])
     assert e.value.code != 0 and "ship: 'maybe' is not allowed (allowed: true or false)" in capsys.readouterr().err
+
+
+def test_a_design_factor_the_fit_draws_turns_the_fit_off():
+    from sim.run import design
+
+    base = sim.compose("shandong", "baseline", ["government=target_chasing", "calibration="])
+    assert base.government.posterior
+    cfg = design.apply(dataclasses.asdict(base), {"government.target_chasing.over_fulfilment": 3.3})
+    assert cfg.government.fit == "" and cfg.government.posterior == {}
+    assert {gov.setting(cfg.government, 1, r).over_fulfilment for r in range(5)} == {3.3}  # the factor holds
+    other = design.apply(dataclasses.asdict(base), {"policy.financing.intensity": 1.5})
+    assert other.government.posterior == base.government.posterior  # any other factor keeps the fit

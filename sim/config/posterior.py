@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import history, keys
+from sim.core.government import FITTED
 from sim.core.schema import ConfigError, RunConfig
 
 POSTERIOR_DIR: Path = history.DATA_DIR / "posteriors"
@@ -145,7 +146,12 @@ def config_for_replicate(config: RunConfig, replicate: int) -> RunConfig:
 def keep_factors(config: RunConfig, keys) -> RunConfig:
     """``config`` without its posterior (``calibration=''``) when the posterior would overwrite
     any of ``keys`` — the factors of a design, a grid or a sensitivity analysis, whose values
-    must hold in every replicate; ``config`` itself otherwise."""
+    must hold in every replicate; ``config`` itself otherwise.  Likewise without the
+    government's fitted rules (``government.fit=''``) when a factor is one of the parameters
+    the fit draws (sim/core/government.py ``FITTED``)."""
+    fitted = {f"government.{k}" for ks in FITTED.values() for k in ks}
+    if set(keys) & fitted and config.government.posterior:
+        config = dataclasses.replace(config, government=dataclasses.replace(config.government, fit="", posterior={}))
     loaded = load_posterior(config.calibration, config.scenario.name)
     if loaded is None:
         return config
