@@ -258,6 +258,11 @@ def test_an_imposed_batch_caps_a_tier_without_a_quota_after_the_origin():
     assert b[("2023-10", "srdi")]["capacity"] == pytest.approx(4.0)           # firms, real units
     assert math.isnan(b[("2022-10", "srdi")]["capacity"]) and math.isnan(f[("2023-10", "srdi")]["capacity"])  # no bound
     assert b[("2023-10", "srdi")]["recognised"] <= 4 < f[("2023-10", "srdi")]["recognised"]
+    # a criteria-only tier (national SRDI) capped the same way: it then draws its selection variates
+    nat = sim.compose("national", "baseline", ["scenario.scale=0.02", "calibration=", "n_jobs=1", "+government.imposed.srdi.2023=500"])
+    rec = {(x["date"], x["tier"]): x for x in simulate(nat, 0).batches}
+    assert rec[("2023-10", "srdi")]["capacity"] == pytest.approx(500.0) and rec[("2023-10", "srdi")]["recognised"] <= 500.0 + 1e-9
+    assert math.isnan(rec[("2024-10", "srdi")]["capacity"])  # 2024 not imposed: no bound
 
 
 def test_a_programme_without_a_record_starts_at_its_targets_pace():

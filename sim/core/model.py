@@ -648,7 +648,8 @@ class TierModel(mesa.Model):
                        else self.streams["apply"].random(n, dtype=F32))
             reviews_possible = year * 12 + month - 1 >= sched.first_year * 12 + validity
             u_review = self.streams["review"].random(n, dtype=F32) if reviews_possible else None
-            u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" else None
+            cap = self.batch_capacity(tier, year, t)  # a criteria tier has a finite one only if imposed
+            u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" or np.isfinite(cap) else None
             applicants, is_due = tiers.candidates(tier, f, t, validity, p_table, code, u_apply, reviews_possible)
             # criteria are evaluated for candidates only, and only those passing a cheap necessary
             # test; at a recorded batch for every alive non-holder (the pool on criteria alone),
@@ -664,7 +665,7 @@ class TierModel(mesa.Model):
                 ok = ok_all
             res = tiers.run_batch(tier, f, t, sched, year, self.scenario.scale, rp, applicants, is_due, ok, review_ok,
                                   boost[code[is_due]], lambda rows, tier=tier: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
-                                  u_review, u_select, cap=self.batch_capacity(tier, year, t))
+                                  u_review, u_select, cap=cap)
             k = TIER_INDEX[tier]
             chosen = res.chosen_rows
             if chosen.size:  # first titles of each count group (the targets' newly cultivated firms)
