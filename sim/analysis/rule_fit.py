@@ -71,7 +71,7 @@ def _gap(config: RunConfig, tg, tier: str, year: int, earlier: dict[int, float])
         dl = month_index(tg.deadline)
         count = sum(earlier.values())
         due = sum(b for y, b in earlier.items() if y * 12 + bm - 1 + validity <= dl)
-        q = sum(1 for y in range(year, year + left) if y * 12 + bm - 1 + validity <= dl)
+        q = government.reviews_due(year, left, bm, validity, dl)
         return government.Gap(float(tg.threshold) - count + due * (1.0 - pass_rate), left, 1.0,
                               government.retention(pass_rate, q, left))
     start = int((tg.counted_from or config.scenario.window_start)[:4])

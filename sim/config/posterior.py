@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config import history, keys
-from sim.core.government import FITTED
+from sim.core.government import FITTED_KEYS
 from sim.core.schema import ConfigError, RunConfig
 
 POSTERIOR_DIR: Path = history.DATA_DIR / "posteriors"
@@ -149,7 +149,7 @@ def keep_factors(config: RunConfig, keys) -> RunConfig:
     must hold in every replicate; ``config`` itself otherwise.  Likewise without the
     government's fitted rules (``government.fit=''``) when a factor is one of the parameters
     the fit draws (sim/core/government.py ``FITTED``)."""
-    fitted = {f"government.{k}" for ks in FITTED.values() for k in ks}
+    fitted = {f"government.{k}" for k in FITTED_KEYS}
     if set(keys) & fitted and config.government.posterior:
         config = dataclasses.replace(config, government=dataclasses.replace(config.government, fit="", posterior={}))
     loaded = load_posterior(config.calibration, config.scenario.name)

@@ -13,7 +13,7 @@ import numpy as np
 
 from sim.config.history import DATA_DIR
 from sim.core.errors import InputWarning
-from sim.core.government import FITTED, RULES
+from sim.core.government import FITTED, FITTED_KEYS, RULES
 from sim.core.schema import ConfigError, GovernmentConfig, RunConfig
 
 GOVERNMENT_FIT: Path = DATA_DIR / "posteriors" / "government.json"
@@ -85,7 +85,7 @@ def warn_unused(config: RunConfig) -> None:
             obj = getattr(obj, part)
         return obj
 
-    used = FITTED.get(gov.rule, ()) if gov.rule != "mixture" else {k for keys in FITTED.values() for k in keys}
+    used = FITTED.get(gov.rule, ()) if gov.rule != "mixture" else FITTED_KEYS
     for k in sorted(used):
         if value(gov, k) != value(default, k) and any(k in d for e in gov.posterior.values() for d in e.get("draws", [])[:1]):
             warnings.warn(f"government.{k}={value(gov, k)!r} is not used: each replicate draws it from the fit {gov.fit!r} "

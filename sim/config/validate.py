@@ -173,6 +173,9 @@ def _check_government(run: RunConfig) -> None:
                     _fail(f"{key}.{tier}", y, "years as integers, e.g. {2023: 3000}")
                 if isinstance(q, bool) or not isinstance(q, (int, float)) or not (0 <= q < 1e7):
                     _fail(f"{key}.{tier}.{y}", q, "0 to 1e7 firms per batch")
+    # YAML gives int keys, command-line overrides string keys: the model reads {tier: {int year: float}}
+    g.fixed.path = {tier: {int(y): float(q) for y, q in by_year.items()} for tier, by_year in g.fixed.path.items()}
+    g.imposed = {tier: {int(y): float(q) for y, q in by_year.items()} for tier, by_year in g.imposed.items()}
 
 
 def _check_consistency(run: RunConfig) -> None:

@@ -140,7 +140,7 @@ class Government(mesa.Agent):
         recorded batches before ``year`` and the batches this government decided."""
         earlier = [recorded[y] for y in sorted(recorded) if y < year] + [self.decided[tier][y] for y in sorted(self.decided[tier])]
         largest = government.review_base(recorded)  # 0 (no cap) while fewer than two batches are recorded
-        imposed = {int(y): float(q) for y, q in self.model.config.government.imposed.get(tier, {}).items()}
+        imposed = self.model.config.government.imposed.get(tier, {})  # {year: firms} (validated)
         if year in imposed:  # a decision the user knows (or a point of the batch curve): no rule, no review cap
             b = imposed[year]
         else:

@@ -30,7 +30,7 @@ and the replicate only, so the draw is reproducible and the same under every pol
 Without a fit (``government.fit=''``) the rule is drawn by ``government.weights`` and the
 parameters from the priors in :data:`PRIORS`.  With the fit of the rules to the recorded batch
 sequences (``government.posterior``, loaded from ``government.fit`` by the config layer; made by
-``sim.analysis.government_fit``) the weights are the posterior ones (:func:`mixture_weights`) and
+``sim.analysis.rule_fit``) the weights are the posterior ones (:func:`mixture_weights`) and
 the parameters one of the rule's fitted draws.
 """
 
@@ -124,6 +124,13 @@ def review_base(recorded: dict[int, float]) -> float:
     return max(recorded.values()) if len(recorded) >= 2 else 0.0
 
 
+def reviews_due(year: int, batches: int, batch_month: int, validity_months: int, deadline_month: int) -> int:
+    """How many of the ``batches`` yearly batches from ``year`` (month ``batch_month``; 0 =
+    December) are re-reviewed by the deadline (month index ``deadline_month``, year x 12 + month - 1)."""
+    bm = batch_month or 12
+    return sum(1 for y in range(year, year + batches) if y * 12 + bm - 1 + validity_months <= deadline_month)
+
+
 def retention(rereview_pass: float, reviews_due: int, batches: int) -> float:
     """The share of a new batch expected to hold its title at the deadline, averaged over the
     ``batches`` left: ``reviews_due`` of them are re-reviewed before it, each passing with
@@ -178,6 +185,7 @@ class Setting:
 FITTED = {"target_chasing": ("target_chasing.over_fulfilment", "target_chasing.floor", "review_capacity"),
           "trend": ("trend.max_growth", "review_capacity"),
           "fixed": ("review_capacity",)}  # the PRIORS parameters each rule's batches depend on (criteria_only: none)
+FITTED_KEYS = tuple(sorted({k for keys in FITTED.values() for k in keys}))  # every parameter a fit draws
 
 
 def mixture_weights(weights: dict[str, float], posterior: dict) -> dict[str, float]:
@@ -206,7 +214,7 @@ def setting(gov: GovernmentConfig, seed: int, replicate: int) -> Setting:
     variate, so without a fit the stream is used as it always was)."""
     base = Setting(gov.rule, gov.target_chasing.over_fulfilment, gov.target_chasing.floor, gov.trend.k,
                    gov.trend.min_growth, gov.trend.max_growth, gov.review_capacity,
-                   {tier: {int(y): float(q) for y, q in by_year.items()} for tier, by_year in gov.fixed.path.items()})
+                   gov.fixed.path)  # {tier: {year: firms}}, keys made ints by the config layer
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(int(replicate), GOVERNMENT_STREAM)))
     if gov.rule != "mixture":  # a single rule: its fitted draws where there are, else the config's values
         draws = (gov.posterior.get(gov.rule) or {}).get("draws") or []

@@ -143,7 +143,7 @@ class TierModel(mesa.Model):
         if cap.rule != "quota":
             # a tier without a quota has none to size; an imposed batch after the record caps it
             # (a continuous tier's yearly figure is spread over its monthly batches)
-            imposed = {int(y): q for y, q in self.config.government.imposed.get(tier, {}).items()}
+            imposed = self.config.government.imposed.get(tier, {})  # {year: firms} (validated)
             if year > origin_year and year in imposed:
                 return float(imposed[year]) / (12 if sched.batch_month == 0 else 1) * sc.scale
             return tiers.capacity(cap, year, sc.scale)
@@ -196,7 +196,7 @@ class TierModel(mesa.Model):
                     rec = f.titles[k, :n]
                     due = int(((rec != NONE) & (rec + start + validity <= dl)).sum())
                     losses += due * (1.0 - self.params.recognition.rereview_pass[x]) / s
-                q = sum(1 for y in range(year, year + left) if y * 12 + bm - 1 + validity <= dl)
+                q = government.reviews_due(year, left, bm, validity, dl)
                 retention = government.retention(self.params.recognition.rereview_pass[tier], q, left)
             else:
                 w0 = max(0, month_index(tg.counted_from or sc.window_start) - start)
