@@ -306,3 +306,15 @@ def test_factors_the_posterior_draws_turn_the_posterior_off():
     assert design.apply(base, {"policy.talent.intensity": 1.5}).calibration == "default"
     run = sensitivity.apply(cfg, {"params.growth.drift": 0.05})
     assert posterior.config_for_replicate(posterior.keep_factors(run, ["params.growth.drift"]), 3).params.growth.drift == 0.05
+
+
+def test_a_shandong_backtest_from_2020_drops_the_plans_announced_later():
+    # Shandong's 14th-FYP stock targets were announced 2021-12: a calibration run that ends 2020-12
+    # cannot hold them (and its governments could not have chased them), while a 2016 plan stays
+    cfg = calibration.truncate_quotas(sim.compose("shandong", "baseline", ["calibration="]), 2020)
+    obs = calibration.observations(cfg, until=2020)
+    run = calibration.simulation_config(cfg, obs)
+    assert run.scenario.horizon == "2020-12" and run.scenario.plan_targets == []
+    national = calibration.truncate_quotas(sim.compose("national", "baseline", ["calibration="]), 2019)
+    nat = calibration.simulation_config(national, calibration.observations(national, until=2019))
+    assert [t.name for t in nat.scenario.plan_targets] == ["little_giant_plan_2018", "single_champion_plan_2016"]

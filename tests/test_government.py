@@ -188,8 +188,12 @@ def test_fixed_path_per_tier_from_the_command_line():
     cfg = sim.compose("shandong", "baseline", ["calibration=", "scenario.scale=0.2", "government=fixed",
                                                "+government.fixed.path.little_giant.2023=300"])
     cap = _capacities(cfg)
-    assert cap[("2023-06", "little_giant")] == pytest.approx(300) and cap[("2022-06", "little_giant")] == pytest.approx(221)
-    assert cap[("2024-06", "little_giant")] == pytest.approx(300)  # the last batch repeated
+    # 2022: no path year: MIIT's last national batch repeated (2,930), Shandong's past share of it (362 / 4,762)
+    assert cap[("2023-06", "little_giant")] == pytest.approx(300) and cap[("2022-06", "little_giant")] == pytest.approx(2930 * 362 / 4762)
+    assert cap[("2024-06", "little_giant")] == pytest.approx(300)  # the last batch repeated (the path's, in the region's units)
+    own = _capacities(sim.compose("shandong", "baseline", ["calibration=", "scenario.scale=0.2", "government=fixed",
+                                                           "government.allocation=own_record", "+government.fixed.path.little_giant.2023=300"]))
+    assert own[("2022-06", "little_giant")] == pytest.approx(221) and own[("2024-06", "little_giant")] == pytest.approx(300)
     with pytest.raises(ConfigError, match="government.fixed.path: 'nope' is not allowed"):
         sim.compose("shandong", "baseline", ["government=fixed", "+government.fixed.path.nope.2023=300"])
 
@@ -275,3 +279,93 @@ def test_a_programme_without_a_record_starts_at_its_targets_pace():
     no_target = sim.compose("shandong", "baseline", ov)
     no_target.scenario.targets = [t for t in no_target.scenario.targets if "leading" not in t.tiers]
     assert _capacities(no_target)[("2022-12", "leading")] == pytest.approx(40.0)
+
+
+# ---- MIIT's allocation to a region (government.allocation) ----------------------------
+
+def test_allocation_share_by_hand():
+    nation = {2019: 248, 2020: 1584, 2021: 2930}
+    assert gov.allocation_share({2019: 19, 2020: 122, 2021: 221}, nation) == pytest.approx(362 / 4762)
+    assert gov.allocation_share({2021: 221}, nation) == pytest.approx(221 / 2930)  # the years the region records
+    assert gov.allocation_share({}, nation) is None and gov.allocation_share({2018: 5}, nation) is None
+
+
+def test_record_gap_by_hand():
+    stock = gov.TargetConfig(name="s", tiers=["little_giant"], metric="stock", threshold=10_000, deadline="2025-12")
+    g = gov.record_gap(stock, 2022, 6, {2019: 248, 2020: 1584, 2021: 2930}, 0.8, 36, "2021-01")
+    # batches 2022..2025 left; all three recorded batches are re-reviewed by 2025-12 (losses 20% of 4,762);
+    # of the four new batches only 2022's (re-reviewed 2025-06) is due: retention 1 - 0.2 x 1/4
+    assert (g.batches_left, g.share) == (4, 1.0)
+    assert g.gap == pytest.approx(10_000 - 4762 + 0.2 * 4762) and g.retention == pytest.approx(0.95)
+    new = gov.TargetConfig(name="n", tiers=["little_giant"], metric="cumulative_new", threshold=600, deadline="2020-12",
+                           counted_from="2018-01")
+    g = gov.record_gap(new, 2020, 6, {2019: 248}, 0.8, 36, "2021-01")
+    assert (g.gap, g.batches_left, g.retention) == (600 - 248, 1, 1.0)
+    assert gov.record_gap(new, 2021, 6, {2019: 248, 2020: 1584}, 0.8, 36, "2021-01") is None  # the plan has closed
+
+
+def _ministry(cfg) -> Ministry:
+    m = TierModel(cfg, 0, records_only=True)
+    for _ in range(len(m.calendar.dates())):
+        m.step()
+    return next(a for a in m.agents if isinstance(a, Ministry))
+
+
+def test_the_ministry_sizes_the_national_batch_and_allocates_the_past_share():
+    ov = ["calibration=", "scenario.scale=0.2", "government=target_chasing"]
+    cfg = sim.compose("shandong", "baseline", ov)
+    assert sorted(cfg.government.national["tiers"]) == ["little_giant", "single_champion"]
+    mi = _ministry(cfg)
+    assert mi.shares == pytest.approx({"little_giant": 362 / 4762, "single_champion": 146 / 951})
+    nat = mi.national_decided["little_giant"]
+    s = mi.model.gov_setting
+    # 2022's national batch from the national record and No. 70's 10,000 by 2025 alone, by hand
+    need = gov.record_gap(next(t for t in mi._targets if t.name == "little_giant_stock_2025"), 2022, 6,
+                          {2019: 248, 2020: 1584, 2021: 2930}, cfg.params.recognition.rereview_pass["little_giant"], 36, "2021-01").need()
+    expect = gov.bounded(gov.target_chasing(need, s.over_fulfilment, 2930, s.floor), s.review_capacity * 2930)
+    assert nat[2022] == pytest.approx(expect)
+    for y in range(2022, 2026):
+        assert mi.decided["little_giant"][y] == pytest.approx(mi.shares["little_giant"] * nat[y])
+    cap = _capacities(cfg)
+    assert cap[("2023-06", "little_giant")] == pytest.approx(mi.decided["little_giant"][2023])
+    # the region's own target does not size MIIT's batches under past_share; under own_record it does
+    i = next(k for k, t in enumerate(cfg.scenario.targets) if t.name == "little_giant_new_2025")
+    more = [f"scenario.targets.{i}.threshold=3000"]
+    assert _capacities(sim.compose("shandong", "baseline", ov + more)) == cap
+    own = _capacities(sim.compose("shandong", "baseline", ov + ["government.allocation=own_record"]))
+    own_more = _capacities(sim.compose("shandong", "baseline", ov + ["government.allocation=own_record"] + more))
+    assert own_more[("2023-06", "little_giant")] > own[("2023-06", "little_giant")] != pytest.approx(cap[("2023-06", "little_giant")])
+
+
+def test_a_backtest_cuts_the_national_record_at_its_origin_too():
+    cfg = calibration.truncate_quotas(sim.compose("shandong", "baseline", ["calibration=", "scenario.scale=0.2"]), 2020)
+    mi = _ministry(cfg)
+    assert mi.nation["little_giant"] == {2019: 248, 2020: 1584}
+    assert mi.shares["little_giant"] == pytest.approx(141 / 1832)
+    assert 2021 in mi.national_decided["little_giant"]  # the rule sizes 2021 from the record to 2020
+
+
+def test_allocation_views_and_fallbacks():
+    # the nation sizes its own batches; own_record attaches nothing; Liaocheng's champions have no record: own rule
+    assert sim.compose("national", "baseline", ["calibration=", "scenario.scale=0.02"]).government.national == {}
+    assert sim.compose("shandong", "baseline", ["government.allocation=own_record"]).government.national == {}
+    lc = sim.compose("liaocheng", "baseline", ["calibration=", "scenario.scale=0.5", "government=target_chasing"])
+    assert lc.government.national  # regional: the record is attached
+    assert _ministry(lc).shares == {}  # but no tier has a recorded batch to take a share from
+    with pytest.raises(ConfigError, match=r"^government.allocation: 'pool' is not allowed \(allowed: past_share, own_record\)$"):
+        sim.compose("shandong", "baseline", ["government.allocation=pool"])
+
+
+def test_a_hand_set_national_record_gives_one_line():
+    from sim.config import national_record
+
+    cfg = sim.compose("shandong", "baseline", [])
+    cfg.government.national = {"tiers": 5}
+    with pytest.raises(ConfigError) as e:
+        national_record.attach(cfg)
+    assert str(e.value).startswith("government.national: ") and "\n" not in str(e.value)
+    again = sim.compose("shandong", "baseline", [])
+    again.government.national = {**again.government.national, "tiers": {t: {"batch_month": str(v["batch_month"]),
+                                 "quota_by_year": {str(y): q for y, q in v["quota_by_year"].items()}}
+                                 for t, v in again.government.national["tiers"].items()}}
+    assert national_record.attach(again).government.national == sim.compose("shandong", "baseline", []).government.national

@@ -195,14 +195,16 @@ def calibration_scale(config: RunConfig) -> float:
 
 
 def simulation_config(config: RunConfig, obs: pd.DataFrame, scale: float | None = None) -> RunConfig:
-    """The config calibration runs use: stop at the last observed year, no targets, no
-    posterior draws, calibration scale, no plots or agents."""
+    """The config calibration runs use: stop at the last observed year, no targets (and no plan
+    announced after that year), no posterior draws, calibration scale, no plots or agents."""
     d = dataclasses.asdict(config)
     sc = d["scenario"]
     sc["horizon"] = max(calibration_horizon(obs), sc["start"][:4] + "-12") if len(obs) else sc["horizon"]
     sc["origin"] = min(sc["origin"], sc["horizon"])
     sc["window_start"] = min(sc["window_start"], sc["horizon"])
     sc["targets"] = []
+    # a plan announced after the run ends is never chased in it (governments chase what is announced by the origin)
+    sc["plan_targets"] = [t for t in sc["plan_targets"] if t["announced"] <= sc["horizon"]]
     sc["scale"] = calibration_scale(config) if scale is None else scale
     d.update(calibration="", plots=False, progress="off", agents="on_demand")
     return validate(d)

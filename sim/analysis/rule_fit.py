@@ -35,7 +35,6 @@ from scipy import stats
 
 from sim.config.rule_file import FIT_KIND
 from sim.core import government, tiers
-from sim.core.calendar import month_index
 from sim.core.schema import RunConfig
 
 
@@ -53,30 +52,14 @@ class Point:
 def _known(config: RunConfig, tier: str, year: int, batch_month: int) -> list:
     """Targets on ``tier`` announced before the batch of ``year`` (month ``batch_month``)."""
     sc = config.scenario
-    when = f"{year:04d}-{(batch_month or 12):02d}"
-    return [t for t in list(sc.targets) + list(sc.plan_targets)
-            if tier in t.tiers and (not t.announced or t.announced < when) and t.announced <= sc.origin]
+    return government.known_targets(list(sc.targets) + list(sc.plan_targets), tier, year, batch_month, sc.origin)
 
 
 def _gap(config: RunConfig, tg, tier: str, year: int, earlier: dict[int, float]) -> government.Gap | None:
     """The gap of target ``tg`` as the government saw it before ``year``'s batch (firms)."""
-    sched = config.scenario.tiers[tier]
-    bm = sched.batch_month or 12
-    left = government.batches_left(tg.deadline, year, bm)
-    if left <= 0:
-        return None
-    if tg.metric == "stock":
-        pass_rate = config.params.recognition.rereview_pass[tier]
-        validity = int(round(config.criteria.validity_years * 12))
-        dl = month_index(tg.deadline)
-        count = sum(earlier.values())
-        due = sum(b for y, b in earlier.items() if y * 12 + bm - 1 + validity <= dl)
-        q = government.reviews_due(year, left, bm, validity, dl)
-        return government.Gap(float(tg.threshold) - count + due * (1.0 - pass_rate), left, 1.0,
-                              government.retention(pass_rate, q, left))
-    start = int((tg.counted_from or config.scenario.window_start)[:4])
-    count = sum(b for y, b in earlier.items() if y >= start)
-    return government.Gap(float(tg.threshold) - count, left)
+    return government.record_gap(tg, year, config.scenario.tiers[tier].batch_month, earlier,
+                                 config.params.recognition.rereview_pass[tier],
+                                 int(round(config.criteria.validity_years * 12)), config.scenario.window_start)
 
 
 def points(config: RunConfig) -> list[Point]:

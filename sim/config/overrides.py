@@ -5,20 +5,12 @@ allowed (Hydra's own messages span several lines)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from sim.config import keys
+from sim.config.paths import CONFIG_DIR, config_dir  # noqa: F401  (re-exported: entry points import config_dir from here)
 from sim.core.errors import one_line
 from sim.core.schema import ConfigError
-
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-
-
-def config_dir() -> Path:
-    if not CONFIG_DIR.is_dir():
-        raise FileNotFoundError(f"configs/: not found at {CONFIG_DIR} (install tiersim from its source tree: pip install -e .)")
-    return CONFIG_DIR
 
 
 def choices(group: str) -> list[str]:

@@ -17,7 +17,7 @@ import math
 import warnings
 from typing import Any, get_origin, get_type_hints
 
-from sim.config import history, rule_file
+from sim.config import history, national_record, rule_file
 from sim.core.errors import InputWarning
 from sim.core.schema import (
     DATE_RE,
@@ -150,7 +150,8 @@ def validate(cfg: dict) -> RunConfig:
     """Validate a composed run configuration (plain dict) into a :class:`RunConfig`."""
     run = build(RunConfig, cfg, "")
     _check_consistency(run)
-    return rule_file.attach(run)  # the government's fitted rules (government.fit)
+    # the government's fitted rules (government.fit) and MIIT's national record (government.allocation)
+    return national_record.attach(rule_file.attach(run))
 
 
 def _check_government(run: RunConfig) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from sim.core import government
 from sim.core.chains import owner_opening
 from sim.core.firms import NONE
-from sim.core.schema import TIERS
+from sim.core.schema import TIERS, TargetConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from sim.core.model import TierModel
@@ -152,14 +152,66 @@ class Government(mesa.Agent):
 class Ministry(Government):
     """MIIT: sizes the national little-giant and single-champion batches and holds the
     national targets (guidance No. 70, 2021: 10,000 little giants, ~1,000 champions by 2025;
-    14th five-year SME plan, Dec 2021: 100,000 SRDI, 10,000 little giants — DOMAIN §3).  In a
-    regional view (today's separate scenarios) its allocation to the region is the rule
-    applied to the region's own recorded batches and targets: the region's share of the
-    national batches recorded to the origin persists (the regional targets are the region's
-    breakdown of the national ones, DOMAIN §8).  Issue 14 (nested views) replaces this by the
-    national Ministry allocating quotas by each province's share."""
+    14th five-year SME plan, Dec 2021: 100,000 SRDI, 10,000 little giants — DOMAIN §3).
+
+    In a regional view it allocates recommendation quotas (``government.allocation``):
+
+    * ``past_share`` (``national`` given: the national record, ``government.national``) — it
+      sizes the *national* batch by the replicate's rule from the national record and the
+      national targets known at the origin (firm-free, as the rules were fitted:
+      ``government.record_gap``), continuing its own decided national batches, and the
+      region's quota is that batch times the region's share of the national batches recorded
+      to the origin (``government.allocation_share``; Shandong: little giants 362 / 4,762,
+      champions 146 / 951).  The region then recognises its best-ranked eligible candidates
+      within the quota (``tiers.run_batch``).  A tier the region has no recorded batch of
+      (no share to take) keeps ``own_record``.
+    * ``own_record`` (``national`` empty) — the rule on the region's own recorded batches and
+      the region's targets (the region's breakdown of the national ones, DOMAIN §8).
+
+    Issue 14 (one nested China) replaces the past share by allocation over the simulated
+    provinces' pools."""
 
     TIERS = ("little_giant", "single_champion")
+
+    def __init__(self, model: TierModel, tiers: tuple[str, ...], targets: list, national: dict | None = None) -> None:
+        super().__init__(model, tiers, targets)
+        sc, national = model.scenario, national or {}
+        self.nation: dict[str, dict[int, float]] = {}   # {tier: national batches recorded to the origin (firms)}
+        self.shares: dict[str, float] = {}              # {tier: the region's share of them}
+        self.national_decided: dict[str, dict[int, float]] = {}
+        self._month: dict[str, int] = {}
+        self._targets = [TargetConfig(**t) for t in national.get("targets", [])]
+        for tier, (nation, share) in government.national_shares(national, sc).items():
+            if tier in tiers and share is not None:
+                self.nation[tier], self.shares[tier], self.national_decided[tier] = nation, share, {}
+                self._month[tier] = int(national["tiers"][tier]["batch_month"])
+
+    def batch(self, tier: str, year: int, recorded: dict[int, float], gaps: list) -> float:
+        """The region's quota under ``past_share``, else :meth:`Government.batch`."""
+        if tier not in self.shares:
+            return super().batch(tier, year, recorded, gaps)
+        m, share, nation, decided = self.model, self.shares[tier], self.nation[tier], self.national_decided[tier]
+        imposed = m.config.government.imposed.get(tier, {})  # the region's batch, as the user knows it (validated)
+        path = m.gov_setting.path.get(tier, {}) if m.gov_setting.rule == "fixed" else {}  # a fixed path: the region's too
+        if year in imposed:
+            b = float(imposed[year])
+            decided[year] = b / share
+        elif year in path:  # the fixed rule on the region's record, bounded by its review capacity as under own_record
+            own = [recorded[y] for y in sorted(recorded) if y < year] + [self.decided[tier][y] for y in sorted(self.decided[tier])]
+            b = government.decide(m.gov_setting, year, own, government.review_base(recorded), [], tier)
+            decided[year] = b / share
+        else:
+            earlier = {**{y: q for y, q in nation.items() if y < year}, **decided}
+            bm = self._month[tier]
+            validity = int(round(m.criteria.validity_years * 12))
+            known = government.known_targets(self._targets, tier, year, bm, m.scenario.origin)
+            seen = [government.record_gap(tg, year, bm, earlier, m.params.recognition.rereview_pass[tier], validity,
+                                          m.scenario.window_start) for tg in known]
+            decided[year] = government.decide(m.gov_setting, year, [earlier[y] for y in sorted(earlier)],
+                                              government.review_base(nation), [g for g in seen if g], tier)
+            b = share * decided[year]
+        self.decided[tier][year] = b
+        return b
 
 
 class Province(Government):

@@ -43,7 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.core.schema import GOVERNMENT_RULES, GovernmentConfig
+from sim.core import tiers
+from sim.core.calendar import month_index
+from sim.core.schema import GOVERNMENT_RULES, GovernmentConfig, ScenarioConfig, TargetConfig
 
 GOVERNMENT_STREAM = 1_000_013  # replicate r's rule draw: SeedSequence(seed, spawn_key=(r, GOVERNMENT_STREAM))
 RULES = tuple(r for r in GOVERNMENT_RULES if r != "mixture")
@@ -162,6 +164,60 @@ class Gap:
 
     def need(self) -> float:
         return per_year_need(self.gap * self.share, self.batches_left, self.retention)
+
+
+def known_targets(targets: Sequence[TargetConfig], tier: str, year: int, batch_month: int, origin: str) -> list[TargetConfig]:
+    """The targets on ``tier`` a government knew when it sized ``year``'s batch (month
+    ``batch_month``; 0 = December): announced before that month and by the end of the record
+    ``origin`` ('YYYY-MM'; a target announced later was unknown to a forecast made then)."""
+    when = f"{year:04d}-{(batch_month or 12):02d}"
+    return [t for t in targets if tier in t.tiers and (not t.announced or t.announced < when) and t.announced <= origin]
+
+
+def record_gap(tg: TargetConfig, year: int, batch_month: int, earlier: dict[int, float], rereview_pass: float,
+               validity_months: int, window_start: str) -> Gap | None:
+    """Target ``tg`` as a government sees it from a batch record alone, before ``year``'s batch
+    (no firms: the fit of sim/analysis/rule_fit.py, and MIIT's national batches in a regional
+    view).  ``earlier`` = the tier's batches before ``year`` (firms, real units).  A stock
+    target counts the batches (re-review losses before the batch ignored) less the expected
+    losses of the holders due for re-review by the deadline; a cumulative target counts the
+    batches from its ``counted_from`` year (else ``window_start``'s).  None once no batch is
+    left before the deadline."""
+    left = batches_left(tg.deadline, year, batch_month)
+    if left <= 0:
+        return None
+    bm = batch_month or 12
+    if tg.metric == "stock":
+        dl = month_index(tg.deadline)
+        count = sum(earlier.values())
+        due = sum(b for y, b in earlier.items() if y * 12 + bm - 1 + validity_months <= dl)
+        q = reviews_due(year, left, bm, validity_months, dl)
+        return Gap(float(tg.threshold) - count + due * (1.0 - rereview_pass), left, 1.0, retention(rereview_pass, q, left))
+    start = int((tg.counted_from or window_start)[:4])
+    return Gap(float(tg.threshold) - sum(b for y, b in earlier.items() if y >= start), left)
+
+
+def allocation_share(region: dict[int, float], nation: dict[int, float]) -> float | None:
+    """A region's share of MIIT's batches of a tier (``government.allocation=past_share``): its
+    recorded batches over the national ones of the same years (firms, real units), or None
+    when it has no recorded batch (or the nation none in those years) to take a share from."""
+    years = [y for y in region if y in nation]
+    total = sum(nation[y] for y in years)
+    if not years or total <= 0:
+        return None
+    return sum(region[y] for y in years) / total
+
+
+def national_shares(national: dict, scenario: ScenarioConfig) -> dict[str, tuple[dict[int, float], float | None]]:
+    """For each tier of the national record ``national`` (``government.national``) the region
+    (``scenario``) holds: the national batches recorded to the region's origin (firms) and the
+    region's :func:`allocation_share` of them (None: no recorded batch of its own)."""
+    out, last = {}, int(scenario.origin[:4])
+    for tier, rec in (national.get("tiers") or {}).items():
+        if tier in scenario.tiers:
+            nation = {int(y): float(q) for y, q in rec["quota_by_year"].items() if int(y) <= last}
+            out[tier] = (nation, allocation_share(tiers.recorded_batches(scenario.tiers[tier].capacity, scenario.origin), nation))
+    return out
 
 
 @dataclass

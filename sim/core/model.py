@@ -122,9 +122,10 @@ class TierModel(mesa.Model):
         if pop.region_share >= 1.0:
             owners = [Ministry(self, TIERS, chased)]
         elif pop.province_share > 0:
-            owners = [Ministry(self, Ministry.TIERS, chased), Province(self, (), chased), City(self, provincial, chased)]
+            owners = [Ministry(self, Ministry.TIERS, chased, cfg.government.national), Province(self, (), chased),
+                      City(self, provincial, chased)]
         else:
-            owners = [Ministry(self, Ministry.TIERS, chased), Province(self, provincial, chased)]
+            owners = [Ministry(self, Ministry.TIERS, chased, cfg.government.national), Province(self, provincial, chased)]
         self._gov_of = {tier: g for g in owners for tier in g.tiers}
         self._start: dict[str, float] = {}  # start batches of programmes without a record (_start_batch)
 

@@ -412,6 +412,7 @@ PolicyConfig = policy_schema()
 
 
 GOVERNMENT_RULES = ("mixture", "target_chasing", "trend", "fixed", "criteria_only")
+ALLOCATIONS = ("past_share", "own_record")  # how MIIT's batches reach a region (GovernmentConfig.allocation)
 
 
 @dataclass
@@ -463,6 +464,8 @@ class GovernmentConfig:
     fit: str = p("default", "the fit of the rules to the recorded batches the mixture draws from: default (sim/data/posteriors/government.json: the national 2016-21 record), '' (none: weights and priors as declared), or a JSON file of experiments.fit_government", "experiments.fit_government (sim/analysis/government_fit.py)")
     posterior: dict = p({}, "the fit, loaded from government.fit when the config is validated ({rule: {log_evidence, draws}}); not set by hand", "sim/config/rule_file.py attach")
     fitting: FittingConfig = field(default_factory=FittingConfig)
+    allocation: str = p("past_share", "how MIIT's little-giant and champion batches reach a region in a regional view: past_share (MIIT sizes the national batch by the replicate's rule on the national record and targets, and allocates the region its share of the national batches recorded to the origin; a tier the region has no recorded batch of keeps own_record), own_record (the rule on the region's own record and targets)", "issue 13; DOMAIN §2 (MIIT runs the batches, provinces recommend within quotas) and §8 (how quotas are split among provinces is unknown at end-2021: the past share is the declared prior; data: Shandong's 362 of the 4,762 little giants of batches 1-3, 146 of the 951 champions of batches 1-6)", choices=ALLOCATIONS)
+    national: dict = p({}, "the national record MIIT sizes its batches from in a regional view under allocation=past_share ({tiers: {tier: {batch_month, quota_by_year}}, targets: [...]}), loaded from configs/scenario/national.yaml when the config is validated; not set by hand", "sim/config/national_record.py attach")
     imposed: dict = p({}, "firms per batch imposed whatever the rule, keyed by tier, then year ({little_giant: {2023: 3000}}): a decision known to the user, or a point of the batch curve (batch_curve=true); bounded only by the eligible applicants", "run knob (default: none)")
 
 

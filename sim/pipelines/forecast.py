@@ -61,10 +61,15 @@ def config_record(config: RunConfig) -> dict:
 
 
 def government_record(config: RunConfig) -> dict:
-    """What sized the batches after the origin: the rule, the fit used and the mixture's weights."""
+    """What sized the batches after the origin: the rule, the fit used, the mixture's weights and
+    how MIIT's batches reached the region (``government.allocation``; the region's shares)."""
     gov = config.government
+    shares = {tier: round(share, 4) if share is not None else "own_record (no recorded batch)"
+              for tier, (_, share) in government.national_shares(gov.national, config.scenario).items()}
     return {"rule": gov.rule, "fit": gov.fit, "prior_weights": dict(gov.weights),
-            "weights": {r: round(w, 4) for r, w in government.mixture_weights(gov.weights, gov.posterior).items()}}
+            "weights": {r: round(w, 4) for r, w in government.mixture_weights(gov.weights, gov.posterior).items()},
+            "allocation": gov.allocation if gov.national else "own_record (the nation, or allocation=own_record)",
+            "region_shares": shares}
 
 
 def same_run(config: RunConfig) -> Callable[[Path], bool]:

@@ -1,0 +1,78 @@
+"""The national record MIIT sizes its batches from in a regional view (``government.allocation=
+past_share``; issue 13): the national scenario's recorded little-giant and champion batches
+and the national targets and plans, read from ``configs/scenario/national.yaml`` (their
+source rows are in sim/data/national_to_2021.csv) and attached to the config as
+``government.national`` when it is validated — so a run folder's config carries what its
+Ministry saw, and the core never reads files.
+
+Plain data (firms, real units; years as ints): ``{"source": ..., "tiers": {tier: {"batch_month":
+m, "quota_by_year": {year: firms}}}, "targets": [TargetConfig fields, ...]}``.  The record is
+cut at the run's ``scenario.origin`` where it is used (sim/core/agents.py ``Ministry``), so a
+back-test ``until=Y`` sees the national batches to Y only."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from sim.config.paths import config_dir
+from sim.core.agents import Ministry
+from sim.core.schema import ConfigError, RunConfig, TargetConfig
+
+NATIONAL_SCENARIO = "national"  # configs/scenario/<this>.yaml
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, mtime: float) -> dict:
+    """The Ministry's tiers (recorded batches, batch month) and targets from a scenario file."""
+    try:
+        data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    except Exception as e:  # noqa: BLE001 - any YAML failure is one line
+        raise ConfigError(f"government.national: {path}: cannot be read ({type(e).__name__}) (allowed: the national scenario YAML)") from None
+    tiers = {}
+    for tier in Ministry.TIERS:
+        sched = (data.get("tiers") or {}).get(tier) or {}
+        cap = sched.get("capacity") or {}
+        tiers[tier] = {"batch_month": int(sched.get("batch_month", 12)),
+                       "quota_by_year": {int(y): float(q) for y, q in (cap.get("quota_by_year") or {}).items()}}
+    names = {f.name for f in dataclasses.fields(TargetConfig)}
+    targets = []
+    for t in list(data.get("targets") or []) + list(data.get("plan_targets") or []):
+        if set(t.get("tiers", ())) & set(Ministry.TIERS):
+            targets.append({k: v for k, v in t.items() if k in names})
+    return {"source": f"configs/scenario/{Path(path).name}", "tiers": tiers, "targets": targets}
+
+
+def national_record() -> dict:
+    """The shipped national record (a fresh copy)."""
+    path = config_dir() / "scenario" / f"{NATIONAL_SCENARIO}.yaml"
+    rec = _load(str(path), path.stat().st_mtime)
+    return {"source": rec["source"], "tiers": {t: {"batch_month": v["batch_month"], "quota_by_year": dict(v["quota_by_year"])}
+                                               for t, v in rec["tiers"].items()},
+            "targets": [dict(t) for t in rec["targets"]]}
+
+
+def attach(config: RunConfig) -> RunConfig:
+    """``config`` with ``government.national`` loaded (in place; also returned) when MIIT
+    allocates by past share in a regional view (``scenario.population.region_share`` < 1);
+    empty otherwise.  A config that already carries one (derived from an attached config)
+    keeps it."""
+    gov = config.government
+    regional = config.scenario.population.region_share < 1.0
+    if gov.allocation != "past_share" or not regional:
+        gov.national = {}
+    elif not gov.national:
+        gov.national = national_record()
+    else:  # carried over (e.g. a run folder's config, whose JSON keys are strings): years as ints again
+        try:
+            gov.national = {**gov.national, "tiers": {t: {"batch_month": int(v["batch_month"]),
+                                                          "quota_by_year": {int(y): float(q) for y, q in v["quota_by_year"].items()}}
+                                                      for t, v in gov.national["tiers"].items()},
+                            "targets": [dict(t) for t in gov.national.get("targets", [])]}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ConfigError(f"government.national: {str(gov.national)[:60]!r} is not allowed (allowed: not set by hand; "
+                              "it is loaded from configs/scenario/national.yaml)") from None
+    return config
