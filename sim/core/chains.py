@@ -29,7 +29,9 @@ def supplier_effects(chain: np.ndarray, opening_by_chain: np.ndarray, is_owner: 
                      c: ChainParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Effects on chain suppliers (owners excluded): (growth drift added 1/yr,
     IP-rate multiplier, financing-constraint relief fraction)."""
-    o = opening_by_chain.take(chain)  # chain -1 picks the trailing 0 (take: 2x a fancy index on a small table)
+    # chain -1 picks the trailing 0 (mode="wrap": as a negative index, without the bounds check;
+    # take: 2x a fancy index on a small table)
+    o = opening_by_chain.take(chain, mode="wrap")
     o[is_owner] = F32(0.0)
     ip_mult = o * F32(c.ip_per_opening)
     ip_mult += F32(1.0)

@@ -185,8 +185,8 @@ def exit_hazard(age: np.ndarray, revenue: np.ndarray, f: FirmParams, ref_revenue
     year 1, peak 9.5% in year 3, lower after year 7) scaled by (revenue/ref)^-elasticity
     (larger firms survive longer).  Not yet capped (see :func:`exit_prob_from_hazard`)."""
     table = np.asarray(list(f.hazard_by_age) + [f.hazard_old], dtype=F32)
-    idx = np.clip(age.astype(np.int32), 0, len(table) - 1)
-    return (table.take(idx) * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)).astype(F32, copy=False)
+    # ages past the table read its last entry (mode="clip" clips the index into the table)
+    return (table.take(age.astype(np.int32), mode="clip") * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)).astype(F32, copy=False)
 
 
 def holder_hazard_mult(srdi: np.ndarray, little_giant: np.ndarray, champion: np.ndarray, f: FirmParams) -> np.ndarray:

@@ -80,7 +80,7 @@ def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndar
     ``share``: the national share of ``rows`` if already computed (by this function)."""
     nk = f.niche[rows]
     if share is None:
-        share = f.revenue[rows] / np.maximum(markets.take(nk), F32(1e-9)) * f.alive[rows]  # >= 0: exited firms give +0.0
+        share = f.revenue[rows] / np.maximum(markets.take(nk, mode="clip"), F32(1e-9)) * f.alive[rows]  # >= 0: exited firms give +0.0
     if region_rank is None:
         empty = np.zeros(0, dtype=np.int32)
         return Market(share, empty, empty, empty)
@@ -116,10 +116,16 @@ def band_points(x: np.ndarray, bands: list) -> np.ndarray:
         return out
     # nested bands: reaching a band means reaching every band below it, so the number of
     # bands reached picks the points (one compare-and-add per band; 10x a masked copy)
-    reached = np.zeros(x.shape, dtype=np.uint8)
-    for th, ex in zip(thr, excl):
-        reached += (x > th) if ex else (x >= th)
-    return np.array([0.0] + [b[1] for b in bands[::-1]], dtype=F32).take(reached)
+    # the first band's mask, viewed as uint8 (0/1), is the count; the others are added in place
+    reached = None
+    for th, ex in zip(thr[::-1], excl[::-1]):
+        hit = (x > th) if ex else (x >= th)
+        if reached is None:
+            reached = np.asarray(hit).view(np.uint8)  # (x may be 0-d)
+        else:
+            reached += hit
+    # (reached <= len(bands): in range, so mode="clip" only skips the bounds check: ~1.5x faster)
+    return np.array([0.0] + [b[1] for b in bands[::-1]], dtype=F32).take(reached, mode="clip")
 
 
 @dataclass
@@ -434,13 +440,13 @@ def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: 
     rec = f.titles[TIER_INDEX[tier], :n]
     p_max = float(p_table.max())
     if isinstance(u_apply, Sparse):  # only the variates below a bound of the probabilities were drawn
-        hit = u_apply.hits(p_table.take(code[u_apply.rows]))
+        hit = u_apply.hits(p_table.take(code[u_apply.rows], mode="clip"))
         applicants = hit[f.alive[hit] & (rec[hit] == NONE)]
     elif p_max < 0.1:  # applications are rare: test the few draws below the highest probability
         hit = np.flatnonzero(u_apply < p_max)
-        applicants = hit[(u_apply[hit] < p_table.take(code[hit])) & f.alive[hit] & (rec[hit] == NONE)]
+        applicants = hit[(u_apply[hit] < p_table.take(code[hit], mode="clip")) & f.alive[hit] & (rec[hit] == NONE)]
     else:
-        applicants = np.flatnonzero((u_apply < p_table.take(code)) & f.alive[:n] & (rec == NONE))
+        applicants = np.flatnonzero((u_apply < p_table.take(code, mode="clip")) & f.alive[:n] & (rec == NONE))
     due = np.flatnonzero((rec <= t - validity_months) & (rec != NONE)) if reviews else np.zeros(0, dtype=np.intp)
     return applicants, due
 
