@@ -190,8 +190,12 @@ def _little_giant_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: Criter
     rd_min = np.minimum(rd_now, rd_prev)
     # below revenue_mid: R&D over 2 years, equity raised and the R&D-staff share
     small_ok = (F32(2.0) * rd >= k.rd_spend_small) & (f.equity_new[:n] >= k.equity_small) & (rd_staff(f) >= k.rd_staff_small)
-    rd_ok = np.where(rev >= k.revenue_high, rd_min >= k.rd_gate_high,
-                     np.where(rev >= k.revenue_mid, rd_min >= k.rd_gate_mid, small_ok))
+    # the R&D route by revenue: >= revenue_high the high gate, else >= revenue_mid the mid gate,
+    # else the small-firm tests (in mask algebra: a np.where over bools costs ~5x)
+    high, mid = rev >= k.revenue_high, rev >= k.revenue_mid
+    rd_ok = high & (rd_min >= k.rd_gate_high)
+    rd_ok |= ~high & mid & (rd_min >= k.rd_gate_mid)
+    rd_ok |= ~(high | mid) & small_ok
     ok = ((ny >= k.min_niche_years) & (f.main_share[:n] >= k.min_main_share) & (f.debt[:n] <= k.max_debt)
           & rd_ok & (f.ip[:n] >= k.min_ip))
     if k.requires_srdi:
