@@ -269,7 +269,11 @@ def srdi_score(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> 
     k, n = c.srdi, f.n
     in_chain = f.chain[:n] >= 0
     at_key = in_chain & f.key_link[:n]
-    field = np.where(at_key, F32(k.field_points[0]), np.where(in_chain | f.emerging[:n], F32(k.field_points[1]), F32(0.0)))
+    # at a key link: field_points[0], else in a chain or an emerging field: field_points[1], else 0
+    # (looked up by the two bits: ~4x a nested np.where)
+    field_bits = at_key.view(np.uint8) << np.uint8(1)
+    field_bits |= (in_chain | f.emerging[:n]).view(np.uint8)
+    field = np.array([0.0, k.field_points[1], k.field_points[0], k.field_points[0]], dtype=F32).take(field_bits, mode="clip")
     years = np.minimum(F32(k.niche_year_points) * np.floor(m.niche_years / F32(2.0)), F32(k.niche_year_max))  # per full 2 years
     spec = band_points(f.main_share[:n], k.main_bands) + band_points(m.growth_2y, k.growth_bands) + years + field
     refine = F32(k.quality_points) * f.quality[:n] + band_points(-f.debt[:n], k.debt_bands)
