@@ -146,7 +146,12 @@ class FirmMetrics:
     def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> FirmMetrics:
         n = f.n
         # in float64, rounded to 1e-6, so a firm exactly at a growth gate is not pushed off it by float32
-        g2 = np.round(np.sqrt(f.rev_y1[:n].astype(np.float64) / np.maximum(f.rev_y3[:n], 1e-6)) - 1.0, 6)
+        # (in place: one float64 temporary)
+        g2 = f.rev_y1[:n].astype(np.float64)
+        g2 /= np.maximum(f.rev_y3[:n], 1e-6)
+        np.sqrt(g2, out=g2)
+        g2 -= 1.0
+        np.round(g2, 6, out=g2)
         return cls(niche_years(f, t), g2, rd_spend(f), f.is_sme(fp), rd_staff(f))
 
 
@@ -274,14 +279,27 @@ def srdi_score(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> 
     field_bits = at_key.view(np.uint8) << np.uint8(1)
     field_bits |= (in_chain | f.emerging[:n]).view(np.uint8)
     field = np.array([0.0, k.field_points[1], k.field_points[0], k.field_points[0]], dtype=F32).take(field_bits, mode="clip")
-    years = np.minimum(F32(k.niche_year_points) * np.floor(m.niche_years / F32(2.0)), F32(k.niche_year_max))  # per full 2 years
-    spec = band_points(f.main_share[:n], k.main_bands) + band_points(m.growth_2y, k.growth_bands) + years + field
-    refine = F32(k.quality_points) * f.quality[:n] + band_points(-f.debt[:n], k.debt_bands)
+    years = m.niche_years / F32(2.0)  # points per full 2 years
+    np.floor(years, out=years)
+    years *= F32(k.niche_year_points)
+    np.minimum(years, F32(k.niche_year_max), out=years)
+    # the sums in place, in the order spec + refine + distinct + innov, each summed left to right
+    spec = band_points(f.main_share[:n], k.main_bands)
+    spec += band_points(m.growth_2y, k.growth_bands)
+    spec += years
+    spec += field
+    refine = F32(k.quality_points) * f.quality[:n]
+    refine += band_points(-f.debt[:n], k.debt_bands)
     distinct = band_points(mk.nat_share, k.share_bands)
     rd = np.maximum(band_points(m.rd_spend, k.rd_spend_bands), band_points(f.rd_int[:n], k.rd_int_bands))
-    innov = (band_points(f.ip[:n], k.ip_bands) + rd + band_points(m.rd_staff, k.rd_staff_bands)
-             + F32(k.institution_points) * f.rd_inst[:n])
-    return (spec + refine + distinct + innov).astype(F32, copy=False)
+    innov = band_points(f.ip[:n], k.ip_bands)
+    innov += rd
+    innov += band_points(m.rd_staff, k.rd_staff_bands)
+    innov += F32(k.institution_points) * f.rd_inst[:n]
+    spec += refine
+    spec += distinct
+    spec += innov
+    return spec
 
 
 def srdi_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
