@@ -14,7 +14,6 @@ processes' draws unchanged (common random numbers).  Mesa's own RNG is seeded fr
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 import mesa
@@ -715,16 +714,18 @@ class TierModel(mesa.Model):
                 ranks = np.full(rows.size, tiers.UNRANKED, dtype=np.int32)
                 ranks[can] = tiers.region_ranks(f, rows[can])
             sub_market = tiers.market_for(f, self.niches, markets, rows, ranks, share=share)
-        sub = f.take(rows)  # the columns the metrics read are copied once, for both parts
-        metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
+        sub = f.take(rows)  # the columns the criteria read are copied once per part (below), on first use
         app, held = slice(None, n_app), slice(n_app, None)
         ok, review_ok = np.zeros(applicants.size, dtype=bool), np.zeros(due.size, dtype=bool)
-        ok[pa] = tiers.eligible(tier, sub.part(app), metrics.part(app), sub_market.part(app) if sub_market is not None else None, c)
+        s_app = sub.part(app)  # the metrics of each part read its columns (those the tier's criteria need)
+        ok[pa] = tiers.eligible(tier, s_app, tiers.FirmMetrics.of(s_app, t, self.params.firms),
+                                sub_market.part(app) if sub_market is not None else None, c)
         if rows.size > n_app:
-            m_held = metrics.part(held)
+            s_held = sub.part(held)
+            m_held = tiers.FirmMetrics.of(s_held, t, self.params.firms)
             if drop_sme_cap and tier in ("innovative", "srdi", "little_giant"):
                 m_held = _no_sme_cap(m_held)
-            review_ok[pd] = tiers.eligible(tier, sub.part(held), m_held, sub_market.part(held) if sub_market is not None else None, rc)
+            review_ok[pd] = tiers.eligible(tier, s_held, m_held, sub_market.part(held) if sub_market is not None else None, rc)
         return ok, review_ok
 
     # ------------------------------------------------------------------ records
@@ -786,4 +787,4 @@ def _all_real(f: FirmArrays, rows: slice) -> None:
 
 
 def _no_sme_cap(m: tiers.FirmMetrics) -> tiers.FirmMetrics:
-    return dataclasses.replace(m, sme=np.ones_like(m.sme))
+    return m.replace(sme=np.ones(m.n, dtype=bool))

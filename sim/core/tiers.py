@@ -10,7 +10,7 @@ capacity rule (quota, selection rate, or criteria only) bounds who is recognised
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -128,31 +128,70 @@ def band_points(x: np.ndarray, bands: list) -> np.ndarray:
     return np.array([0.0] + [b[1] for b in bands[::-1]], dtype=F32).take(reached, mode="clip")
 
 
-@dataclass
 class FirmMetrics:
-    """Derived quantities at month ``t`` (years, fractions, M CNY/yr)."""
+    """Derived quantities of a set of rows at month ``t``: ``niche_years`` (years),
+    ``growth_2y`` (2-year revenue growth, a fraction), ``rd_spend`` (M CNY/yr), ``sme`` (mask)
+    and ``rd_staff`` (R&D staff / employees).  Each is computed from the rows' columns when
+    first read and then kept: a tier's criteria read only some of them (the innovative SME's
+    neither the niche years nor R&D spending or staff).  ``FirmMetrics.of(f, t, fp)``."""
 
-    niche_years: np.ndarray
-    growth_2y: np.ndarray
-    rd_spend: np.ndarray
-    sme: np.ndarray
-    rd_staff: np.ndarray  # R&D staff / employees
+    FIELDS = ("niche_years", "growth_2y", "rd_spend", "sme", "rd_staff")
 
-    def part(self, sel: slice) -> FirmMetrics:
-        """The metrics of the rows ``sel`` of this set."""
-        return FirmMetrics(*(getattr(self, x.name)[sel] for x in fields(self)))
+    def __init__(self, f: FirmArrays, t: int, fp: FirmParams, **values: np.ndarray) -> None:
+        self._f, self._t, self._fp = f, t, fp
+        self.__dict__.update(values)
 
     @classmethod
     def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> FirmMetrics:
-        n = f.n
-        # in float64, rounded to 1e-6, so a firm exactly at a growth gate is not pushed off it by float32
-        # (in place: one float64 temporary)
-        g2 = f.rev_y1[:n].astype(np.float64)
-        g2 /= np.maximum(f.rev_y3[:n], 1e-6)
-        np.sqrt(g2, out=g2)
-        g2 -= 1.0
-        np.round(g2, 6, out=g2)
-        return cls(niche_years(f, t), g2, rd_spend(f), f.is_sme(fp), rd_staff(f))
+        return cls(f, t, fp)
+
+    @property
+    def n(self) -> int:
+        """Rows in the set."""
+        return self._f.n
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name not in FirmMetrics.FIELDS or "_f" not in self.__dict__:
+            raise AttributeError(name)
+        f = self._f
+        if name == "niche_years":
+            value = niche_years(f, self._t)
+        elif name == "growth_2y":
+            value = growth_2y(f)
+        elif name == "rd_spend":
+            value = rd_spend(f)
+        elif name == "sme":
+            value = f.is_sme(self._fp)
+        else:
+            value = rd_staff(f)
+        self.__dict__[name] = value
+        return value
+
+    def replace(self, **values: np.ndarray) -> FirmMetrics:
+        """The same rows with ``values`` in place of some metrics (the others as computed)."""
+        known = {k: v for k, v in self.__dict__.items() if k in FirmMetrics.FIELDS}
+        return FirmMetrics(self._f, self._t, self._fp, **{**known, **values})
+
+    def part(self, sel: slice) -> FirmMetrics:
+        """The metrics of the rows ``sel`` of this set (of a FirmSubset: the others computed
+        on those rows when read)."""
+        f = self._f
+        if not hasattr(f, "part"):  # rows of a FirmArrays: every metric now, then its part
+            return FirmMetrics(f, self._t, self._fp, **{k: getattr(self, k)[sel] for k in FirmMetrics.FIELDS})
+        known = {k: v[sel] for k, v in self.__dict__.items() if k in FirmMetrics.FIELDS}
+        return FirmMetrics(f.part(sel), self._t, self._fp, **known)
+
+
+def growth_2y(f: FirmArrays) -> np.ndarray:
+    """Revenue growth over the last two calendar years of each row (fraction per year, the
+    geometric mean): sqrt(rev_y1 / rev_y3) - 1, in float64 rounded to 1e-6, so a firm exactly
+    at a growth gate is not pushed off it by float32."""
+    n = f.n
+    g2 = f.rev_y1[:n].astype(np.float64)  # (in place: one float64 temporary)
+    g2 /= np.maximum(f.rev_y3[:n], 1e-6)
+    np.sqrt(g2, out=g2)
+    g2 -= 1.0
+    return np.round(g2, 6, out=g2)
 
 
 def niche_years(f: FirmArrays, t: int) -> np.ndarray:
