@@ -719,13 +719,14 @@ class TierModel(mesa.Model):
         ok, review_ok = np.zeros(applicants.size, dtype=bool), np.zeros(due.size, dtype=bool)
         s_app = sub.part(app)  # the metrics of each part read its columns (those the tier's criteria need)
         ok[pa] = tiers.eligible(tier, s_app, tiers.FirmMetrics.of(s_app, t, self.params.firms),
-                                sub_market.part(app) if sub_market is not None else None, c)
+                                sub_market.part(app) if sub_market is not None else None, c, gated=True)
         if rows.size > n_app:
             s_held = sub.part(held)
             m_held = tiers.FirmMetrics.of(s_held, t, self.params.firms)
             if drop_sme_cap and tier in ("innovative", "srdi", "little_giant"):
                 m_held = _no_sme_cap(m_held)
-            review_ok[pd] = tiers.eligible(tier, s_held, m_held, sub_market.part(held) if sub_market is not None else None, rc)
+            review_ok[pd] = tiers.eligible(tier, s_held, m_held, sub_market.part(held) if sub_market is not None else None, rc,
+                                           gated=True)  # the rows passed the prefilter of these criteria
         return ok, review_ok
 
     # ------------------------------------------------------------------ records

@@ -285,10 +285,12 @@ def review_criteria(c: CriteriaConfig) -> CriteriaConfig:
     return replace(c, little_giant=replace(c.little_giant, requires_srdi=False))
 
 
-def gates(tier: str, f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
-    """Mask of rows passing ``tier``'s gates (all True for a tier without gates)."""
+def gates(tier: str, f: FirmArrays, m: FirmMetrics, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
+    """Mask of rows passing ``tier``'s gates (all True for a tier without gates).  ``gated``:
+    the rows are known to pass them (:func:`prefilter` ran these very gates on them, at the
+    same month and state), so they are not tested again: all True."""
     fn = GATES.get(tier)
-    return np.ones(f.n, dtype=bool) if fn is None else fn(f, m.niche_years, m.rd_spend, c)
+    return np.ones(f.n, dtype=bool) if fn is None or gated else fn(f, m.niche_years, m.rd_spend, c)
 
 
 # ---- criteria -----------------------------------------------------------------------
@@ -341,36 +343,36 @@ def srdi_score(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> 
     return spec
 
 
-def srdi_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+def srdi_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
     """Provincial SRDI SME: the gates and the score (DOMAIN §2)."""
     k = c.srdi
-    ok = gates("srdi", f, m, c) & (srdi_score(f, m, mk, c) >= k.pass_score)
+    ok = gates("srdi", f, m, c, gated) & (srdi_score(f, m, mk, c) >= k.pass_score)
     return ok & m.sme if k.sme_only else ok
 
 
-def little_giant_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+def little_giant_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
     """National little giant: the gates, 2-year growth and national niche share (DOMAIN §2)."""
     k = c.little_giant
-    ok = gates("little_giant", f, m, c) & (m.growth_2y >= k.min_growth_2y) & (mk.nat_share >= k.min_niche_share)
+    ok = gates("little_giant", f, m, c, gated) & (m.growth_2y >= k.min_growth_2y) & (mk.nat_share >= k.min_niche_share)
     return ok & m.sme if k.sme_only else ok
 
 
-def champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+def champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
     """Single champion: the gates and a world rank in the top ``max_global_rank``."""
-    return gates("single_champion", f, m, c) & (mk.global_rank <= c.single_champion.max_global_rank)
+    return gates("single_champion", f, m, c, gated) & (mk.global_rank <= c.single_champion.max_global_rank)
 
 
-def provincial_champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+def provincial_champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
     """Provincial champion: the gates, #1 in the region and national top ``max_national_rank``."""
-    return gates("provincial_champion", f, m, c) & (mk.region_rank == 1) & (mk.nat_rank <= c.provincial_champion.max_national_rank)
+    return gates("provincial_champion", f, m, c, gated) & (mk.region_rank == 1) & (mk.nat_rank <= c.provincial_champion.max_national_rank)
 
 
-def leading_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+def leading_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
     """Leading enterprise: the pool of the selection rule, above its revenue bar (chain
     owners: ``min_revenue``; other large firms: ``min_revenue_other``)."""
     n = f.n
     pool = {"chain_owners": f.owner[:n], "largest": ~m.sme, "owners_first": f.owner[:n] | ~m.sme}[c.leading.rule]
-    return pool & gates("leading", f, m, c)
+    return pool & gates("leading", f, m, c, gated)
 
 
 def selection_priority(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, boost: np.ndarray) -> np.ndarray:
@@ -383,20 +385,22 @@ def selection_priority(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaCo
     return f.quality[rows] + boost
 
 
-def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: CriteriaConfig) -> np.ndarray:
-    """Mask of alive rows meeting ``tier``'s criteria at this moment."""
+def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: CriteriaConfig,
+             gated: bool = False) -> np.ndarray:
+    """Mask of alive rows meeting ``tier``'s criteria at this moment.  ``gated``: the rows
+    passed :func:`prefilter` (``tier``'s gates) with these criteria, which are not tested again."""
     if tier == "innovative":
         ok = innovative_eligible(f, m, c)
     elif tier == "srdi":
-        ok = srdi_eligible(f, m, mk, c)
+        ok = srdi_eligible(f, m, mk, c, gated)
     elif tier == "little_giant":
-        ok = little_giant_eligible(f, m, mk, c)
+        ok = little_giant_eligible(f, m, mk, c, gated)
     elif tier == "single_champion":
-        ok = champion_eligible(f, m, mk, c)
+        ok = champion_eligible(f, m, mk, c, gated)
     elif tier == "provincial_champion":
-        ok = provincial_champion_eligible(f, m, mk, c)
+        ok = provincial_champion_eligible(f, m, mk, c, gated)
     else:
-        ok = leading_eligible(f, m, c)
+        ok = leading_eligible(f, m, c, gated)
     return ok & f.alive[: f.n]
 
 
