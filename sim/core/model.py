@@ -712,7 +712,8 @@ class TierModel(mesa.Model):
                 can = np.concatenate([tiers.rank_screen(tier, share[:n_app], nk[:n_app], self.niches, c),
                                       tiers.rank_screen(tier, share[n_app:], nk[n_app:], self.niches, rc)])
                 ranks = np.full(rows.size, tiers.UNRANKED, dtype=np.int32)
-                ranks[can] = tiers.region_ranks(f, rows[can])
+                cap = max(tiers.rank_cap(tier, c), tiers.rank_cap(tier, rc))  # exact ranks only up to what can pass
+                ranks[can] = tiers.region_ranks(f, rows[can], cap=cap)
             sub_market = tiers.market_for(f, self.niches, markets, rows, ranks, share=share)
         sub = f.take(rows)  # the columns the criteria read are copied once per part (below), on first use
         app, held = slice(None, n_app), slice(n_app, None)

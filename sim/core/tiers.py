@@ -51,22 +51,38 @@ def niche_markets(f: FirmArrays, niches: Niches, coverage: float) -> np.ndarray:
     return np.maximum(total / F32(coverage), expected_markets(niches, float(live_rev.sum(dtype=np.float64)), coverage))
 
 
-def region_ranks(f: FirmArrays, rows: np.ndarray | None = None) -> np.ndarray:
+def region_ranks(f: FirmArrays, rows: np.ndarray | None = None, cap: int | None = None) -> np.ndarray:
     """Rank of ``rows`` (default: every row in use) among the simulated firms of their niche
     by revenue: 1 + the number of firms in the niche with a larger revenue (exited firms
     count as revenue 0; equal revenues share a rank).  Only the firms that can outrank one
-    of ``rows`` (in their niches, revenue above the smallest of theirs) are sorted."""
+    of ``rows`` (in their niches, revenue above the smallest of theirs) are sorted.
+
+    ``cap``: only ranks up to ``cap`` are asked for (:func:`rank_cap`): a row ranked below
+    ``cap`` gets some rank above ``cap``, not its own.  Then only the firms of a niche at or
+    above the ``cap``-th largest revenue among ``rows`` there (if that many; else the
+    smallest) are sorted: no firm below it outranks a row that can rank up to ``cap``, and
+    every row below it has ``cap`` of ``rows`` above it."""
     n, niche = f.n, f.niche[: f.n]
     rows = np.arange(n) if rows is None else np.asarray(rows)
     if rows.size == 0:
         return np.zeros(0, dtype=np.int32)
     live_rev = f.revenue[:n] * f.alive[:n]  # revenue >= 0: exited firms give +0.0
-    wanted = np.zeros(int(niche.max()) + 1, dtype=bool)
-    wanted[niche[rows]] = True
-    rivals = np.flatnonzero((live_rev > live_rev[rows].min()) & wanted[niche])
 
     def key(r: np.ndarray) -> np.ndarray:  # niche ascending, revenue descending (bits of a float32 >= 0 order as its value)
         return (niche[r].astype(np.int64) << 32) | (0xFFFFFFFF - live_rev[r].view(np.uint32).astype(np.int64))
+    if cap is None:
+        wanted = np.zeros(int(niche.max()) + 1, dtype=bool)
+        wanted[niche[rows]] = True
+        rivals = np.flatnonzero((live_rev > live_rev[rows].min()) & wanted[niche])
+    else:  # the threshold per niche of rows, from their keys sorted (niche, then revenue descending)
+        own = np.sort(key(rows))
+        nk = own >> 32
+        starts = np.flatnonzero(np.concatenate(([True], nk[1:] != nk[:-1])))
+        ends = np.append(starts[1:], own.size)
+        at = np.where(ends - starts >= cap, starts + (cap - 1), ends - 1)
+        thr = np.full(int(niche.max()) + 1, np.inf, dtype=F32)  # niches without rows: no rival
+        thr[nk[starts]] = (0xFFFFFFFF - (own[at] & 0xFFFFFFFF)).astype(np.uint32).view(F32)
+        rivals = np.flatnonzero(live_rev >= thr.take(niche))
     sorted_keys = np.sort(key(rivals))
     first_of_niche = np.searchsorted(sorted_keys, niche[rows].astype(np.int64) << 32, side="left")
     return (np.searchsorted(sorted_keys, key(rows), side="left") - first_of_niche + 1).astype(np.int32)
@@ -438,6 +454,16 @@ def rank_screen(tier: str, share: np.ndarray, nk: np.ndarray, niches: Niches, c:
         if 1 <= r <= niches.ext_top.shape[1]:
             ok &= ~(niches.ext_top[nk, r - 1] > share)
     return ok
+
+
+def rank_cap(tier: str, c: CriteriaConfig) -> int:
+    """The largest rank among the simulated firms of its niche (:func:`region_ranks`) at which
+    a firm can pass ``tier``'s rank tests (:func:`market_for`: the region, national and world
+    ranks are each at least that rank): a single champion's world top ``max_global_rank``, a
+    provincial champion's #1 in the region."""
+    if tier == "single_champion":
+        return max(1, int(c.single_champion.max_global_rank))
+    return 1
 
 
 NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")  # national shares
