@@ -557,8 +557,9 @@ class TierModel(mesa.Model):
 
     def exit_firms(self, t: int, d: dict[str, np.ndarray]) -> None:
         """Vectorised driver: the exits of all rows; exited SMEs' agents are removed."""
-        rows = self.exits(slice(0, self.firms.n), t, d["exit"]).tolist()
-        remove_many([a for a in map(self._sme_agents.pop, rows, itertools.repeat(None)) if a is not None])
+        rows = self.exits(slice(0, self.firms.n), t, d["exit"])
+        if self._sme_agents:  # (none when SMEs are not materialised)
+            remove_many([a for a in map(self._sme_agents.pop, rows.tolist(), itertools.repeat(None)) if a is not None])
 
     def entry(self, t: int) -> None:
         """This month's entrants.  Their counts and attributes depend on the parameters and the
@@ -689,7 +690,7 @@ class TierModel(mesa.Model):
             self.flows[t, k, 2] += res.revoked
             if sched.batch_month != 0:
                 self.batches.append({"date": self.calendar.date(t), "tier": tier, "applicants": res.applicants, "eligible": res.eligible,
-                                     "capacity": res.capacity, "recognised": res.recognised, "pool": int(ok_all.sum()),
+                                     "capacity": res.capacity, "recognised": res.recognised, "pool": int(np.count_nonzero(ok_all)),
                                      "rereviewed": res.rereviewed, "revoked": res.revoked,
                                      "failed": res.revoked - res.lapsed, "lapsed": res.lapsed})
 
@@ -701,7 +702,7 @@ class TierModel(mesa.Model):
         f, c, rc = self.firms, self.criteria, self._review_criteria
         pa, pd = tiers.prefilter(tier, f, applicants, c, t), tiers.prefilter(tier, f, due, rc, t)
         rows = np.concatenate([applicants[pa], due[pd]])
-        n_app = int(pa.sum())
+        n_app = int(np.count_nonzero(pa))
         sub_market = None
         if tier in tiers.NEEDS_MARKET:
             ranks = None
@@ -735,7 +736,7 @@ class TierModel(mesa.Model):
         f, n = self.firms, self.firms.n
         before = self.stock[t - 1] if t > 0 else (f.titles[:, :n] != NONE).sum(axis=1)
         self.stock[t] = before + self.flows[t, :, 0] - self.flows[t, :, 2] - self.flows[t, :, 3]
-        self.alive_count[t] = int(f.alive[:n].sum())
+        self.alive_count[t] = np.count_nonzero(f.alive[:n])  # (count_nonzero: ~5x a bool sum)
 
     def record_out(self) -> RunRecord:
         s = self.scenario.scale

@@ -534,6 +534,9 @@ def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: 
     n = f.n
     rec = f.titles[TIER_INDEX[tier], :n]
     p_max = float(p_table.max())
+    if not isinstance(u_apply, Sparse) and p_max >= 0.1 and (p_table == p_table[0]).all():
+        # one probability for every segment (no lever moves it): a compare with it, no lookup per row
+        return np.flatnonzero((u_apply < p_table[0]) & f.alive[:n] & (rec == NONE)), _due(rec, t, validity_months, reviews)
     if isinstance(u_apply, Sparse):  # only the variates below a bound of the probabilities were drawn
         hit = u_apply.hits(p_table.take(code[u_apply.rows], mode="clip"))
         applicants = hit[f.alive[hit] & (rec[hit] == NONE)]
@@ -542,8 +545,12 @@ def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: 
         applicants = hit[(u_apply[hit] < p_table.take(code[hit], mode="clip")) & f.alive[hit] & (rec[hit] == NONE)]
     else:
         applicants = np.flatnonzero((u_apply < p_table.take(code, mode="clip")) & f.alive[:n] & (rec == NONE))
-    due = np.flatnonzero((rec <= t - validity_months) & (rec != NONE)) if reviews else np.zeros(0, dtype=np.intp)
-    return applicants, due
+    return applicants, _due(rec, t, validity_months, reviews)
+
+
+def _due(rec: np.ndarray, t: int, validity_months: int, reviews: bool) -> np.ndarray:
+    """Holders (rows, ascending) whose title, (re)recognised at month ``rec``, has run its validity by ``t``."""
+    return np.flatnonzero((rec <= t - validity_months) & (rec != NONE)) if reviews else np.zeros(0, dtype=np.intp)
 
 
 def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, scale: float, rp: RecognitionParams,
