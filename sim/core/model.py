@@ -369,12 +369,11 @@ class TierModel(mesa.Model):
         rows = np.flatnonzero(sme)
         k = int(share * rows.size)
         f.library[:n] = False
-        if k > 0:  # ranked among the (alive) SME rows only, from their own columns: a row's score is its own,
-            # and a quarter to a third of the rows in use are exited firms by the library years (measured:
-            # ~25% faster than scoring every row and picking the SMEs')
-            market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage), rows)
-            sub = f.take(rows)
-            score = tiers.srdi_score(sub, tiers.FirmMetrics.of(sub, t, self.params.firms), market, self.criteria)
+        if k > 0:  # ranked among the SME rows only; nearly every row is an SME, so every row in use is
+            # scored (the score of a row is its own) and the SMEs' scores picked: cheaper than copying their columns
+            every = slice(0, n)
+            market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage), every)
+            score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, t, self.params.firms), market, self.criteria)[rows]
             f.library[rows[np.argpartition(-score, k - 1)[:k]]] = True
 
     # ------------------------------------------------------------------ firm rules
@@ -512,7 +511,13 @@ class TierModel(mesa.Model):
         counts the years it will have by December (this year's batches), and for the
         little giant's two-year test both years count as at the gate."""
         f, c, fp = self.firms, self.criteria, self.params.firms
-        rows = np.arange(f.n)[idx] if isinstance(idx, slice) else np.asarray(idx)
+        if isinstance(idx, slice) and idx.step in (None, 1):  # positions in idx -> rows, without an index of every row
+            base = idx.start or 0
+
+            def rows_at(pos: np.ndarray) -> np.ndarray:
+                return pos + base
+        else:
+            rows_at = np.asarray(np.arange(f.n)[idx] if isinstance(idx, slice) else idx).__getitem__
         rev = f.revenue[idx]
         sme = sme_mask(f.employees[idx], rev, fp)
         srdi, lg = f.titles[TIER_INDEX["srdi"]][idx] != NONE, f.titles[TIER_INDEX["little_giant"]][idx] != NONE
@@ -527,10 +532,11 @@ class TierModel(mesa.Model):
         out = []
         for tier, (gate, aim) in aims.items():
             cand = np.flatnonzero(aim & rules.in_bunch_window(own, gate, self.params.rd))
-            ready = np.zeros(rows.size, dtype=bool)
+            ready = np.zeros(rev.shape[0], dtype=bool)
             if cand.size:
-                g = np.broadcast_to(gate, rows.shape)[cand].astype(F32)
-                sub = f.take(rows[cand], rd_int=g, rd_prev=np.maximum(f.rd_prev[rows[cand]], g))
+                g = np.broadcast_to(gate, rev.shape)[cand].astype(F32)
+                at = rows_at(cand)
+                sub = f.take(at, rd_int=g, rd_prev=np.maximum(f.rd_prev[at], g))
                 ready[cand] = tiers.GATES[tier](sub, tiers.niche_years(sub, t + 11), tiers.rd_spend(sub), c)
             out.append((gate, ready))
         return out

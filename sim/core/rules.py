@@ -136,8 +136,10 @@ def bunch(intensity: np.ndarray, targets: list[tuple[np.ndarray | float, np.ndar
     sticky = (u < F32(r.bunch_prob)) | keep
     for gate, ready in targets:
         g = np.asarray(gate, dtype=F32)
-        moves = ready & sticky & in_bunch_window(intensity, g, r)
-        np.copyto(reported, np.maximum(reported, g), where=moves)
+        # the few ready and sticky firms first, then the window test on those only
+        cand = np.flatnonzero(ready & sticky)
+        moves = cand[in_bunch_window(intensity[cand], g[cand] if g.ndim else g, r)]
+        reported[moves] = np.maximum(reported[moves], g[moves] if g.ndim else g)
     return reported, real_intensity(intensity, reported, r)
 
 
