@@ -417,13 +417,14 @@ class TierModel(mesa.Model):
         f.constraint[idx] = rules.financing_constraint(f.fin_base[idx], relief)
         if own:
             age = rules.age_years(t, f.birth[idx])
+            young = rules.youth(age, g)  # (read by the volatility and the drift)
             if d is not None and self.calendar.month(t) == 1:
                 if t > 0:  # this year's volatility (the first year's is drawn at construction)
-                    f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g), d["vol"])
+                    f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g, young), d["vol"])
                     f.ytd[idx] = 0.0
                 self.rd_decision(idx, t, d)
             rev = f.revenue[idx]
-            f.base_drift[idx] = rules.base_drift(rev, age, g)
+            f.base_drift[idx] = rules.base_drift(rev, age, g, young)
             # IP and institutions come from the R&D really done, not the relabelled part
             f.ip_rate[idx] = rules.ip_rate(f.rd_real[idx], rev, r)
             f.p_inst[idx] = rules.institution_prob_monthly(f.rd_real[idx], r)

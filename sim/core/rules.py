@@ -32,11 +32,19 @@ def financing_constraint(fin_base: np.ndarray, relief: np.ndarray) -> np.ndarray
 
 # ---- growth ----------------------------------------------------------------------------
 
-def laplace_scale(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.ndarray:
-    """Annual Laplace scale b of log growth: b0 * (rev/ref)^-beta * (1 + age_vol*exp(-age/tau))."""
+def youth(age: np.ndarray, g: GrowthParams) -> np.ndarray:
+    """The young-firm factor exp(-age / age_scale) (1 at birth, falling with age in years) that
+    the growth volatility and the drift both scale with."""
+    return np.exp(-age / F32(g.age_scale))
+
+
+def laplace_scale(revenue: np.ndarray, age: np.ndarray, g: GrowthParams, young: np.ndarray | None = None) -> np.ndarray:
+    """Annual Laplace scale b of log growth: b0 * (rev/ref)^-beta * (1 + age_vol*exp(-age/tau)).
+    ``young``: :func:`youth` of ``age`` if already computed."""
     size = np.maximum(revenue, F32(0.01)) / F32(g.ref_revenue)
+    young = youth(age, g) if young is None else young
     return (F32(g.laplace_scale) * size ** F32(-g.size_elasticity)
-            * (F32(1.0) + F32(g.age_vol) * np.exp(-age / F32(g.age_scale)))).astype(F32, copy=False)
+            * (F32(1.0) + F32(g.age_vol) * young)).astype(F32, copy=False)
 
 
 def monthly_volatility(b: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -53,10 +61,12 @@ def growth_drift(revenue: np.ndarray, age: np.ndarray, constraint: np.ndarray, e
     return (base_drift(revenue, age, g) + environment_drift(constraint, extra, g)).astype(F32, copy=False)
 
 
-def base_drift(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.ndarray:
-    """Drift from size and age: base + small-firm and young-firm bonuses (1/yr)."""
+def base_drift(revenue: np.ndarray, age: np.ndarray, g: GrowthParams, young: np.ndarray | None = None) -> np.ndarray:
+    """Drift from size and age: base + small-firm and young-firm bonuses (1/yr).  ``young``:
+    :func:`youth` of ``age`` if already computed."""
     small = np.maximum(F32(0.0), np.log(F32(g.ref_revenue) / np.maximum(revenue, F32(0.01))))
-    return (F32(g.drift) + F32(g.small_bonus) * small + F32(g.young_bonus) * np.exp(-age / F32(g.age_scale))).astype(F32, copy=False)
+    young = youth(age, g) if young is None else young
+    return (F32(g.drift) + F32(g.small_bonus) * small + F32(g.young_bonus) * young).astype(F32, copy=False)
 
 
 def environment_drift(constraint: np.ndarray, extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
