@@ -409,11 +409,11 @@ class TierModel(mesa.Model):
         with titles, levers and chain opening, so they are refreshed each January, after
         batch months and when levers change; own parts once a year."""
         f, g, r, fp = self.firms, self.params.growth, self.params.rd, self.params.firms
-        e, code = self._table, self._codes[idx]  # lever effects per segment code: e.X.take(code, mode="clip") (codes < 32: in range)
+        e, code = self._table, self._codes[idx]  # lever effects per segment code: _per_row(e.X, code)
         c_drift, c_ip, c_relief = chains.supplier_effects(f.chain[idx], self._opening, f.owner[idx], self.params.chains)
         held = {tier: f.titles[TIER_INDEX[tier]][idx] != NONE for tier in TITLED}
         titled = held["srdi"] | held["little_giant"]
-        relief = 1 - (1 - e.fin_relief.take(code, mode="clip")) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
+        relief = 1 - (1 - _per_row(e.fin_relief, code)) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
         f.constraint[idx] = rules.financing_constraint(f.fin_base[idx], relief)
         if own:
             age = rules.age_years(t, f.birth[idx])
@@ -434,10 +434,10 @@ class TierModel(mesa.Model):
         # chain owners are persistent anchors of their chains: they do not exit
         mult = rules.holder_hazard_mult(held["srdi"], held["little_giant"], held["single_champion"] | held["provincial_champion"], fp)
         f.p_exit[idx] = rules.exit_prob_from_hazard(f.hazard[idx] * mult, fp) * ~f.owner[idx]
-        env = rules.environment_drift(f.constraint[idx], e.drift_add.take(code, mode="clip") + c_drift, g)
+        env = rules.environment_drift(f.constraint[idx], _per_row(e.drift_add, code) + c_drift, g)
         f.drift_m[idx] = (f.base_drift[idx] + env) / F32(12.0)
-        f.cap[idx] = F32(g.cap) + e.cap_add.take(code, mode="clip")
-        f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult.take(code, mode="clip") * c_ip)
+        f.cap[idx] = F32(g.cap) + _per_row(e.cap_add, code)
+        f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], _per_row(e.ip_mult, code) * c_ip)
         dead = np.flatnonzero(~f.alive[idx])
         if dead.size:
             _stop(f, dead + idx.start if isinstance(idx, slice) else np.asarray(idx)[dead])
@@ -497,8 +497,8 @@ class TierModel(mesa.Model):
         code = self._codes[idx]
         keep = f.rd_int[idx] > f.rd_real[idx]  # relabelled last year
         f.rd_prev[idx] = f.rd_int[idx]
-        has, own = rules.rd_year(f.has_rd[idx], f.rd_real[idx], f.rd_target[idx], self.constraint(idx), self._table.rd_mult.take(code, mode="clip"),
-                                 self._table.rd_start_mult.take(code, mode="clip"), d["rd_u"], d["rd_z"], r)
+        has, own = rules.rd_year(f.has_rd[idx], f.rd_real[idx], f.rd_target[idx], self.constraint(idx), _per_row(self._table.rd_mult, code),
+                                 _per_row(self._table.rd_start_mult, code), d["rd_u"], d["rd_z"], r)
         f.has_rd[idx] = has
         f.rd_int[idx], f.rd_real[idx] = rules.bunch(own, self._bunch_targets(idx, t, has, own), d["bunch"], keep & has, r)
 
@@ -783,6 +783,16 @@ def simulate(config: RunConfig, replicate: int = 0) -> RunRecord:
         return model.run()
     finally:
         model.release()
+
+
+def _per_row(table: np.ndarray, code: np.ndarray) -> np.ndarray | np.float32:
+    """A lever effect per row: the entry of each row's segment code in ``table`` (codes < 32:
+    in range, so no bounds check), or the one value when every entry is the same (no lever
+    moves it: no lookup over the rows)."""
+    first = table[0]
+    if (table == first).all():
+        return first
+    return table.take(code, mode="clip")
 
 
 def _stop(f: FirmArrays, rows: np.ndarray) -> None:
