@@ -14,7 +14,6 @@ processes' draws unchanged (common random numbers).  Mesa's own RNG is seeded fr
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 import mesa
@@ -99,6 +98,7 @@ class TierModel(mesa.Model):
         self._per_code = np.zeros(len(SEGMENT_CODES), dtype=np.int64)  # rows in use per code, kept with _codes
         self._per_code[0] = self.firms.n
         self._covered = 0  # rows whose lever reach has been determined
+        self._owners_key: tuple | None = None  # what the owners' last decisions read (owners_act)
         self._refresh = None  # rows whose rates are refreshed this month (slice or index array)
         self._refresh_flag = np.zeros(self.capacity, dtype=bool)  # the same, for the agent driver
         self._title_changed: list[np.ndarray] = []  # rows whose titles changed in this month's batches
@@ -294,8 +294,9 @@ class TierModel(mesa.Model):
         else:  # only last month's entrants and the firms whose titles changed in last month's batches
             parts = [np.arange(self._covered, n)] if n > self._covered else []
             parts += self._title_changed
-            if parts:
-                self._refresh = np.unique(np.concatenate(parts))
+            if parts:  # ascending, each row once (a sort and a neighbour test: ~3x np.unique on these few rows)
+                rows = np.sort(np.concatenate(parts))
+                self._refresh = rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if rows.size else rows
         self._title_changed = []
         if self._refresh is not None:
             self._lever_rows(self._refresh)
@@ -409,21 +410,22 @@ class TierModel(mesa.Model):
         with titles, levers and chain opening, so they are refreshed each January, after
         batch months and when levers change; own parts once a year."""
         f, g, r, fp = self.firms, self.params.growth, self.params.rd, self.params.firms
-        e, code = self._table, self._codes[idx]  # lever effects per segment code: e.X.take(code)
+        e, code = self._table, self._codes[idx]  # lever effects per segment code: _per_row(e.X, code)
         c_drift, c_ip, c_relief = chains.supplier_effects(f.chain[idx], self._opening, f.owner[idx], self.params.chains)
         held = {tier: f.titles[TIER_INDEX[tier]][idx] != NONE for tier in TITLED}
         titled = held["srdi"] | held["little_giant"]
-        relief = 1 - (1 - e.fin_relief.take(code)) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
+        relief = 1 - (1 - _per_row(e.fin_relief, code)) * (1 - c_relief) * (1 - F32(fp.title_fin_relief) * titled)
         f.constraint[idx] = rules.financing_constraint(f.fin_base[idx], relief)
         if own:
             age = rules.age_years(t, f.birth[idx])
+            young = rules.youth(age, g)  # (read by the volatility and the drift)
             if d is not None and self.calendar.month(t) == 1:
                 if t > 0:  # this year's volatility (the first year's is drawn at construction)
-                    f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g), d["vol"])
+                    f.vol[idx] = rules.monthly_volatility(rules.laplace_scale(f.revenue[idx], age, g, young), d["vol"])
                     f.ytd[idx] = 0.0
                 self.rd_decision(idx, t, d)
             rev = f.revenue[idx]
-            f.base_drift[idx] = rules.base_drift(rev, age, g)
+            f.base_drift[idx] = rules.base_drift(rev, age, g, young)
             # IP and institutions come from the R&D really done, not the relabelled part
             f.ip_rate[idx] = rules.ip_rate(f.rd_real[idx], rev, r)
             f.p_inst[idx] = rules.institution_prob_monthly(f.rd_real[idx], r)
@@ -433,10 +435,10 @@ class TierModel(mesa.Model):
         # chain owners are persistent anchors of their chains: they do not exit
         mult = rules.holder_hazard_mult(held["srdi"], held["little_giant"], held["single_champion"] | held["provincial_champion"], fp)
         f.p_exit[idx] = rules.exit_prob_from_hazard(f.hazard[idx] * mult, fp) * ~f.owner[idx]
-        env = rules.environment_drift(f.constraint[idx], e.drift_add.take(code) + c_drift, g)
+        env = rules.environment_drift(f.constraint[idx], _per_row(e.drift_add, code) + c_drift, g)
         f.drift_m[idx] = (f.base_drift[idx] + env) / F32(12.0)
-        f.cap[idx] = F32(g.cap) + e.cap_add.take(code)
-        f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], e.ip_mult.take(code) * c_ip)
+        f.cap[idx] = F32(g.cap) + _per_row(e.cap_add, code)
+        f.p_ip[idx] = rules.ip_prob(f.ip_rate[idx], _per_row(e.ip_mult, code) * c_ip)
         dead = np.flatnonzero(~f.alive[idx])
         if dead.size:
             _stop(f, dead + idx.start if isinstance(idx, slice) else np.asarray(idx)[dead])
@@ -446,9 +448,16 @@ class TierModel(mesa.Model):
         return self.firms.constraint[idx]
 
     def owners_act(self) -> None:
-        """Each chain owner decides its opening this month (``ChainOwner.step``)."""
+        """Each chain owner decides its opening this month (``ChainOwner.step``).  An owner's
+        decision reads only the base opening, the chain-length system's push (the lever
+        table) and whether it is alive, so when none of these changed since the last month
+        the owners are not asked again: their openings stand (~1 ms a month nationally)."""
         if self.owner_rows.size:
+            key = (self._table.chain_opening, self.params.chains.base_opening, self.firms.alive[self.owner_rows].tobytes())
+            if key == self._owners_key:
+                return
             self.agents_by_type[ChainOwner].do("step")
+            self._owners_key = key
 
     def refresh_rates(self, t: int, d: dict[str, np.ndarray]) -> None:
         """Vectorised driver: new rates for the rows due a refresh this month (``apply_levers``
@@ -489,8 +498,8 @@ class TierModel(mesa.Model):
         code = self._codes[idx]
         keep = f.rd_int[idx] > f.rd_real[idx]  # relabelled last year
         f.rd_prev[idx] = f.rd_int[idx]
-        has, own = rules.rd_year(f.has_rd[idx], f.rd_real[idx], f.rd_target[idx], self.constraint(idx), self._table.rd_mult.take(code),
-                                 self._table.rd_start_mult.take(code), d["rd_u"], d["rd_z"], r)
+        has, own = rules.rd_year(f.has_rd[idx], f.rd_real[idx], f.rd_target[idx], self.constraint(idx), _per_row(self._table.rd_mult, code),
+                                 _per_row(self._table.rd_start_mult, code), d["rd_u"], d["rd_z"], r)
         f.has_rd[idx] = has
         f.rd_int[idx], f.rd_real[idx] = rules.bunch(own, self._bunch_targets(idx, t, has, own), d["bunch"], keep & has, r)
 
@@ -504,22 +513,32 @@ class TierModel(mesa.Model):
         counts the years it will have by December (this year's batches), and for the
         little giant's two-year test both years count as at the gate."""
         f, c, fp = self.firms, self.criteria, self.params.firms
-        rows = np.arange(f.n)[idx] if isinstance(idx, slice) else np.asarray(idx)
+        if isinstance(idx, slice) and idx.step in (None, 1):  # positions in idx -> rows, without an index of every row
+            base = idx.start or 0
+
+            def rows_at(pos: np.ndarray) -> np.ndarray:
+                return pos + base
+        else:
+            rows_at = np.asarray(np.arange(f.n)[idx] if isinstance(idx, slice) else idx).__getitem__
         rev = f.revenue[idx]
         sme = sme_mask(f.employees[idx], rev, fp)
         srdi, lg = f.titles[TIER_INDEX["srdi"]][idx] != NONE, f.titles[TIER_INDEX["little_giant"]][idx] != NONE
         k_lg = c.little_giant
-        lg_gate = np.where(rev >= k_lg.revenue_high, F32(k_lg.rd_gate_high),
-                           np.where(rev >= k_lg.revenue_mid, F32(k_lg.rd_gate_mid), F32(np.inf))).astype(F32)
+        # the gate by revenue (>= revenue_high: rd_gate_high, else >= revenue_mid: rd_gate_mid, else
+        # none), looked up by (high, mid) bits: ~4x the nested np.where
+        route = (rev >= k_lg.revenue_high).view(np.uint8) << np.uint8(1)
+        route |= (rev >= k_lg.revenue_mid).view(np.uint8)
+        lg_gate = np.array([np.inf, k_lg.rd_gate_mid, k_lg.rd_gate_high, k_lg.rd_gate_high], dtype=F32).take(route, mode="clip")
         aims = {"srdi": (F32(c.srdi.min_rd_intensity), has & ~srdi & (sme | (not c.srdi.sme_only))),
                 "little_giant": (lg_gate, has & ~lg & (srdi | (not k_lg.requires_srdi)) & (sme | (not k_lg.sme_only)))}
         out = []
         for tier, (gate, aim) in aims.items():
             cand = np.flatnonzero(aim & rules.in_bunch_window(own, gate, self.params.rd))
-            ready = np.zeros(rows.size, dtype=bool)
+            ready = np.zeros(rev.shape[0], dtype=bool)
             if cand.size:
-                g = np.broadcast_to(gate, rows.shape)[cand].astype(F32)
-                sub = f.take(rows[cand], rd_int=g, rd_prev=np.maximum(f.rd_prev[rows[cand]], g))
+                g = np.broadcast_to(gate, rev.shape)[cand].astype(F32)
+                at = rows_at(cand)
+                sub = f.take(at, rd_int=g, rd_prev=np.maximum(f.rd_prev[at], g))
                 ready[cand] = tiers.GATES[tier](sub, tiers.niche_years(sub, t + 11), tiers.rd_spend(sub), c)
             out.append((gate, ready))
         return out
@@ -546,8 +565,9 @@ class TierModel(mesa.Model):
 
     def exit_firms(self, t: int, d: dict[str, np.ndarray]) -> None:
         """Vectorised driver: the exits of all rows; exited SMEs' agents are removed."""
-        rows = self.exits(slice(0, self.firms.n), t, d["exit"]).tolist()
-        remove_many([a for a in map(self._sme_agents.pop, rows, itertools.repeat(None)) if a is not None])
+        rows = self.exits(slice(0, self.firms.n), t, d["exit"])
+        if self._sme_agents:  # (none when SMEs are not materialised)
+            remove_many([a for a in map(self._sme_agents.pop, rows.tolist(), itertools.repeat(None)) if a is not None])
 
     def entry(self, t: int) -> None:
         """This month's entrants.  Their counts and attributes depend on the parameters and the
@@ -678,7 +698,7 @@ class TierModel(mesa.Model):
             self.flows[t, k, 2] += res.revoked
             if sched.batch_month != 0:
                 self.batches.append({"date": self.calendar.date(t), "tier": tier, "applicants": res.applicants, "eligible": res.eligible,
-                                     "capacity": res.capacity, "recognised": res.recognised, "pool": int(ok_all.sum()),
+                                     "capacity": res.capacity, "recognised": res.recognised, "pool": int(np.count_nonzero(ok_all)),
                                      "rereviewed": res.rereviewed, "revoked": res.revoked,
                                      "failed": res.revoked - res.lapsed, "lapsed": res.lapsed})
 
@@ -690,7 +710,7 @@ class TierModel(mesa.Model):
         f, c, rc = self.firms, self.criteria, self._review_criteria
         pa, pd = tiers.prefilter(tier, f, applicants, c, t), tiers.prefilter(tier, f, due, rc, t)
         rows = np.concatenate([applicants[pa], due[pd]])
-        n_app = int(pa.sum())
+        n_app = int(np.count_nonzero(pa))
         sub_market = None
         if tier in tiers.NEEDS_MARKET:
             ranks = None
@@ -701,18 +721,22 @@ class TierModel(mesa.Model):
                 can = np.concatenate([tiers.rank_screen(tier, share[:n_app], nk[:n_app], self.niches, c),
                                       tiers.rank_screen(tier, share[n_app:], nk[n_app:], self.niches, rc)])
                 ranks = np.full(rows.size, tiers.UNRANKED, dtype=np.int32)
-                ranks[can] = tiers.region_ranks(f, rows[can])
+                cap = max(tiers.rank_cap(tier, c), tiers.rank_cap(tier, rc))  # exact ranks only up to what can pass
+                ranks[can] = tiers.region_ranks(f, rows[can], cap=cap)
             sub_market = tiers.market_for(f, self.niches, markets, rows, ranks, share=share)
-        sub = f.take(rows)  # the columns the metrics read are copied once, for both parts
-        metrics = tiers.FirmMetrics.of(sub, t, self.params.firms)
+        sub = f.take(rows)  # the columns the criteria read are copied once per part (below), on first use
         app, held = slice(None, n_app), slice(n_app, None)
         ok, review_ok = np.zeros(applicants.size, dtype=bool), np.zeros(due.size, dtype=bool)
-        ok[pa] = tiers.eligible(tier, sub.part(app), metrics.part(app), sub_market.part(app) if sub_market is not None else None, c)
+        s_app = sub.part(app)  # the metrics of each part read its columns (those the tier's criteria need)
+        ok[pa] = tiers.eligible(tier, s_app, tiers.FirmMetrics.of(s_app, t, self.params.firms),
+                                sub_market.part(app) if sub_market is not None else None, c, gated=True)
         if rows.size > n_app:
-            m_held = metrics.part(held)
+            s_held = sub.part(held)
+            m_held = tiers.FirmMetrics.of(s_held, t, self.params.firms)
             if drop_sme_cap and tier in ("innovative", "srdi", "little_giant"):
                 m_held = _no_sme_cap(m_held)
-            review_ok[pd] = tiers.eligible(tier, sub.part(held), m_held, sub_market.part(held) if sub_market is not None else None, rc)
+            review_ok[pd] = tiers.eligible(tier, s_held, m_held, sub_market.part(held) if sub_market is not None else None, rc,
+                                           gated=True)  # the rows passed the prefilter of these criteria
         return ok, review_ok
 
     # ------------------------------------------------------------------ records
@@ -720,7 +744,7 @@ class TierModel(mesa.Model):
         f, n = self.firms, self.firms.n
         before = self.stock[t - 1] if t > 0 else (f.titles[:, :n] != NONE).sum(axis=1)
         self.stock[t] = before + self.flows[t, :, 0] - self.flows[t, :, 2] - self.flows[t, :, 3]
-        self.alive_count[t] = int(f.alive[:n].sum())
+        self.alive_count[t] = np.count_nonzero(f.alive[:n])  # (count_nonzero: ~5x a bool sum)
 
     def record_out(self) -> RunRecord:
         s = self.scenario.scale
@@ -762,6 +786,16 @@ def simulate(config: RunConfig, replicate: int = 0) -> RunRecord:
         model.release()
 
 
+def _per_row(table: np.ndarray, code: np.ndarray) -> np.ndarray | np.float32:
+    """A lever effect per row: the entry of each row's segment code in ``table`` (codes < 32:
+    in range, so no bounds check), or the one value when every entry is the same (no lever
+    moves it: no lookup over the rows)."""
+    first = table[0]
+    if (table == first).all():
+        return first
+    return table.take(code, mode="clip")
+
+
 def _stop(f: FirmArrays, rows: np.ndarray) -> None:
     """Exited firms: no growth, arrivals or exit (their rows keep their last state)."""
     for name in ("vol", "drift_m", "p_ip", "p_inst", "p_exit"):
@@ -774,4 +808,4 @@ def _all_real(f: FirmArrays, rows: slice) -> None:
 
 
 def _no_sme_cap(m: tiers.FirmMetrics) -> tiers.FirmMetrics:
-    return dataclasses.replace(m, sme=np.ones_like(m.sme))
+    return m.replace(sme=np.ones(m.n, dtype=bool))

@@ -32,11 +32,19 @@ def financing_constraint(fin_base: np.ndarray, relief: np.ndarray) -> np.ndarray
 
 # ---- growth ----------------------------------------------------------------------------
 
-def laplace_scale(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.ndarray:
-    """Annual Laplace scale b of log growth: b0 * (rev/ref)^-beta * (1 + age_vol*exp(-age/tau))."""
+def youth(age: np.ndarray, g: GrowthParams) -> np.ndarray:
+    """The young-firm factor exp(-age / age_scale) (1 at birth, falling with age in years) that
+    the growth volatility and the drift both scale with."""
+    return np.exp(-age / F32(g.age_scale))
+
+
+def laplace_scale(revenue: np.ndarray, age: np.ndarray, g: GrowthParams, young: np.ndarray | None = None) -> np.ndarray:
+    """Annual Laplace scale b of log growth: b0 * (rev/ref)^-beta * (1 + age_vol*exp(-age/tau)).
+    ``young``: :func:`youth` of ``age`` if already computed."""
     size = np.maximum(revenue, F32(0.01)) / F32(g.ref_revenue)
+    young = youth(age, g) if young is None else young
     return (F32(g.laplace_scale) * size ** F32(-g.size_elasticity)
-            * (F32(1.0) + F32(g.age_vol) * np.exp(-age / F32(g.age_scale)))).astype(F32, copy=False)
+            * (F32(1.0) + F32(g.age_vol) * young)).astype(F32, copy=False)
 
 
 def monthly_volatility(b: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -53,10 +61,12 @@ def growth_drift(revenue: np.ndarray, age: np.ndarray, constraint: np.ndarray, e
     return (base_drift(revenue, age, g) + environment_drift(constraint, extra, g)).astype(F32, copy=False)
 
 
-def base_drift(revenue: np.ndarray, age: np.ndarray, g: GrowthParams) -> np.ndarray:
-    """Drift from size and age: base + small-firm and young-firm bonuses (1/yr)."""
+def base_drift(revenue: np.ndarray, age: np.ndarray, g: GrowthParams, young: np.ndarray | None = None) -> np.ndarray:
+    """Drift from size and age: base + small-firm and young-firm bonuses (1/yr).  ``young``:
+    :func:`youth` of ``age`` if already computed."""
     small = np.maximum(F32(0.0), np.log(F32(g.ref_revenue) / np.maximum(revenue, F32(0.01))))
-    return (F32(g.drift) + F32(g.small_bonus) * small + F32(g.young_bonus) * np.exp(-age / F32(g.age_scale))).astype(F32, copy=False)
+    young = youth(age, g) if young is None else young
+    return (F32(g.drift) + F32(g.small_bonus) * small + F32(g.young_bonus) * young).astype(F32, copy=False)
 
 
 def environment_drift(constraint: np.ndarray, extra: np.ndarray | float, g: GrowthParams) -> np.ndarray:
@@ -136,8 +146,10 @@ def bunch(intensity: np.ndarray, targets: list[tuple[np.ndarray | float, np.ndar
     sticky = (u < F32(r.bunch_prob)) | keep
     for gate, ready in targets:
         g = np.asarray(gate, dtype=F32)
-        moves = ready & sticky & in_bunch_window(intensity, g, r)
-        np.copyto(reported, np.maximum(reported, g), where=moves)
+        # the few ready and sticky firms first, then the window test on those only
+        cand = np.flatnonzero(ready & sticky)
+        moves = cand[in_bunch_window(intensity[cand], g[cand] if g.ndim else g, r)]
+        reported[moves] = np.maximum(reported[moves], g[moves] if g.ndim else g)
     return reported, real_intensity(intensity, reported, r)
 
 
@@ -185,8 +197,8 @@ def exit_hazard(age: np.ndarray, revenue: np.ndarray, f: FirmParams, ref_revenue
     year 1, peak 9.5% in year 3, lower after year 7) scaled by (revenue/ref)^-elasticity
     (larger firms survive longer).  Not yet capped (see :func:`exit_prob_from_hazard`)."""
     table = np.asarray(list(f.hazard_by_age) + [f.hazard_old], dtype=F32)
-    idx = np.clip(age.astype(np.int32), 0, len(table) - 1)
-    return (table.take(idx) * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)).astype(F32, copy=False)
+    # ages past the table read its last entry (mode="clip" clips the index into the table)
+    return (table.take(age.astype(np.int32), mode="clip") * (np.maximum(revenue, F32(0.01)) / F32(ref_revenue)) ** F32(-f.hazard_size_elasticity)).astype(F32, copy=False)
 
 
 def holder_hazard_mult(srdi: np.ndarray, little_giant: np.ndarray, champion: np.ndarray, f: FirmParams) -> np.ndarray:
@@ -196,10 +208,16 @@ def holder_hazard_mult(srdi: np.ndarray, little_giant: np.ndarray, champion: np.
     :func:`exit_hazard`; the multiplier stands for what the title's screen selected
     (debt, growth, margins, IP) that the generic hazard does not read."""
     m_srdi, m_lg, m_ch = (F32(x) for x in f.holder_hazard_mult)
-    out = np.ones(srdi.shape, dtype=F32)
-    for held, m in ((srdi, m_srdi), (little_giant, m_lg), (champion, m_ch)):
-        np.minimum(out, m, out=out, where=held)  # in place where held (no temporary): out <= 1 stays elsewhere
-    return out
+    # the titles held as 3 bits pick the lowest multiplier from a table of the 8 combinations
+    # (~3x three masked minimums over every row)
+    table = np.ones(8, dtype=F32)
+    for bit, m in enumerate((m_srdi, m_lg, m_ch)):
+        held_bit = (np.arange(8) >> bit) & 1 == 1
+        table[held_bit] = np.minimum(table[held_bit], m)
+    combo = np.asarray(srdi).view(np.uint8).copy()
+    combo |= np.asarray(little_giant).view(np.uint8) << np.uint8(1)
+    combo |= np.asarray(champion).view(np.uint8) << np.uint8(2)
+    return table.take(combo, mode="clip")
 
 
 def exit_prob_from_hazard(hazard: np.ndarray, f: FirmParams) -> np.ndarray:

@@ -10,7 +10,7 @@ capacity rule (quota, selection rate, or criteria only) bounds who is recognised
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -51,22 +51,38 @@ def niche_markets(f: FirmArrays, niches: Niches, coverage: float) -> np.ndarray:
     return np.maximum(total / F32(coverage), expected_markets(niches, float(live_rev.sum(dtype=np.float64)), coverage))
 
 
-def region_ranks(f: FirmArrays, rows: np.ndarray | None = None) -> np.ndarray:
+def region_ranks(f: FirmArrays, rows: np.ndarray | None = None, cap: int | None = None) -> np.ndarray:
     """Rank of ``rows`` (default: every row in use) among the simulated firms of their niche
     by revenue: 1 + the number of firms in the niche with a larger revenue (exited firms
     count as revenue 0; equal revenues share a rank).  Only the firms that can outrank one
-    of ``rows`` (in their niches, revenue above the smallest of theirs) are sorted."""
+    of ``rows`` (in their niches, revenue above the smallest of theirs) are sorted.
+
+    ``cap``: only ranks up to ``cap`` are asked for (:func:`rank_cap`): a row ranked below
+    ``cap`` gets some rank above ``cap``, not its own.  Then only the firms of a niche at or
+    above the ``cap``-th largest revenue among ``rows`` there (if that many; else the
+    smallest) are sorted: no firm below it outranks a row that can rank up to ``cap``, and
+    every row below it has ``cap`` of ``rows`` above it."""
     n, niche = f.n, f.niche[: f.n]
     rows = np.arange(n) if rows is None else np.asarray(rows)
     if rows.size == 0:
         return np.zeros(0, dtype=np.int32)
     live_rev = f.revenue[:n] * f.alive[:n]  # revenue >= 0: exited firms give +0.0
-    wanted = np.zeros(int(niche.max()) + 1, dtype=bool)
-    wanted[niche[rows]] = True
-    rivals = np.flatnonzero((live_rev > live_rev[rows].min()) & wanted[niche])
 
     def key(r: np.ndarray) -> np.ndarray:  # niche ascending, revenue descending (bits of a float32 >= 0 order as its value)
         return (niche[r].astype(np.int64) << 32) | (0xFFFFFFFF - live_rev[r].view(np.uint32).astype(np.int64))
+    if cap is None:
+        wanted = np.zeros(int(niche.max()) + 1, dtype=bool)
+        wanted[niche[rows]] = True
+        rivals = np.flatnonzero((live_rev > live_rev[rows].min()) & wanted[niche])
+    else:  # the threshold per niche of rows, from their keys sorted (niche, then revenue descending)
+        own = np.sort(key(rows))
+        nk = own >> 32
+        starts = np.flatnonzero(np.concatenate(([True], nk[1:] != nk[:-1])))
+        ends = np.append(starts[1:], own.size)
+        at = np.where(ends - starts >= cap, starts + (cap - 1), ends - 1)
+        thr = np.full(int(niche.max()) + 1, np.inf, dtype=F32)  # niches without rows: no rival
+        thr[nk[starts]] = (0xFFFFFFFF - (own[at] & 0xFFFFFFFF)).astype(np.uint32).view(F32)
+        rivals = np.flatnonzero(live_rev >= thr.take(niche))
     sorted_keys = np.sort(key(rivals))
     first_of_niche = np.searchsorted(sorted_keys, niche[rows].astype(np.int64) << 32, side="left")
     return (np.searchsorted(sorted_keys, key(rows), side="left") - first_of_niche + 1).astype(np.int32)
@@ -80,7 +96,7 @@ def market_for(f: FirmArrays, niches: Niches, markets: np.ndarray, rows: np.ndar
     ``share``: the national share of ``rows`` if already computed (by this function)."""
     nk = f.niche[rows]
     if share is None:
-        share = f.revenue[rows] / np.maximum(markets.take(nk), F32(1e-9)) * f.alive[rows]  # >= 0: exited firms give +0.0
+        share = f.revenue[rows] / np.maximum(markets.take(nk, mode="clip"), F32(1e-9)) * f.alive[rows]  # >= 0: exited firms give +0.0
     if region_rank is None:
         empty = np.zeros(0, dtype=np.int32)
         return Market(share, empty, empty, empty)
@@ -116,32 +132,82 @@ def band_points(x: np.ndarray, bands: list) -> np.ndarray:
         return out
     # nested bands: reaching a band means reaching every band below it, so the number of
     # bands reached picks the points (one compare-and-add per band; 10x a masked copy)
-    reached = np.zeros(x.shape, dtype=np.uint8)
-    for th, ex in zip(thr, excl):
-        reached += (x > th) if ex else (x >= th)
-    return np.array([0.0] + [b[1] for b in bands[::-1]], dtype=F32).take(reached)
+    # the first band's mask, viewed as uint8 (0/1), is the count; the others are added in place
+    reached = None
+    for th, ex in zip(thr[::-1], excl[::-1]):
+        hit = (x > th) if ex else (x >= th)
+        if reached is None:
+            reached = np.asarray(hit).view(np.uint8)  # (x may be 0-d)
+        else:
+            reached += hit
+    # (reached <= len(bands): in range, so mode="clip" only skips the bounds check: ~1.5x faster)
+    return np.array([0.0] + [b[1] for b in bands[::-1]], dtype=F32).take(reached, mode="clip")
 
 
-@dataclass
 class FirmMetrics:
-    """Derived quantities at month ``t`` (years, fractions, M CNY/yr)."""
+    """Derived quantities of a set of rows at month ``t``: ``niche_years`` (years),
+    ``growth_2y`` (2-year revenue growth, a fraction), ``rd_spend`` (M CNY/yr), ``sme`` (mask)
+    and ``rd_staff`` (R&D staff / employees).  Each is computed from the rows' columns when
+    first read and then kept: a tier's criteria read only some of them (the innovative SME's
+    neither the niche years nor R&D spending or staff).  ``FirmMetrics.of(f, t, fp)``."""
 
-    niche_years: np.ndarray
-    growth_2y: np.ndarray
-    rd_spend: np.ndarray
-    sme: np.ndarray
-    rd_staff: np.ndarray  # R&D staff / employees
+    FIELDS = ("niche_years", "growth_2y", "rd_spend", "sme", "rd_staff")
 
-    def part(self, sel: slice) -> FirmMetrics:
-        """The metrics of the rows ``sel`` of this set."""
-        return FirmMetrics(*(getattr(self, x.name)[sel] for x in fields(self)))
+    def __init__(self, f: FirmArrays, t: int, fp: FirmParams, **values: np.ndarray) -> None:
+        self._f, self._t, self._fp = f, t, fp
+        self.__dict__.update(values)
 
     @classmethod
     def of(cls, f: FirmArrays, t: int, fp: FirmParams) -> FirmMetrics:
-        n = f.n
-        # in float64, rounded to 1e-6, so a firm exactly at a growth gate is not pushed off it by float32
-        g2 = np.round(np.sqrt(f.rev_y1[:n].astype(np.float64) / np.maximum(f.rev_y3[:n], 1e-6)) - 1.0, 6)
-        return cls(niche_years(f, t), g2, rd_spend(f), f.is_sme(fp), rd_staff(f))
+        return cls(f, t, fp)
+
+    @property
+    def n(self) -> int:
+        """Rows in the set."""
+        return self._f.n
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name not in FirmMetrics.FIELDS or "_f" not in self.__dict__:
+            raise AttributeError(name)
+        f = self._f
+        if name == "niche_years":
+            value = niche_years(f, self._t)
+        elif name == "growth_2y":
+            value = growth_2y(f)
+        elif name == "rd_spend":
+            value = rd_spend(f)
+        elif name == "sme":
+            value = f.is_sme(self._fp)
+        else:
+            value = rd_staff(f)
+        self.__dict__[name] = value
+        return value
+
+    def replace(self, **values: np.ndarray) -> FirmMetrics:
+        """The same rows with ``values`` in place of some metrics (the others as computed)."""
+        known = {k: v for k, v in self.__dict__.items() if k in FirmMetrics.FIELDS}
+        return FirmMetrics(self._f, self._t, self._fp, **{**known, **values})
+
+    def part(self, sel: slice) -> FirmMetrics:
+        """The metrics of the rows ``sel`` of this set (of a FirmSubset: the others computed
+        on those rows when read)."""
+        f = self._f
+        if not hasattr(f, "part"):  # rows of a FirmArrays: every metric now, then its part
+            return FirmMetrics(f, self._t, self._fp, **{k: getattr(self, k)[sel] for k in FirmMetrics.FIELDS})
+        known = {k: v[sel] for k, v in self.__dict__.items() if k in FirmMetrics.FIELDS}
+        return FirmMetrics(f.part(sel), self._t, self._fp, **known)
+
+
+def growth_2y(f: FirmArrays) -> np.ndarray:
+    """Revenue growth over the last two calendar years of each row (fraction per year, the
+    geometric mean): sqrt(rev_y1 / rev_y3) - 1, in float64 rounded to 1e-6, so a firm exactly
+    at a growth gate is not pushed off it by float32."""
+    n = f.n
+    g2 = f.rev_y1[:n].astype(np.float64)  # (in place: one float64 temporary)
+    g2 /= np.maximum(f.rev_y3[:n], 1e-6)
+    np.sqrt(g2, out=g2)
+    g2 -= 1.0
+    return np.round(g2, 6, out=g2)
 
 
 def niche_years(f: FirmArrays, t: int) -> np.ndarray:
@@ -184,8 +250,12 @@ def _little_giant_gates(f: FirmArrays, ny: np.ndarray, rd: np.ndarray, c: Criter
     rd_min = np.minimum(rd_now, rd_prev)
     # below revenue_mid: R&D over 2 years, equity raised and the R&D-staff share
     small_ok = (F32(2.0) * rd >= k.rd_spend_small) & (f.equity_new[:n] >= k.equity_small) & (rd_staff(f) >= k.rd_staff_small)
-    rd_ok = np.where(rev >= k.revenue_high, rd_min >= k.rd_gate_high,
-                     np.where(rev >= k.revenue_mid, rd_min >= k.rd_gate_mid, small_ok))
+    # the R&D route by revenue: >= revenue_high the high gate, else >= revenue_mid the mid gate,
+    # else the small-firm tests (in mask algebra: a np.where over bools costs ~5x)
+    high, mid = rev >= k.revenue_high, rev >= k.revenue_mid
+    rd_ok = high & (rd_min >= k.rd_gate_high)
+    rd_ok |= ~high & mid & (rd_min >= k.rd_gate_mid)
+    rd_ok |= ~(high | mid) & small_ok
     ok = ((ny >= k.min_niche_years) & (f.main_share[:n] >= k.min_main_share) & (f.debt[:n] <= k.max_debt)
           & rd_ok & (f.ip[:n] >= k.min_ip))
     if k.requires_srdi:
@@ -231,10 +301,12 @@ def review_criteria(c: CriteriaConfig) -> CriteriaConfig:
     return replace(c, little_giant=replace(c.little_giant, requires_srdi=False))
 
 
-def gates(tier: str, f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
-    """Mask of rows passing ``tier``'s gates (all True for a tier without gates)."""
+def gates(tier: str, f: FirmArrays, m: FirmMetrics, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
+    """Mask of rows passing ``tier``'s gates (all True for a tier without gates).  ``gated``:
+    the rows are known to pass them (:func:`prefilter` ran these very gates on them, at the
+    same month and state), so they are not tested again: all True."""
     fn = GATES.get(tier)
-    return np.ones(f.n, dtype=bool) if fn is None else fn(f, m.niche_years, m.rd_spend, c)
+    return np.ones(f.n, dtype=bool) if fn is None or gated else fn(f, m.niche_years, m.rd_spend, c)
 
 
 # ---- criteria -----------------------------------------------------------------------
@@ -259,47 +331,64 @@ def srdi_score(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> 
     k, n = c.srdi, f.n
     in_chain = f.chain[:n] >= 0
     at_key = in_chain & f.key_link[:n]
-    field = np.where(at_key, F32(k.field_points[0]), np.where(in_chain | f.emerging[:n], F32(k.field_points[1]), F32(0.0)))
-    years = np.minimum(F32(k.niche_year_points) * np.floor(m.niche_years / F32(2.0)), F32(k.niche_year_max))  # per full 2 years
-    spec = band_points(f.main_share[:n], k.main_bands) + band_points(m.growth_2y, k.growth_bands) + years + field
-    refine = F32(k.quality_points) * f.quality[:n] + band_points(-f.debt[:n], k.debt_bands)
+    # at a key link: field_points[0], else in a chain or an emerging field: field_points[1], else 0
+    # (looked up by the two bits: ~4x a nested np.where)
+    field_bits = at_key.view(np.uint8) << np.uint8(1)
+    field_bits |= (in_chain | f.emerging[:n]).view(np.uint8)
+    field = np.array([0.0, k.field_points[1], k.field_points[0], k.field_points[0]], dtype=F32).take(field_bits, mode="clip")
+    years = m.niche_years / F32(2.0)  # points per full 2 years
+    np.floor(years, out=years)
+    years *= F32(k.niche_year_points)
+    np.minimum(years, F32(k.niche_year_max), out=years)
+    # the sums in place, in the order spec + refine + distinct + innov, each summed left to right
+    spec = band_points(f.main_share[:n], k.main_bands)
+    spec += band_points(m.growth_2y, k.growth_bands)
+    spec += years
+    spec += field
+    refine = F32(k.quality_points) * f.quality[:n]
+    refine += band_points(-f.debt[:n], k.debt_bands)
     distinct = band_points(mk.nat_share, k.share_bands)
     rd = np.maximum(band_points(m.rd_spend, k.rd_spend_bands), band_points(f.rd_int[:n], k.rd_int_bands))
-    innov = (band_points(f.ip[:n], k.ip_bands) + rd + band_points(m.rd_staff, k.rd_staff_bands)
-             + F32(k.institution_points) * f.rd_inst[:n])
-    return (spec + refine + distinct + innov).astype(F32, copy=False)
+    innov = band_points(f.ip[:n], k.ip_bands)
+    innov += rd
+    innov += band_points(m.rd_staff, k.rd_staff_bands)
+    innov += F32(k.institution_points) * f.rd_inst[:n]
+    spec += refine
+    spec += distinct
+    spec += innov
+    return spec
 
 
-def srdi_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+def srdi_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
     """Provincial SRDI SME: the gates and the score (DOMAIN §2)."""
     k = c.srdi
-    ok = gates("srdi", f, m, c) & (srdi_score(f, m, mk, c) >= k.pass_score)
+    ok = gates("srdi", f, m, c, gated) & (srdi_score(f, m, mk, c) >= k.pass_score)
     return ok & m.sme if k.sme_only else ok
 
 
-def little_giant_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+def little_giant_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
     """National little giant: the gates, 2-year growth and national niche share (DOMAIN §2)."""
     k = c.little_giant
-    ok = gates("little_giant", f, m, c) & (m.growth_2y >= k.min_growth_2y) & (mk.nat_share >= k.min_niche_share)
+    ok = gates("little_giant", f, m, c, gated) & (m.growth_2y >= k.min_growth_2y) & (mk.nat_share >= k.min_niche_share)
     return ok & m.sme if k.sme_only else ok
 
 
-def champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+def champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
     """Single champion: the gates and a world rank in the top ``max_global_rank``."""
-    return gates("single_champion", f, m, c) & (mk.global_rank <= c.single_champion.max_global_rank)
+    return gates("single_champion", f, m, c, gated) & (mk.global_rank <= c.single_champion.max_global_rank)
 
 
-def provincial_champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig) -> np.ndarray:
+def provincial_champion_eligible(f: FirmArrays, m: FirmMetrics, mk: Market, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
     """Provincial champion: the gates, #1 in the region and national top ``max_national_rank``."""
-    return gates("provincial_champion", f, m, c) & (mk.region_rank == 1) & (mk.nat_rank <= c.provincial_champion.max_national_rank)
+    return gates("provincial_champion", f, m, c, gated) & (mk.region_rank == 1) & (mk.nat_rank <= c.provincial_champion.max_national_rank)
 
 
-def leading_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig) -> np.ndarray:
+def leading_eligible(f: FirmArrays, m: FirmMetrics, c: CriteriaConfig, gated: bool = False) -> np.ndarray:
     """Leading enterprise: the pool of the selection rule, above its revenue bar (chain
     owners: ``min_revenue``; other large firms: ``min_revenue_other``)."""
     n = f.n
     pool = {"chain_owners": f.owner[:n], "largest": ~m.sme, "owners_first": f.owner[:n] | ~m.sme}[c.leading.rule]
-    return pool & gates("leading", f, m, c)
+    return pool & gates("leading", f, m, c, gated)
 
 
 def selection_priority(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaConfig, boost: np.ndarray) -> np.ndarray:
@@ -312,20 +401,22 @@ def selection_priority(tier: str, f: FirmArrays, rows: np.ndarray, c: CriteriaCo
     return f.quality[rows] + boost
 
 
-def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: CriteriaConfig) -> np.ndarray:
-    """Mask of alive rows meeting ``tier``'s criteria at this moment."""
+def eligible(tier: str, f: FirmArrays, m: FirmMetrics, mk: Market | None, c: CriteriaConfig,
+             gated: bool = False) -> np.ndarray:
+    """Mask of alive rows meeting ``tier``'s criteria at this moment.  ``gated``: the rows
+    passed :func:`prefilter` (``tier``'s gates) with these criteria, which are not tested again."""
     if tier == "innovative":
         ok = innovative_eligible(f, m, c)
     elif tier == "srdi":
-        ok = srdi_eligible(f, m, mk, c)
+        ok = srdi_eligible(f, m, mk, c, gated)
     elif tier == "little_giant":
-        ok = little_giant_eligible(f, m, mk, c)
+        ok = little_giant_eligible(f, m, mk, c, gated)
     elif tier == "single_champion":
-        ok = champion_eligible(f, m, mk, c)
+        ok = champion_eligible(f, m, mk, c, gated)
     elif tier == "provincial_champion":
-        ok = provincial_champion_eligible(f, m, mk, c)
+        ok = provincial_champion_eligible(f, m, mk, c, gated)
     else:
-        ok = leading_eligible(f, m, c)
+        ok = leading_eligible(f, m, c, gated)
     return ok & f.alive[: f.n]
 
 
@@ -363,6 +454,16 @@ def rank_screen(tier: str, share: np.ndarray, nk: np.ndarray, niches: Niches, c:
         if 1 <= r <= niches.ext_top.shape[1]:
             ok &= ~(niches.ext_top[nk, r - 1] > share)
     return ok
+
+
+def rank_cap(tier: str, c: CriteriaConfig) -> int:
+    """The largest rank among the simulated firms of its niche (:func:`region_ranks`) at which
+    a firm can pass ``tier``'s rank tests (:func:`market_for`: the region, national and world
+    ranks are each at least that rank): a single champion's world top ``max_global_rank``, a
+    provincial champion's #1 in the region."""
+    if tier == "single_champion":
+        return max(1, int(c.single_champion.max_global_rank))
+    return 1
 
 
 NEEDS_MARKET = ("srdi", "little_giant", "single_champion", "provincial_champion")  # national shares
@@ -433,16 +534,23 @@ def candidates(tier: str, f: FirmArrays, t: int, validity_months: int, p_table: 
     n = f.n
     rec = f.titles[TIER_INDEX[tier], :n]
     p_max = float(p_table.max())
+    if not isinstance(u_apply, Sparse) and p_max >= 0.1 and (p_table == p_table[0]).all():
+        # one probability for every segment (no lever moves it): a compare with it, no lookup per row
+        return np.flatnonzero((u_apply < p_table[0]) & f.alive[:n] & (rec == NONE)), _due(rec, t, validity_months, reviews)
     if isinstance(u_apply, Sparse):  # only the variates below a bound of the probabilities were drawn
-        hit = u_apply.hits(p_table.take(code[u_apply.rows]))
+        hit = u_apply.hits(p_table.take(code[u_apply.rows], mode="clip"))
         applicants = hit[f.alive[hit] & (rec[hit] == NONE)]
     elif p_max < 0.1:  # applications are rare: test the few draws below the highest probability
         hit = np.flatnonzero(u_apply < p_max)
-        applicants = hit[(u_apply[hit] < p_table.take(code[hit])) & f.alive[hit] & (rec[hit] == NONE)]
+        applicants = hit[(u_apply[hit] < p_table.take(code[hit], mode="clip")) & f.alive[hit] & (rec[hit] == NONE)]
     else:
-        applicants = np.flatnonzero((u_apply < p_table.take(code)) & f.alive[:n] & (rec == NONE))
-    due = np.flatnonzero((rec <= t - validity_months) & (rec != NONE)) if reviews else np.zeros(0, dtype=np.intp)
-    return applicants, due
+        applicants = np.flatnonzero((u_apply < p_table.take(code, mode="clip")) & f.alive[:n] & (rec == NONE))
+    return applicants, _due(rec, t, validity_months, reviews)
+
+
+def _due(rec: np.ndarray, t: int, validity_months: int, reviews: bool) -> np.ndarray:
+    """Holders (rows, ascending) whose title, (re)recognised at month ``rec``, has run its validity by ``t``."""
+    return np.flatnonzero((rec <= t - validity_months) & (rec != NONE)) if reviews else np.zeros(0, dtype=np.intp)
 
 
 def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, scale: float, rp: RecognitionParams,

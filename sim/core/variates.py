@@ -31,7 +31,7 @@ class Sparse:
         """Rows (ascending) whose variate is below their probability ``p`` (aligned with rows
         0..size-1; every ``p <= bound``, which the caller guarantees): ``bound * v < p``,
         compared as ``v < p / bound`` so that ``p == bound`` is always an event."""
-        return self.hits(p.take(self.rows)) if self.rows.size else self.rows
+        return self.hits(p.take(self.rows, mode="clip")) if self.rows.size else self.rows
 
     def hits(self, p_rows: np.ndarray) -> np.ndarray:
         """:meth:`below` with the probabilities of ``rows`` only (aligned with ``rows``)."""
