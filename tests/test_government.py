@@ -317,6 +317,9 @@ def test_the_ministry_sizes_the_national_batch_and_allocates_the_past_share():
     assert sorted(cfg.government.national["tiers"]) == ["little_giant", "single_champion"]
     mi = _ministry(cfg)
     assert mi.shares == pytest.approx({"little_giant": 362 / 4762, "single_champion": 146 / 951})
+    from sim.pipelines.forecast import government_record
+    rec = government_record(cfg)  # what summary.json records
+    assert rec["allocation"] == "past_share" and rec["region_shares"] == {"little_giant": 0.076, "single_champion": 0.1535}
     nat = mi.national_decided["little_giant"]
     s = mi.model.gov_setting
     # 2022's national batch from the national record and No. 70's 10,000 by 2025 alone, by hand

@@ -191,25 +191,21 @@ class Ministry(Government):
         if tier not in self.shares:
             return super().batch(tier, year, recorded, gaps)
         m, share, nation, decided = self.model, self.shares[tier], self.nation[tier], self.national_decided[tier]
-        imposed = m.config.government.imposed.get(tier, {})  # the region's batch, as the user knows it (validated)
-        path = m.gov_setting.path.get(tier, {}) if m.gov_setting.rule == "fixed" else {}  # a fixed path: the region's too
-        if year in imposed:
-            b = float(imposed[year])
+        imposed = m.config.government.imposed.get(tier, {})
+        path = m.gov_setting.path.get(tier, {}) if m.gov_setting.rule == "fixed" else {}
+        if year in imposed or year in path:  # the region's own batch, as the user knows it: the regional rule sizes it
+            b = super().batch(tier, year, recorded, gaps)
             decided[year] = b / share
-        elif year in path:  # the fixed rule on the region's record, bounded by its review capacity as under own_record
-            own = [recorded[y] for y in sorted(recorded) if y < year] + [self.decided[tier][y] for y in sorted(self.decided[tier])]
-            b = government.decide(m.gov_setting, year, own, government.review_base(recorded), [], tier)
-            decided[year] = b / share
-        else:
-            earlier = {**{y: q for y, q in nation.items() if y < year}, **decided}
-            bm = self._month[tier]
-            validity = int(round(m.criteria.validity_years * 12))
-            known = government.known_targets(self._targets, tier, year, bm, m.scenario.origin)
-            seen = [government.record_gap(tg, year, bm, earlier, m.params.recognition.rereview_pass[tier], validity,
-                                          m.scenario.window_start) for tg in known]
-            decided[year] = government.decide(m.gov_setting, year, [earlier[y] for y in sorted(earlier)],
-                                              government.review_base(nation), [g for g in seen if g], tier)
-            b = share * decided[year]
+            return b
+        earlier = {**{y: q for y, q in nation.items() if y < year}, **decided}
+        bm = self._month[tier]
+        validity = int(round(m.criteria.validity_years * 12))
+        known = government.known_targets(self._targets, tier, year, bm, m.scenario.origin)
+        seen = [government.record_gap(tg, year, bm, earlier, m.params.recognition.rereview_pass[tier], validity,
+                                      m.scenario.window_start) for tg in known]
+        decided[year] = government.decide(m.gov_setting, year, [earlier[y] for y in sorted(earlier)],
+                                          government.review_base(nation), [g for g in seen if g], tier)
+        b = share * decided[year]
         self.decided[tier][year] = b
         return b
 
