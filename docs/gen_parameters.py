@@ -41,6 +41,8 @@ ELEMENTS = [
      "One entry per tier code (" + ", ".join(f"`{t}`" for t in schema.TIERS) + ")."),
     ("scenario.targets.<i>.", schema.TargetConfig, "One entry per target (list index `<i>` from 0)."),
     ("scenario.history.<i>.", schema.HistoryMapping, "One entry per published series mapped onto a tier."),
+    ("scenario.regions.<i>.", schema.RegionConfig, "One entry per region of the view's one population (issue 14; "
+     "`sim/core/regions.py`); none: the scenario is one region."),
 ]
 
 

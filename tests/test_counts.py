@@ -42,15 +42,28 @@ def test_first_title_of_a_group_counts_once():
     ever = np.zeros(3, dtype=np.uint8)
     pc, sc = TIER_INDEX["provincial_champion"], TIER_INDEX["single_champion"]
     # firms 0 and 1 become provincial champions: two first titles of the group and of the tier
-    got = record.note_recognised(ever, np.array([0, 1]), pc, masks)
+    got = record.note_recognised(ever, np.array([0, 1]), pc, masks)[0]  # (R = 1, G)
     assert (got[j_pc], got[j_grp], got[j_sc]) == (2, 2, 0)
     # firm 0 then becomes a national champion, firm 2 too: the group gains only firm 2
-    got = record.note_recognised(ever, np.array([0, 2]), sc, masks)
+    got = record.note_recognised(ever, np.array([0, 2]), sc, masks)[0]
     assert (got[j_sc], got[j_grp], got[j_pc]) == (2, 1, 0)
     # firm 1 loses its provincial title (titles cleared, ever kept) and is recognised again: no first
-    got = record.note_recognised(ever, np.array([1]), pc, masks)
+    got = record.note_recognised(ever, np.array([1]), pc, masks)[0]
     assert got.sum() == 0
     assert ever.tolist() == [(1 << pc) | (1 << sc), 1 << pc, 1 << sc]
+
+
+def test_first_titles_are_counted_per_region_of_the_rows():
+    groups = record.count_groups([CHAMP_TARGET])
+    masks = np.array([record.group_mask(g) for g in groups], dtype=np.uint8)
+    j_pc, j_grp = groups.index(("provincial_champion",)), groups.index(CHAMPS)
+    ever = np.zeros(4, dtype=np.uint8)
+    ever[3] = 1 << TIER_INDEX["single_champion"]  # firm 3 holds a national title already
+    rows, codes = np.array([0, 1, 3]), np.array([2, 0, 2], dtype=np.int8)
+    got = record.note_recognised(ever, rows, TIER_INDEX["provincial_champion"], masks, codes, 3)
+    assert got.shape == (3, len(groups))
+    assert got[:, j_pc].tolist() == [1, 0, 2]   # a first provincial title for each
+    assert got[:, j_grp].tolist() == [1, 0, 1]  # firm 3 is no new champion of the group
 
 
 def _hand_record() -> record.RunRecord:
@@ -62,7 +75,7 @@ def _hand_record() -> record.RunRecord:
     for t, row, tier in ((1, 0, "provincial_champion"), (2, 1, "provincial_champion"), (3, 0, "single_champion"),
                          (5, 1, "provincial_champion")):
         flows[t, TIER_INDEX[tier], 0] += 1
-        firsts[t] += record.note_recognised(ever, np.array([row]), TIER_INDEX[tier], masks)
+        firsts[t] += record.note_recognised(ever, np.array([row]), TIER_INDEX[tier], masks)[0]
     stock = np.cumsum(flows[..., 0], axis=0)
     return record.RunRecord([f"2021-{m:02d}" for m in range(1, T + 1)], stock, flows, np.full(T, 2.0), firsts=firsts, groups=groups)
 

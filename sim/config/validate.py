@@ -25,6 +25,7 @@ from sim.core.schema import (
     TIERS,
     ConfigError,
     HistoryMapping,
+    RegionConfig,
     RunConfig,
     ScenarioConfig,
     TargetConfig,
@@ -37,7 +38,7 @@ from sim.core.schema import (
 
 _NESTED_DICT_TYPES = {("ScenarioConfig", "tiers"): TierSchedule}
 _NESTED_LIST_TYPES = {("ScenarioConfig", "targets"): TargetConfig, ("ScenarioConfig", "plan_targets"): TargetConfig,
-                      ("ScenarioConfig", "history"): HistoryMapping}
+                      ("ScenarioConfig", "history"): HistoryMapping, ("ScenarioConfig", "regions"): RegionConfig}
 _DICT_KEYS = {("ScenarioConfig", "tiers"): TIERS, ("GovernmentConfig", "weights"): GOVERNMENT_RULES[1:],
               ("RecognitionParams", "apply_prob"): TIERS, ("RecognitionParams", "rereview_pass"): TIERS,
               ("RecognitionParams", "rereview_file"): TIERS}
@@ -179,6 +180,27 @@ def _check_government(run: RunConfig) -> None:
     g.imposed = {tier: {int(y): float(q) for y, q in by_year.items()} for tier, by_year in g.imposed.items()}
 
 
+def _check_regions(sc: ScenarioConfig) -> None:
+    """The view's regions (sim/core/regions.py): unique names, positive shares summing to 1,
+    provinces that are not regions' names, at most 127 regions (an int8 code), scale 1."""
+    names = [r.name for r in sc.regions]
+    for i, r in enumerate(sc.regions):
+        if not r.name or r.name in names[:i]:
+            _fail(f"scenario.regions[{i}].name", r.name, "a name not empty and not used by another region")
+        if r.share <= 0:
+            _fail(f"scenario.regions[{i}].share", r.share, "a share above 0 (fraction of the view's firms)")
+        if r.province and r.province in names:
+            _fail(f"scenario.regions[{i}].province", r.province, "'' or a province that is not itself a region's name")
+        if r.scale != 1.0:  # per-region scale needs weighted markets, ranks and batches (issue 14, increment 2)
+            _fail(f"scenario.regions[{i}].scale", r.scale, "1.0 (per-region scales arrive with stratified synthesis; "
+                  "scenario.scale shrinks the whole view)")
+    if len(names) > 127:
+        _fail("scenario.regions", f"{len(names)} regions", "at most 127")
+    total = sum(r.share for r in sc.regions)
+    if sc.regions and abs(total - 1.0) > 1e-6:
+        _fail("scenario.regions", f"shares summing to {total:.6g}", "shares summing to 1 (the regions partition the view's firms)")
+
+
 def _check_consistency(run: RunConfig) -> None:
     sc = run.scenario
     if not (sc.start < sc.horizon):
@@ -211,6 +233,7 @@ def _check_consistency(run: RunConfig) -> None:
             _check_scalar(f"scenario.tiers.{tier}.capacity.quota_by_year.{year}", q, float, {"range": (0, 1e7), "unit": "firms"})
         # YAML gives int keys, command-line overrides string keys: later entries win
         sched.capacity.quota_by_year = {int(y): float(q) for y, q in sched.capacity.quota_by_year.items()}
+    _check_regions(sc)
     _check_scale(sc)
     if run.executor.name == "dask" and "://" not in run.executor.address:
         raise ConfigError(f"executor.address: {run.executor.address!r} is not allowed (allowed: tcp://HOST:PORT of a running Dask scheduler when executor=dask)")

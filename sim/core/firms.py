@@ -48,6 +48,7 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "niche": (np.int32, 0),
     "owner": (np.bool_, False),         # chain owner
     "library": (np.bool_, False),       # in the cultivation library
+    "region": (np.int8, 0),             # region code (sim/core/regions.py: index in the view's regions)
     # rates: the firm's own parts set each January (and at entry), the environment's parts
     # at each refresh (January, after batches, lever changes; entrants)
     "base_drift": (np.float32, 0.0),    # annual drift from size and age (January)
@@ -102,6 +103,7 @@ class FirmArrays:
     niche: np.ndarray
     owner: np.ndarray
     library: np.ndarray
+    region: np.ndarray
     base_drift: np.ndarray
     ip_rate: np.ndarray
     constraint: np.ndarray

@@ -26,11 +26,13 @@ from sim.core.firms import NONE, SCHEMA, TIER_INDEX, FirmArrays, sme_mask
 from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
 from sim.core.population import KINDS, draw_attributes, synthesise
 from sim.core.record import RunRecord, count_groups, group_mask, group_of, note_recognised
+from sim.core.regions import Regions, by_region, sum_by_region
 from sim.core.schema import TIERS, RunConfig
 from sim.core.variates import Sparse
 
 F32 = np.float32
-STREAMS = ("synth", "growth", "vol", "rd", "bunch", "ip", "inst", "exit", "entry", "apply", "review", "select")
+# (a new stream goes at the end: the i-th child of the replicate's sequence is the same for the others)
+STREAMS = ("synth", "growth", "vol", "rd", "bunch", "ip", "inst", "exit", "entry", "apply", "review", "select", "region")
 TITLED = ("srdi", "little_giant", "single_champion", "provincial_champion")
 
 
@@ -54,6 +56,9 @@ class TierModel(mesa.Model):
             sc.population, sc.scale, fp, self.params.rd, self.params.chains, self.calendar.n_steps, self.streams["synth"],
             self.params.growth)
         self.n_initial = self.firms.n
+        # each row's region (sim/core/regions.py), from its own stream: the other draws are a run's without regions
+        self.regions = Regions.of(sc)
+        self.firms.region[: self.firms.n] = self.regions.draw(self.firms.n, self.streams["region"])
         _all_real(self.firms, slice(0, self.firms.n))
         self.capacity = self.firms.capacity
         self.levers = from_policy(self.policy, self.calendar)
@@ -78,16 +83,18 @@ class TierModel(mesa.Model):
         if self.materialise:
             self._sme_agents.update(add_many(self, SME, np.flatnonzero(~self.firms.owner[: self.firms.n]).tolist()))
         self._governments()
-        # records
-        T, K = self.calendar.n_steps, len(TIERS)
-        self.stock = np.zeros((T, K), dtype=np.int64)
-        self.flows = np.zeros((T, K, len(tiers.FLOW_KINDS)), dtype=np.int64)
-        self.alive_count = np.zeros(T, dtype=np.int64)
+        # records: simulated rows per month and region (the nation's: their sums, the properties below)
+        T, K, R = self.calendar.n_steps, len(TIERS), self.regions.n
+        self.region_stock = np.zeros((T, R, K), dtype=np.int64)
+        self.region_flows = np.zeros((T, R, K, len(tiers.FLOW_KINDS)), dtype=np.int64)
+        self.region_alive = np.zeros((T, R), dtype=np.int64)
         # first titles per count group (record.count_groups): the targets' "newly cultivated firms"
         self._groups = count_groups(self.scenario.targets)
         self._group_masks = np.array([group_mask(g) for g in self._groups], dtype=np.uint8)
-        self.firsts = np.zeros((T, len(self._groups)), dtype=np.int64)
+        self.region_firsts = np.zeros((T, R, len(self._groups)), dtype=np.int64)
         held = self.firms.titles[:, : self.firms.n] != NONE  # titles held at the start count as held before
+        self._stock0 = sum_by_region(held.T, self.firms.region[: self.firms.n], R)  # (R, K) before the first month
+        self._alive_r = by_region(self.firms.region[: self.firms.n], R)  # alive rows per region, kept at exits and entry
         self.firms.ever[: self.firms.n] |= (held.astype(np.uint8) << np.arange(K, dtype=np.uint8)[:, None]).sum(axis=0, dtype=np.uint8)
         self.batches: list[dict] = []
         self.cost = {name: 0.0 for name in self.policy.levers()}
@@ -107,6 +114,30 @@ class TierModel(mesa.Model):
             model_reporters={"date": lambda m: m.calendar.date(m.t_now - 1),
                              "firms_alive": lambda m: int(m.alive_count[m.t_now - 1]),
                              **{f"stock_{tier}": (lambda m, k=k: int(m.stock[m.t_now - 1, k])) for k, tier in enumerate(TIERS)}})
+
+    @property
+    def stock(self) -> np.ndarray:
+        """(T, K) titles held at month end, simulated rows, the nation (sum over regions)."""
+        return self.region_stock.sum(axis=1)
+
+    @property
+    def flows(self) -> np.ndarray:
+        """(T, K, 4) recognised, rereviewed, revoked, exited per month, simulated rows, the nation."""
+        return self.region_flows.sum(axis=1)
+
+    @property
+    def firsts(self) -> np.ndarray:
+        """(T, G) firms gaining a first title of each count group per month, simulated rows, the nation."""
+        return self.region_firsts.sum(axis=1)
+
+    @property
+    def alive_count(self) -> np.ndarray:
+        """(T,) firms alive at month end, simulated rows, the nation."""
+        return self.region_alive.sum(axis=1)
+
+    def _in_regions(self, rows: np.ndarray) -> np.ndarray:
+        """How many of ``rows`` are in each region (R,)."""
+        return by_region(self.firms.region[rows] if self.regions.n > 1 else rows, self.regions.n)
 
     def _governments(self) -> None:
         """The government agents (sim/core/agents.py) and the replicate's batch-size rule
@@ -551,7 +582,9 @@ class TierModel(mesa.Model):
         rows = dies + idx.start if isinstance(idx, slice) else np.asarray(idx)[dies]
         if rows.size:
             held = f.titles[:, rows] != NONE
-            self.flows[t, :, 3] += held.sum(axis=1)
+            codes = f.region[rows]
+            self.region_flows[t, :, :, 3] += sum_by_region(held.T, codes, self.regions.n)
+            self._alive_r -= by_region(codes, self.regions.n)
             f.titles[:, rows] = NONE
             f.alive[rows] = False
             f.library[rows] = False
@@ -595,6 +628,7 @@ class TierModel(mesa.Model):
         n_s = int(n_sme.sum())
         draw_attributes(stage, slice(0, n_s), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
         draw_attributes(stage, slice(n_s, stage.capacity), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+        stage.region[:] = self.regions.draw(stage.capacity, self.streams["region"])
         self._stage, self._stage_e = stage, rng.standard_exponential(stage.capacity, dtype=F32)
         # per month: (entrants, of which small); where its SME and small rows start in the stage
         self._staged_counts = list(zip(k.tolist(), n_small.tolist()))
@@ -619,6 +653,7 @@ class TierModel(mesa.Model):
         self.kinds[start:start + n_sme] = KINDS.index("sme")
         self.kinds[start + n_sme:start + k] = KINDS.index("small")
         f.n = start + k
+        self._alive_r += self._in_regions(np.arange(start, f.n))
         self._per_code[0] += k  # entrants' code is 0 until next month's levers reach them
         # entrants' effect rows are neutral until next month's levers reach them
         self.rev0[start:f.n] = f.revenue[start:f.n]
@@ -689,13 +724,14 @@ class TierModel(mesa.Model):
                                   u_review, u_select, cap=cap)
             k = TIER_INDEX[tier]
             chosen = res.chosen_rows
+            R = self.regions.n
             if chosen.size:  # first titles of each count group (the targets' newly cultivated firms)
-                self.firsts[t] += note_recognised(f.ever, chosen, k, self._group_masks)
+                self.region_firsts[t] += note_recognised(f.ever, chosen, k, self._group_masks, f.region[chosen] if R > 1 else None, R)
             if tier in TITLED:  # title sets changed: these firms' rates and lever reach change
                 self._title_changed += [res.chosen_rows, res.revoked_rows]
-            self.flows[t, k, 0] += res.recognised
-            self.flows[t, k, 1] += res.rereviewed
-            self.flows[t, k, 2] += res.revoked
+            self.region_flows[t, :, k, 0] += self._in_regions(res.chosen_rows)
+            self.region_flows[t, :, k, 1] += self._in_regions(res.passed_rows)
+            self.region_flows[t, :, k, 2] += self._in_regions(res.revoked_rows)
             if sched.batch_month != 0:
                 self.batches.append({"date": self.calendar.date(t), "tier": tier, "applicants": res.applicants, "eligible": res.eligible,
                                      "capacity": res.capacity, "recognised": res.recognised, "pool": int(np.count_nonzero(ok_all)),
@@ -741,10 +777,10 @@ class TierModel(mesa.Model):
 
     # ------------------------------------------------------------------ records
     def record(self, t: int) -> None:
-        f, n = self.firms, self.firms.n
-        before = self.stock[t - 1] if t > 0 else (f.titles[:, :n] != NONE).sum(axis=1)
-        self.stock[t] = before + self.flows[t, :, 0] - self.flows[t, :, 2] - self.flows[t, :, 3]
-        self.alive_count[t] = np.count_nonzero(f.alive[:n])  # (count_nonzero: ~5x a bool sum)
+        fl = self.region_flows[t]
+        before = self.region_stock[t - 1] if t > 0 else self._stock0
+        self.region_stock[t] = before + fl[..., 0] - fl[..., 2] - fl[..., 3]
+        self.region_alive[t] = self._alive_r
 
     def record_out(self) -> RunRecord:
         s = self.scenario.scale
@@ -756,8 +792,13 @@ class TierModel(mesa.Model):
                             "failed": b["failed"] / s, "lapsed": b["lapsed"] / s,
                             "capacity": cap / s if np.isfinite(cap) else float("nan"),
                             "bound": "capacity" if np.isfinite(cap) and b["eligible"] > cap else "pool"})
-        return RunRecord(self.calendar.dates(), self.stock / s, self.flows / s, self.alive_count / s, batches, dict(self.cost),
-                         self.firsts / s, self._groups, self.gov_setting.as_dict())
+        # real firms: each region's rows over its own scale; the nation: their sum in region order
+        reg = self.regions
+        stock, flows, alive, firsts = (reg.real(x, 1) for x in (self.region_stock, self.region_flows, self.region_alive,
+                                                                 self.region_firsts))
+        return RunRecord(self.calendar.dates(), stock.sum(axis=1), flows.sum(axis=1), alive.sum(axis=1), batches, dict(self.cost),
+                         firsts.sum(axis=1), self._groups, self.gov_setting.as_dict(), reg.names, reg.areas(), stock, flows,
+                         alive, firsts)
 
     # ------------------------------------------------------------------ agents
     def sme(self, row: int) -> SME:

@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from sim.core.regions import NATIONAL, sum_by_region
 from sim.core.schema import TIERS
 
 FLOWS = ("recognised", "rereviewed", "revoked", "exited")
@@ -56,6 +57,30 @@ class RunRecord:
     firsts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (T, G) firms gaining a first title of group g
     groups: tuple[tuple[str, ...], ...] = ()  # the count groups of ``firsts`` (tier codes in TIERS order)
     government: dict = field(default_factory=dict)  # the replicate's batch-size rule and parameters (sim/core/government.py)
+    # per region (sim/core/regions.py; the nation's counts above are their sums over regions, in
+    # region order): the region names in code order, the areas (regions and provinces) -> codes
+    regions: tuple[str, ...] = ()
+    areas: dict = field(default_factory=dict)
+    region_stock: np.ndarray | None = None   # (T, R, K)
+    region_flows: np.ndarray | None = None   # (T, R, K, 4)
+    region_alive: np.ndarray | None = None   # (T, R)
+    region_firsts: np.ndarray | None = None  # (T, R, G)
+
+    def area(self, name: str) -> RunRecord:
+        """The record of one area (a region, a province of regions, or ``national``: this
+        record): its counts summed over its regions.  Batches and lever costs are the view's
+        (per-province batches follow with issue 14's increment 3)."""
+        if name == NATIONAL:
+            return self
+        if name not in self.areas:
+            raise KeyError(f"area {name!r} is not in the record (allowed: {', '.join((NATIONAL, *self.areas))})")
+        codes = list(self.areas[name])
+        return RunRecord(self.dates, self.region_stock[:, codes].sum(axis=1), self.region_flows[:, codes].sum(axis=1),
+                         self.region_alive[:, codes].sum(axis=1), self.batches, self.cost,
+                         self.region_firsts[:, codes].sum(axis=1), self.groups, self.government,
+                         tuple(self.regions[c] for c in codes), {self.regions[c]: (j,) for j, c in enumerate(codes)},
+                         self.region_stock[:, codes], self.region_flows[:, codes], self.region_alive[:, codes],
+                         self.region_firsts[:, codes])
 
 
 class Stacked(NamedTuple):
@@ -104,19 +129,27 @@ def count_groups(targets: Iterable) -> tuple[tuple[str, ...], ...]:
     return tuple(out)
 
 
-def first_titles(ever: np.ndarray, k: int, masks: np.ndarray) -> np.ndarray:
-    """Per group (``masks``: its ``ever`` bits), how many of the firms recognised in tier
-    ``k`` — ``ever`` their bits before this recognition — gain their first title of the group:
-    the group holds tier k and the firm held none of its tiers before."""
+def first_flags(ever: np.ndarray, k: int, masks: np.ndarray) -> np.ndarray:
+    """``(n, G)``: does each of the firms recognised in tier ``k`` — ``ever`` their bits before
+    this recognition — gain its first title of group g (``masks``: the groups' ``ever`` bits)?
+    The group holds tier k and the firm held none of its tiers before."""
     fresh = (ever[:, None] & masks[None, :]) == 0          # (n, G): held no title of the group
-    return np.where(((masks >> k) & 1) == 1, fresh.sum(axis=0), 0).astype(np.int64)
+    return fresh & (((masks >> k) & 1) == 1)[None, :]
 
 
-def note_recognised(ever: np.ndarray, rows: np.ndarray, k: int, masks: np.ndarray) -> np.ndarray:
-    """Rows ``rows`` are recognised in tier ``k``: their first titles per group
-    (:func:`first_titles`, returned), then bit k joins their ``ever`` (in place) — so a
-    later recognition in the group, or a re-recognition after a lapse, is not a first."""
-    out = first_titles(ever[rows], k, masks)
+def first_titles(ever: np.ndarray, k: int, masks: np.ndarray) -> np.ndarray:
+    """Per group, how many of the firms recognised in tier ``k`` gain their first title of
+    the group (:func:`first_flags`)."""
+    return first_flags(ever, k, masks).sum(axis=0).astype(np.int64)
+
+
+def note_recognised(ever: np.ndarray, rows: np.ndarray, k: int, masks: np.ndarray,
+                    codes: np.ndarray | None = None, n_regions: int = 1) -> np.ndarray:
+    """Rows ``rows`` are recognised in tier ``k``: their first titles per region and group
+    (``(R, G)``, returned; ``codes``: the rows' region codes, needed when ``n_regions`` > 1),
+    then bit k joins their ``ever`` (in place) — so a later recognition in the group, or a
+    re-recognition after a lapse, is not a first."""
+    out = sum_by_region(first_flags(ever[rows], k, masks), codes, n_regions)
     ever[rows] |= np.uint8(1 << k)
     return out
 

@@ -331,6 +331,21 @@ class PopulationConfig:
 
 
 @dataclass
+class RegionConfig:
+    """A region of a view's one population (issue 14): every firm row belongs to one region.
+    A view's regions partition its firms (their shares sum to 1); a city names its province,
+    so the province's counts are the sum over the regions in it (and the nation's the sum over
+    all regions, exactly).  Absent (``scenario.regions: []``): one region, the scenario itself."""
+
+    name: str = p("", "id (unique in the view; a province's own region may carry the province's name)", "scenario")
+    label: str = p("", "text", "scenario")
+    province: str = p("", "the province the region lies in ('' = the region is a province, or an aggregate of provinces such as the rest of China)", "scenario")
+    share: float = p(0.0, "the region's share of the view's firms, every kind and size alike (fraction; the view's shares sum to 1)", "data row named in the scenario yaml", range=(0.0, 1.0))
+    scale: float = p(1.0, "the region's sampling scale relative to scenario.scale (simulated rows per real firm = scenario.scale x scale); until stratified synthesis lands (issue 14, increment 2) every region of a view has scale 1", "view (run knob)", range=(0.0, 1.0))
+    source: str = p("", "text", "data/ row")
+
+
+@dataclass
 class TargetConfig:
     name: str = p("", "id", "scenario")
     label: str = p("", "text", "scenario")
@@ -369,6 +384,7 @@ class ScenarioConfig:
     targets: list = p([], "TargetConfig list", "seed documents")
     plan_targets: list = p([], "TargetConfig list: further targets the governments chase (sim/core/government.py), not reported", "plan documents (data/)")
     history: list = p([], "HistoryMapping list", "data/")
+    regions: list = p([], "RegionConfig list: the regions of the view's one population ([]: one region, the scenario itself)", "scenario (shares from data rows)")
 
 
 # --------------------------------------------------------------------------------------

@@ -513,6 +513,7 @@ class BatchResult:
     lapsed: int                # due holders that did not file
     chosen_rows: np.ndarray    # rows recognised in this batch
     revoked_rows: np.ndarray   # rows whose title was revoked at re-review (failed or lapsed)
+    passed_rows: np.ndarray    # rows whose title was renewed at re-review
 
 
 def apply_probability(tier: str, sched: TierSchedule, rp: RecognitionParams, apply_mult: np.ndarray) -> np.ndarray:
@@ -594,4 +595,4 @@ def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, 
         chosen = pool
     rec[chosen] = t
     return BatchResult(int(applicants.size), n_elig, float(cap), int(chosen.size), int(passed.size), int(revoked.size),
-                       int(due.size - filed.sum()), chosen, revoked)
+                       int(due.size - filed.sum()), chosen, revoked, passed)

@@ -1,0 +1,151 @@
+"""Tests for sim.core.regions and the per-region records (issue 14, increment 1): the regions of
+one population, their codes on the firm rows, counts per region and the exact identity
+national = sum over regions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.config.compose import compose
+from sim.core.firms import NONE
+from sim.core.model import TierModel
+from sim.core.record import RunRecord, count
+from sim.core.regions import NATIONAL, Regions, by_region, sum_by_region
+from sim.core.schema import TIERS, ConfigError
+
+SCALE = 0.01  # ~5,000 national firm rows: ~0.5 s a run
+
+
+@pytest.fixture(scope="module")
+def national():
+    """A national model run to the horizon (three regions: rest of China, Shandong outside
+    Liaocheng, Liaocheng) and its record."""
+    m = TierModel(compose("national", "baseline", overrides=[f"scenario.scale={SCALE}"]), replicate=0)
+    return m, m.run()
+
+
+# ----------------------------------------------------------------------------- the regions
+def test_a_scenario_without_regions_is_one_region():
+    sc = compose("shandong", "baseline", overrides=["scenario.scale=0.5"]).scenario
+    reg = Regions.of(sc)
+    assert reg.names == ("shandong",) and reg.provinces == ("",) and reg.scales == (0.5,) and reg.shares == (1.0,)
+    assert reg.areas() == {"shandong": (0,)}
+    rng = np.random.default_rng(1)
+    state = rng.bit_generator.state
+    np.testing.assert_array_equal(reg.draw(10, rng), np.zeros(10, dtype=np.int8))
+    assert rng.bit_generator.state == state  # one region: nothing drawn
+
+
+def test_the_national_view_has_shandong_as_a_province_of_two_regions():
+    reg = Regions.of(compose("national", "baseline").scenario)
+    assert reg.names == ("rest_of_china", "rest_of_shandong", "liaocheng")
+    assert reg.areas() == {"rest_of_china": (0,), "rest_of_shandong": (1,), "liaocheng": (2,), "shandong": (1, 2)}
+    assert sum(reg.shares) == pytest.approx(1.0, abs=1e-12)
+    # Shandong's share is the regional scenario's (its share of the national niche markets)
+    assert sum(reg.shares[1:]) == pytest.approx(compose("shandong", "baseline").scenario.population.region_share)
+
+
+def test_region_draws_follow_the_shares_within_4_standard_errors():
+    reg = Regions.of(compose("national", "baseline").scenario)
+    n = 200_000
+    codes = reg.draw(n, np.random.default_rng(7))
+    assert codes.dtype == np.int8
+    got = np.bincount(codes, minlength=reg.n) / n
+    for p, q in zip(reg.shares, got):
+        assert abs(q - p) < 4 * np.sqrt(p * (1 - p) / n), (p, q)
+
+
+def test_by_region_and_sum_by_region():
+    codes = np.array([0, 2, 2, 1, 2], dtype=np.int8)
+    np.testing.assert_array_equal(by_region(codes, 3), [1, 1, 3])
+    np.testing.assert_array_equal(by_region(codes, 1), [5])
+    values = np.array([[1, 0], [0, 1], [1, 1], [1, 0], [0, 0]], dtype=bool)
+    np.testing.assert_array_equal(sum_by_region(values, codes, 3), [[1, 0], [1, 0], [1, 2]])
+    np.testing.assert_array_equal(sum_by_region(values, codes, 1), [[3, 2]])
+
+
+def test_real_units_divide_each_region_by_its_own_scale():
+    reg = Regions(("a", "b"), ("a", "b"), ("", ""), (0.5, 0.5), (1.0, 0.25))
+    x = np.array([[[2.0], [3.0]]])  # (T=1, R=2, K=1)
+    np.testing.assert_array_equal(reg.real(x, 1), [[[2.0], [12.0]]])
+
+
+@pytest.mark.parametrize("override, field", [
+    ("scenario.regions=[{name: a, share: 0.5}, {name: b, share: 0.4}]", "scenario.regions: "),
+    ("scenario.regions=[{name: a, share: 0.5}, {name: a, share: 0.5}]", "scenario.regions[1].name: "),
+    ("scenario.regions=[{name: a, share: 1.0, province: a}]", "scenario.regions[0].province: "),
+    ("scenario.regions=[{name: a, share: 0.5}, {name: b, share: 0.5, scale: 0.1}]", "scenario.regions[1].scale: "),
+    ("scenario.regions=[{name: a, share: 0.0}, {name: b, share: 1.0}]", "scenario.regions[0].share: "),
+    ("scenario.regions=[{name: a, share: 1.0, size: 3}]", "scenario.regions[0].size: "),
+])
+def test_bad_regions_fail_with_one_line_naming_the_field(override, field):
+    with pytest.raises(ConfigError) as e:
+        compose("national", "baseline", overrides=[override])
+    msg = str(e.value)
+    assert msg.startswith(field) and "\n" not in msg, msg
+
+
+# ----------------------------------------------------------------------------- per-region records
+def test_region_counts_match_the_firm_rows(national):
+    m, rec = national
+    f, n, R = m.firms, m.firms.n, m.regions.n
+    code = f.region[:n]
+    np.testing.assert_array_equal(m.region_alive[-1], np.bincount(code[f.alive[:n]], minlength=R))
+    for k in range(len(TIERS)):
+        np.testing.assert_array_equal(m.region_stock[-1, :, k], np.bincount(code[f.titles[k, :n] != NONE], minlength=R))
+    # every tier's recognitions per region, by the rows' recognition months (a title's clock)
+    assert m.region_flows[..., 0].sum() >= m.region_stock[-1].sum()
+
+
+def test_national_counts_are_the_sum_over_regions_exactly(national):
+    m, rec = national
+    np.testing.assert_array_equal(rec.stock, rec.region_stock.sum(axis=1))
+    np.testing.assert_array_equal(rec.flows, rec.region_flows.sum(axis=1))
+    np.testing.assert_array_equal(rec.alive, rec.region_alive.sum(axis=1))
+    np.testing.assert_array_equal(rec.firsts, rec.region_firsts.sum(axis=1))
+    # in simulated rows: the regions partition the nation's integer counts
+    np.testing.assert_array_equal(m.stock, m.region_stock.sum(axis=1))
+    assert rec.stock[-1, TIERS.index("little_giant")] > 0
+
+
+def test_an_area_is_the_sum_of_its_regions(national):
+    _, rec = national
+    sd, lc, rest = rec.area("shandong"), rec.area("liaocheng"), rec.area("rest_of_shandong")
+    assert isinstance(sd, RunRecord) and sd.regions == ("rest_of_shandong", "liaocheng")
+    np.testing.assert_array_equal(sd.stock, rest.stock + lc.stock)
+    np.testing.assert_array_equal(sd.firsts, rest.firsts + lc.firsts)
+    assert rec.area(NATIONAL) is rec
+    # the count functions work on an area's record as on the nation's
+    w0 = 60  # 2021-01
+    total = count(rec, ["little_giant"], "cumulative_new", w0, date=-1)
+    parts = sum(count(rec.area(a), ["little_giant"], "cumulative_new", w0, date=-1) for a in ("rest_of_china", "shandong"))
+    assert total == pytest.approx(parts, rel=1e-12)
+    with pytest.raises(KeyError, match="allowed: national, rest_of_china"):
+        rec.area("zhejiang")
+
+
+def test_regions_are_spread_as_their_shares_over_the_synthesis_and_the_entrants(national):
+    m, _ = national
+    f, n0, n = m.firms, m.n_initial, m.firms.n
+    for rows in (slice(0, n0), slice(n0, n)):  # initial firms; entrants
+        codes = f.region[rows]
+        got = np.bincount(codes, minlength=m.regions.n) / codes.size
+        for p, q in zip(m.regions.shares, got):
+            assert abs(q - p) < 4 * np.sqrt(p * (1 - p) / codes.size) + 1e-12, (rows, p, q)
+
+
+def test_regions_leave_every_other_draw_unchanged():
+    """The nation's counts with regions are those without them (the region codes come from
+    their own stream), in simulated rows and — up to the rounding of a sum — in real firms."""
+    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}"])
+    one = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", "scenario.regions=[]"])
+    a, b = TierModel(cfg, replicate=1), TierModel(one, replicate=1)
+    ra, rb = a.run(), b.run()
+    assert a.regions.n == 3 and b.regions.n == 1
+    np.testing.assert_array_equal(a.stock, b.stock)
+    np.testing.assert_array_equal(a.flows, b.flows)
+    np.testing.assert_array_equal(a.firsts, b.firsts)
+    np.testing.assert_allclose(ra.stock, rb.stock, rtol=1e-12)
+    assert pd.DataFrame(ra.batches).equals(pd.DataFrame(rb.batches))  # (NaN capacities equal as pandas compares)
