@@ -30,7 +30,7 @@ def national():
 def test_a_scenario_without_regions_is_one_region():
     sc = compose("shandong", "baseline", overrides=["scenario.scale=0.5"]).scenario
     reg = Regions.of(sc)
-    assert reg.names == ("shandong",) and reg.provinces == ("",) and reg.scales == (0.5,) and reg.shares == (1.0,)
+    assert reg.names == ("shandong",) and reg.provinces == ("",) and reg.scale == 0.5 and reg.rel == (1.0,) and reg.shares == (1.0,)
     assert reg.areas() == {"shandong": (0,)}
     rng = np.random.default_rng(1)
     state = rng.bit_generator.state
@@ -66,17 +66,53 @@ def test_by_region_and_sum_by_region():
     np.testing.assert_array_equal(sum_by_region(values, codes, 1), [[3, 2]])
 
 
-def test_real_units_divide_each_region_by_its_own_scale():
-    reg = Regions(("a", "b"), ("a", "b"), ("", ""), (0.5, 0.5), (1.0, 0.25))
-    x = np.array([[[2.0], [3.0]]])  # (T=1, R=2, K=1)
-    np.testing.assert_array_equal(reg.real(x, 1), [[[2.0], [12.0]]])
+def test_real_units_divide_weighted_rows_by_the_view_scale():
+    reg = Regions(("a", "b"), ("a", "b"), ("", ""), (0.5, 0.5), (1.0, 0.25), scale=0.5)
+    x = np.array([[[2.0], [12.0]]])  # (T=1, R=2, K=1): weighted rows (b's thinned rows weigh 4)
+    np.testing.assert_array_equal(reg.real(x), [[[4.0], [24.0]]])
+    assert not reg.uniform and Regions.of(compose("national", "baseline").scenario).uniform
+
+
+def test_thinning_keeps_large_and_big_firms_and_weights_the_rest():
+    reg = Regions(("a", "b"), ("a", "b"), ("", ""), (0.5, 0.5), (1.0, 0.1), strata_revenue=400.0)
+    n = 100_000
+    rng = np.random.default_rng(3)
+    codes = np.repeat(np.array([0, 1], dtype=np.int8), n)
+    rev = np.tile(np.where(np.arange(n) % 10 == 0, 500.0, 50.0), 2)  # every tenth firm above the bar
+    large = np.zeros(2 * n, dtype=bool)
+    large[n + 1::100] = True  # some large firms in b below the bar
+    keep, w = reg.thin(codes, rev, large, rng)
+    assert keep[:n].all() and (w[:n] == 1.0).all()  # region a: scale 1
+    kb = keep[n:]
+    assert kb[rev[n:] >= 400].all() and kb[large[n:]].all()
+    thinned = (rev[n:] < 400) & ~large[n:]
+    p = kb[thinned].mean()
+    assert abs(p - 0.1) < 4 * np.sqrt(0.1 * 0.9 / thinned.sum())
+    wb = w[int(keep[:n].sum()):]
+    assert set(np.unique(wb)) == {np.float32(1.0), np.float32(10.0)}
+    # the weights restore the region's firm count, within 4 standard errors
+    assert abs(wb.sum() - n) < 4 * np.sqrt(thinned.sum() * 0.9 / 0.1)
+
+
+def test_take_top_takes_the_best_until_the_weight_reaches_the_amount():
+    from sim.core.regions import take_top
+    score = np.array([5.0, 1.0, 4.0, 3.0, 2.0])
+    w = np.array([1.0, 1.0, 2.0, 10.0, 1.0])
+    np.testing.assert_array_equal(take_top(score, w, 3.0, 0.99), [0, 2])  # 1 + 2 = 3: exactly
+    np.testing.assert_array_equal(take_top(score, w, 4.0, 0.05), [0, 2, 3])  # 1 of 10 left: u * 10 = 0.5 < 1
+    np.testing.assert_array_equal(take_top(score, w, 4.0, 0.2), [0, 2])
+    np.testing.assert_array_equal(take_top(score, w, 100.0, 0.5), [0, 2, 3, 4, 1])
+    # the expected weight taken is the amount (random rounding)
+    u = np.random.default_rng(0).random(20_000)
+    taken = [w[take_top(score, w, 7.5, x)].sum() for x in u[:2000]]
+    assert abs(np.mean(taken) - 7.5) < 4 * np.std(taken) / np.sqrt(len(taken))
 
 
 @pytest.mark.parametrize("override, field", [
     ("scenario.regions=[{name: a, share: 0.5}, {name: b, share: 0.4}]", "scenario.regions: "),
     ("scenario.regions=[{name: a, share: 0.5}, {name: a, share: 0.5}]", "scenario.regions[1].name: "),
     ("scenario.regions=[{name: a, share: 1.0, province: a}]", "scenario.regions[0].province: "),
-    ("scenario.regions=[{name: a, share: 0.5}, {name: b, share: 0.5, scale: 0.1}]", "scenario.regions[1].scale: "),
+    ("scenario.regions=[{name: a, share: 0.5}, {name: b, share: 0.5, scale: 0.0}]", "scenario.regions[1].scale: "),
     ("scenario.regions=[{name: a, share: 0.0}, {name: b, share: 1.0}]", "scenario.regions[0].share: "),
     ("scenario.regions=[{name: a, share: 1.0, size: 3}]", "scenario.regions[0].size: "),
 ])
@@ -149,3 +185,72 @@ def test_regions_leave_every_other_draw_unchanged():
     np.testing.assert_array_equal(a.firsts, b.firsts)
     np.testing.assert_allclose(ra.stock, rb.stock, rtol=1e-12)
     assert pd.DataFrame(ra.batches).equals(pd.DataFrame(rb.batches))  # (NaN capacities equal as pandas compares)
+
+
+# ----------------------------------------------------------------------------- thinned regions
+@pytest.fixture(scope="module")
+def thinned():
+    """A national view with China outside Shandong thinned to a tenth (below the strata bar)."""
+    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE * 2}", "scenario.regions.0.scale=0.1"])
+    m = TierModel(cfg, replicate=0)
+    return m, m.run()
+
+
+def test_a_thinned_region_keeps_its_large_and_big_firms_and_weighs_the_rest():
+    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE * 2}", "scenario.regions.0.scale=0.1"])
+    m = TierModel(cfg, replicate=0)  # not run: revenues as synthesised
+    f, n0 = m.firms, m.n_initial
+    w, code, rev = f.weight[:n0], f.region[:n0], f.revenue[:n0]
+    large = m.kinds[:n0] == 1  # population.KINDS: sme, large, small
+    assert m.weighted and set(np.unique(w[code != 0])) == {1.0}  # Shandong's regions: scale 1
+    heavy = w > 1
+    assert heavy.any() and (code[heavy] == 0).all() and not large[heavy].any()
+    assert (rev[heavy] < cfg.scenario.strata_revenue).all()
+    assert large[code == 0].sum() > 0 and (w[large] == 1).all()
+    assert set(np.unique(w[heavy])) == {10.0}  # 1 / 0.1: the row and 9 ghosts
+    assert m.ghosts.n == int((w - 1).sum())
+    # the weights restore the size of the region, within 4 standard errors (region draw and thinning)
+    pop = cfg.scenario.population
+    full = 0.924 * (pop.n_sme + pop.n_large + pop.n_small_tech) * cfg.scenario.scale
+    sd = np.sqrt(full * 0.076) + np.sqrt(90 * heavy.sum())
+    assert abs(w[code == 0].sum() - full) < 4 * sd
+
+
+def test_a_thinned_views_counts_are_weighted_rows(thinned):
+    m, rec = thinned
+    f, n = m.firms, m.firms.n
+    alive = f.alive[:n]
+    for r in range(m.regions.n):
+        sel = alive & (f.region[:n] == r)
+        assert m.region_alive[-1, r] == pytest.approx(float(f.weight[:n][sel].sum()), abs=1e-6)
+        for k in range(len(TIERS)):
+            held = sel & (f.titles[k, :n] != NONE)
+            assert m.region_stock[-1, r, k] == pytest.approx(float(f.weight[:n][held].sum()), abs=1e-6)
+    np.testing.assert_array_equal(rec.stock, rec.region_stock.sum(axis=1))
+    np.testing.assert_allclose(rec.stock, m.stock / m.scenario.scale)
+
+
+def test_ghosts_stand_in_the_markets_and_ranks():
+    from sim.core import tiers
+    from sim.core.firms import FirmArrays
+    from sim.core.population import Niches
+    from sim.core.regions import Ghosts
+    f = FirmArrays.empty(4)
+    f.n, f.alive[:4] = 4, True
+    f.revenue[:4] = [10.0, 30.0, 20.0, 5.0]
+    f.niche[:4] = [0, 0, 1, 1]
+    f.weight[:4] = [1.0, 1.0, 3.0, 1.0]
+    niches = Niches(np.full(2, 0.5, np.float32), np.zeros((2, 3), np.float32), np.zeros((2, 5), np.float32),
+                    np.array([0.5, 0.5], np.float32), 1.0)
+    g = Ghosts()
+    g.add(np.array([2]), np.array([3.0]), np.array([0, 1], dtype=np.int32))  # row 2's two ghosts: niches 0 and 1
+    assert g.n == 2
+    np.testing.assert_array_equal(tiers.region_ranks(f), [2, 1, 1, 2])
+    # with ghosts: row 0 (10) ranks below row 1 (30) and row 2's ghost (20) in niche 0; row 2 ties its ghost
+    np.testing.assert_array_equal(tiers.region_ranks(f, ghosts=g), [3, 1, 1, 3])
+    np.testing.assert_array_equal(tiers.region_ranks(f, np.array([0, 3]), cap=1, ghosts=g) > 1, [True, True])
+    plain = tiers.niche_markets(f, niches, 1.0)
+    ghosted = tiers.niche_markets(f, niches, 1.0, g)
+    assert ghosted.sum() > plain.sum()
+    # niche 0: 10 + 30 + a ghost of 20 (the expected-market floor is below it)
+    assert ghosted[0] == pytest.approx(max(60.0, 0.5 * (65.0 + 40.0)))

@@ -182,7 +182,7 @@ def _check_government(run: RunConfig) -> None:
 
 def _check_regions(sc: ScenarioConfig) -> None:
     """The view's regions (sim/core/regions.py): unique names, positive shares summing to 1,
-    provinces that are not regions' names, at most 127 regions (an int8 code), scale 1."""
+    provinces that are not regions' names, at most 127 regions (an int8 code), scales in (0, 1]."""
     names = [r.name for r in sc.regions]
     for i, r in enumerate(sc.regions):
         if not r.name or r.name in names[:i]:
@@ -191,9 +191,8 @@ def _check_regions(sc: ScenarioConfig) -> None:
             _fail(f"scenario.regions[{i}].share", r.share, "a share above 0 (fraction of the view's firms)")
         if r.province and r.province in names:
             _fail(f"scenario.regions[{i}].province", r.province, "'' or a province that is not itself a region's name")
-        if r.scale != 1.0:  # per-region scale needs weighted markets, ranks and batches (issue 14, increment 2)
-            _fail(f"scenario.regions[{i}].scale", r.scale, "1.0 (per-region scales arrive with stratified synthesis; "
-                  "scenario.scale shrinks the whole view)")
+        if r.scale <= 0:
+            _fail(f"scenario.regions[{i}].scale", r.scale, "a scale above 0 and at most 1 (the fraction of the region's thinned firms simulated)")
     if len(names) > 127:
         _fail("scenario.regions", f"{len(names)} regions", "at most 127")
     total = sum(r.share for r in sc.regions)

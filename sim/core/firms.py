@@ -49,6 +49,7 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "owner": (np.bool_, False),         # chain owner
     "library": (np.bool_, False),       # in the cultivation library
     "region": (np.int8, 0),             # region code (sim/core/regions.py: index in the view's regions)
+    "weight": (np.float32, 1.0),        # firms this row stands for at the view's scale (1, or 1 / its region's scale if thinned)
     # rates: the firm's own parts set each January (and at entry), the environment's parts
     # at each refresh (January, after batches, lever changes; entrants)
     "base_drift": (np.float32, 0.0),    # annual drift from size and age (January)
@@ -104,6 +105,7 @@ class FirmArrays:
     owner: np.ndarray
     library: np.ndarray
     region: np.ndarray
+    weight: np.ndarray
     base_drift: np.ndarray
     ip_rate: np.ndarray
     constraint: np.ndarray
@@ -141,6 +143,17 @@ class FirmArrays:
         titles = np.full((len(TIERS), new_cap), NONE, dtype=np.int32)
         titles[:, : self.titles.shape[1]] = self.titles
         self.titles = titles
+
+    def kept(self, rows: np.ndarray, capacity: int) -> FirmArrays:
+        """A new FirmArrays of ``capacity`` slots holding rows ``rows`` of this one (in order) as
+        rows 0 .. len(rows) - 1 (a thinned population, sim/core/regions.py)."""
+        out = FirmArrays.empty(capacity)
+        k = int(rows.shape[0])
+        for name in SCHEMA:
+            getattr(out, name)[:k] = getattr(self, name)[rows]
+        out.titles[:, :k] = self.titles[:, rows]
+        out.n = k
+        return out
 
     def take(self, rows: np.ndarray, **columns: np.ndarray) -> FirmSubset:
         """The firms ``rows`` only, as a read-only stand-in for FirmArrays whose columns are

@@ -24,9 +24,9 @@ from sim.core.agents import SME, ChainOwner, City, FirmAgent, Ministry, Province
 from sim.core.calendar import Calendar, month_index
 from sim.core.firms import NONE, SCHEMA, TIER_INDEX, FirmArrays, sme_mask
 from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
-from sim.core.population import KINDS, draw_attributes, synthesise
+from sim.core.population import KINDS, draw_attributes, niche_draw, synthesise
 from sim.core.record import RunRecord, count_groups, group_mask, group_of, note_recognised
-from sim.core.regions import Regions, by_region, sum_by_region
+from sim.core.regions import Ghosts, Regions, by_region, sum_by_region, take_top
 from sim.core.schema import TIERS, RunConfig
 from sim.core.variates import Sparse
 
@@ -52,13 +52,18 @@ class TierModel(mesa.Model):
         self.calendar = Calendar(self.scenario.start, self.scenario.horizon)
         self.t_now = 0
         sc, fp = self.scenario, self.params.firms
+        # each row's region (sim/core/regions.py), from its own stream: the other draws are a run's without
+        # regions; a region at reduced scale is thinned, its kept rows weighted (then every count is weighted)
+        self.regions = Regions.of(sc)
+        self.weighted = not self.regions.uniform
         self.firms, self.kinds, self.niches, self.n_chains, owner_rows = synthesise(
             sc.population, sc.scale, fp, self.params.rd, self.params.chains, self.calendar.n_steps, self.streams["synth"],
-            self.params.growth)
+            self.params.growth, self.regions, self.streams["region"])
         self.n_initial = self.firms.n
-        # each row's region (sim/core/regions.py), from its own stream: the other draws are a run's without regions
-        self.regions = Regions.of(sc)
-        self.firms.region[: self.firms.n] = self.regions.draw(self.firms.n, self.streams["region"])
+        self.ghosts = Ghosts() if self.weighted else None  # the other firms thinned rows stand for, in the markets
+        self._add_ghosts(np.arange(self.n_initial))
+        # the firms the initial rows stand for (at the view's scale): the base of the entry rate
+        self._entry_base = float(self.firms.weight[: self.n_initial].sum(dtype=np.float64)) if self.weighted else self.n_initial
         _all_real(self.firms, slice(0, self.firms.n))
         self.capacity = self.firms.capacity
         self.levers = from_policy(self.policy, self.calendar)
@@ -85,16 +90,18 @@ class TierModel(mesa.Model):
         self._governments()
         # records: simulated rows per month and region (the nation's: their sums, the properties below)
         T, K, R = self.calendar.n_steps, len(TIERS), self.regions.n
-        self.region_stock = np.zeros((T, R, K), dtype=np.int64)
-        self.region_flows = np.zeros((T, R, K, len(tiers.FLOW_KINDS)), dtype=np.int64)
-        self.region_alive = np.zeros((T, R), dtype=np.int64)
+        dt = np.float64 if self.weighted else np.int64  # weighted rows: firms at the view's scale
+        self.region_stock = np.zeros((T, R, K), dtype=dt)
+        self.region_flows = np.zeros((T, R, K, len(tiers.FLOW_KINDS)), dtype=dt)
+        self.region_alive = np.zeros((T, R), dtype=dt)
         # first titles per count group (record.count_groups): the targets' "newly cultivated firms"
         self._groups = count_groups(self.scenario.targets)
         self._group_masks = np.array([group_mask(g) for g in self._groups], dtype=np.uint8)
-        self.region_firsts = np.zeros((T, R, len(self._groups)), dtype=np.int64)
+        self.region_firsts = np.zeros((T, R, len(self._groups)), dtype=dt)
         held = self.firms.titles[:, : self.firms.n] != NONE  # titles held at the start count as held before
-        self._stock0 = sum_by_region(held.T, self.firms.region[: self.firms.n], R)  # (R, K) before the first month
-        self._alive_r = by_region(self.firms.region[: self.firms.n], R)  # alive rows per region, kept at exits and entry
+        every = np.arange(self.firms.n)
+        self._stock0 = sum_by_region(held.T, self.firms.region[every], R, self._w(every))  # (R, K) before the first month
+        self._alive_r = self._in_regions(every)  # alive rows per region, kept at exits and entry
         self.firms.ever[: self.firms.n] |= (held.astype(np.uint8) << np.arange(K, dtype=np.uint8)[:, None]).sum(axis=0, dtype=np.uint8)
         self.batches: list[dict] = []
         self.cost = {name: 0.0 for name in self.policy.levers()}
@@ -102,8 +109,9 @@ class TierModel(mesa.Model):
         self._reach: list[np.ndarray] = []
         self._table = Effects.none(len(SEGMENT_CODES))
         self._codes = np.zeros(self.capacity, dtype=np.uint8)  # segment code per firm row
-        self._per_code = np.zeros(len(SEGMENT_CODES), dtype=np.int64)  # rows in use per code, kept with _codes
-        self._per_code[0] = self.firms.n
+        # rows in use per code (weighted: firms at the view's scale), kept with _codes
+        self._per_code = np.zeros(len(SEGMENT_CODES), dtype=np.float64 if self.weighted else np.int64)
+        self._per_code[0] = self._entry_base
         self._covered = 0  # rows whose lever reach has been determined
         self._owners_key: tuple | None = None  # what the owners' last decisions read (owners_act)
         self._refresh = None  # rows whose rates are refreshed this month (slice or index array)
@@ -136,8 +144,30 @@ class TierModel(mesa.Model):
         return self.region_alive.sum(axis=1)
 
     def _in_regions(self, rows: np.ndarray) -> np.ndarray:
-        """How many of ``rows`` are in each region (R,)."""
+        """How many of ``rows`` are in each region (R,): rows, or their weights in a weighted view."""
+        if self.weighted:
+            return by_region(self.firms.region[rows], self.regions.n, self.firms.weight[rows])
         return by_region(self.firms.region[rows] if self.regions.n > 1 else rows, self.regions.n)
+
+    def _add_ghosts(self, rows: np.ndarray) -> None:
+        """The ghosts of the thinned ``rows`` (weight > 1; regions.Ghosts), their niches drawn
+        from the ``region`` stream as entrants' niches are."""
+        if self.ghosts is None:
+            return
+        rows = rows[self.firms.weight[rows] > 1.0]
+        w = self.firms.weight[rows]
+        niches = niche_draw(Ghosts.count(w), self.niches.k, self.params.firms.niche_zipf, self.streams["region"])
+        self.ghosts.add(rows, w, niches)
+
+    def _w(self, rows) -> np.ndarray | None:
+        """The weights of ``rows`` in a weighted view (None: every row has weight 1)."""
+        return self.firms.weight[rows] if self.weighted else None
+
+    def _count(self, rows) -> float:
+        """Firms at the view's scale among ``rows``: their number, or their weight."""
+        if self.weighted:
+            return float(self.firms.weight[rows].sum(dtype=np.float64))
+        return len(range(self.firms.capacity)[rows]) if isinstance(rows, slice) else int(np.size(rows))
 
     def _governments(self) -> None:
         """The government agents (sim/core/agents.py) and the replicate's batch-size rule
@@ -226,7 +256,7 @@ class TierModel(mesa.Model):
                 count = float(stock_now[ks].sum()) / s
                 for k, x in zip(ks, tg.tiers):
                     rec = f.titles[k, :n]
-                    due = int(((rec != NONE) & (rec + start + validity <= dl)).sum())
+                    due = self._count(np.flatnonzero((rec != NONE) & (rec + start + validity <= dl)))
                     losses += due * (1.0 - self.params.recognition.rereview_pass[x]) / s
                 q = government.reviews_due(year, left, bm, validity, dl)
                 retention = government.retention(self.params.recognition.rereview_pass[tier], q, left)
@@ -380,14 +410,14 @@ class TierModel(mesa.Model):
 
     def _set_codes(self, rows, code: np.ndarray | int) -> None:
         """Set the segment codes of ``rows`` and keep the per-code row counts."""
-        m = len(SEGMENT_CODES)
+        m, w = len(SEGMENT_CODES), self._w(rows)
         if isinstance(rows, slice) and rows == slice(0, self.firms.n):
             self._codes[rows] = code
-            self._per_code[:] = np.bincount(self._codes[rows], minlength=m)
+            self._per_code[:] = np.bincount(self._codes[rows], weights=w, minlength=m)
             return
-        self._per_code -= np.bincount(self._codes[rows], minlength=m)
+        self._per_code -= np.bincount(self._codes[rows], weights=w, minlength=m)
         self._codes[rows] = code
-        self._per_code += np.bincount(self._codes[rows], minlength=m)
+        self._per_code += np.bincount(self._codes[rows], weights=w, minlength=m)
 
     def select_library(self, t: int, share: float, sme: np.ndarray) -> None:
         """Each January (and when the library opens) pick the top ``share`` of SMEs by
@@ -401,10 +431,15 @@ class TierModel(mesa.Model):
         rows = np.flatnonzero(sme)
         k = int(share * rows.size)
         f.library[:n] = False
-        if k > 0:  # ranked among the SME rows only; nearly every row is an SME, so every row in use is
+        if k > 0 and self.weighted:  # the top share of the SMEs' weight (firms at the view's scale)
+            market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage, self.ghosts), rows)
+            score = tiers.srdi_score(f.take(rows), tiers.FirmMetrics.of(f.take(rows), t, self.params.firms), market, self.criteria)
+            w = f.weight[rows]
+            f.library[rows[take_top(score, w, share * float(w.sum(dtype=np.float64)), 0.5)]] = True
+        elif k > 0:  # ranked among the SME rows only; nearly every row is an SME, so every row in use is
             # scored (the score of a row is its own) and the SMEs' scores picked: cheaper than copying their columns
             every = slice(0, n)
-            market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage), every)
+            market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage, self.ghosts), every)
             score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, t, self.params.firms), market, self.criteria)[rows]
             f.library[rows[np.argpartition(-score, k - 1)[:k]]] = True
 
@@ -583,8 +618,8 @@ class TierModel(mesa.Model):
         if rows.size:
             held = f.titles[:, rows] != NONE
             codes = f.region[rows]
-            self.region_flows[t, :, :, 3] += sum_by_region(held.T, codes, self.regions.n)
-            self._alive_r -= by_region(codes, self.regions.n)
+            self.region_flows[t, :, :, 3] += sum_by_region(held.T, codes, self.regions.n, self._w(rows))
+            self._alive_r -= self._in_regions(rows)
             f.titles[:, rows] = NONE
             f.alive[rows] = False
             f.library[rows] = False
@@ -621,7 +656,7 @@ class TierModel(mesa.Model):
         end = next((u for u in range(t + 1, cal.n_steps) if cal.month(u) == 1), cal.n_steps)
         pop, p = self.scenario.population, self.params
         share_small = pop.n_small_tech / max(1, pop.n_sme + pop.n_small_tech)
-        k = rng.poisson(rules.entrants_expected_monthly(self.n_initial, p.firms), size=end - t)
+        k = rng.poisson(rules.entrants_expected_monthly(self._entry_base, p.firms), size=end - t)
         n_small = rng.binomial(k, share_small)
         n_sme = k - n_small
         stage = FirmArrays.empty(int(k.sum()))
@@ -629,7 +664,18 @@ class TierModel(mesa.Model):
         draw_attributes(stage, slice(0, n_s), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
         draw_attributes(stage, slice(n_s, stage.capacity), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
         stage.region[:] = self.regions.draw(stage.capacity, self.streams["region"])
-        self._stage, self._stage_e = stage, rng.standard_exponential(stage.capacity, dtype=F32)
+        e = rng.standard_exponential(stage.capacity, dtype=F32)
+        if self.weighted:  # thin the entrants of regions at reduced scale (Regions.thin), month by month in place
+            keep, weight = self.regions.thin(stage.region, stage.revenue, np.zeros(stage.capacity, dtype=bool), self.streams["region"])
+            kept = np.concatenate(([0], np.cumsum(keep)))  # kept rows before each stage row
+            sme_at, small_at = np.cumsum(n_sme) - n_sme, n_s + np.cumsum(n_small) - n_small
+            n_sme, n_small = kept[sme_at + n_sme] - kept[sme_at], kept[small_at + n_small] - kept[small_at]
+            k = n_sme + n_small
+            rows = np.flatnonzero(keep)
+            stage, e = stage.kept(rows, rows.size), e[rows]
+            stage.weight[: rows.size] = weight
+            n_s = int(n_sme.sum())
+        self._stage, self._stage_e = stage, e
         # per month: (entrants, of which small); where its SME and small rows start in the stage
         self._staged_counts = list(zip(k.tolist(), n_small.tolist()))
         self._stage_at = list(zip((np.cumsum(n_sme) - n_sme).tolist(), (n_s + np.cumsum(n_small) - n_small).tolist()))
@@ -654,7 +700,8 @@ class TierModel(mesa.Model):
         self.kinds[start + n_sme:start + k] = KINDS.index("small")
         f.n = start + k
         self._alive_r += self._in_regions(np.arange(start, f.n))
-        self._per_code[0] += k  # entrants' code is 0 until next month's levers reach them
+        self._add_ghosts(np.arange(start, f.n))
+        self._per_code[0] += self._count(slice(start, f.n))  # entrants' code is 0 until next month's levers reach them
         # entrants' effect rows are neutral until next month's levers reach them
         self.rev0[start:f.n] = f.revenue[start:f.n]
         self.emp0[start:f.n] = f.employees[start:f.n]
@@ -688,7 +735,7 @@ class TierModel(mesa.Model):
         code = self._codes[:n]
         markets = None
         if any(x in tiers.NEEDS_MARKET for x in due):
-            markets = tiers.niche_markets(f, self.niches, self.params.firms.market_coverage)
+            markets = tiers.niche_markets(f, self.niches, self.params.firms.market_coverage, self.ghosts)
         validity = int(round(self.criteria.validity_years * 12))
         rp, boost = self.params.recognition, self._table.review_boost
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
@@ -721,12 +768,13 @@ class TierModel(mesa.Model):
                 ok = ok_all
             res = tiers.run_batch(tier, f, t, sched, year, self.scenario.scale, rp, applicants, is_due, ok, review_ok,
                                   boost[code[is_due]], lambda rows, tier=tier: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
-                                  u_review, u_select, cap=cap)
+                                  u_review, u_select, cap=cap, weighted=self.weighted)
             k = TIER_INDEX[tier]
             chosen = res.chosen_rows
             R = self.regions.n
             if chosen.size:  # first titles of each count group (the targets' newly cultivated firms)
-                self.region_firsts[t] += note_recognised(f.ever, chosen, k, self._group_masks, f.region[chosen] if R > 1 else None, R)
+                self.region_firsts[t] += note_recognised(f.ever, chosen, k, self._group_masks, f.region[chosen] if R > 1 else None, R,
+                                                         self._w(chosen))
             if tier in TITLED:  # title sets changed: these firms' rates and lever reach change
                 self._title_changed += [res.chosen_rows, res.revoked_rows]
             self.region_flows[t, :, k, 0] += self._in_regions(res.chosen_rows)
@@ -734,7 +782,7 @@ class TierModel(mesa.Model):
             self.region_flows[t, :, k, 2] += self._in_regions(res.revoked_rows)
             if sched.batch_month != 0:
                 self.batches.append({"date": self.calendar.date(t), "tier": tier, "applicants": res.applicants, "eligible": res.eligible,
-                                     "capacity": res.capacity, "recognised": res.recognised, "pool": int(np.count_nonzero(ok_all)),
+                                     "capacity": res.capacity, "recognised": res.recognised, "pool": self._count(nonholders[ok_all]),
                                      "rereviewed": res.rereviewed, "revoked": res.revoked,
                                      "failed": res.revoked - res.lapsed, "lapsed": res.lapsed})
 
@@ -758,7 +806,7 @@ class TierModel(mesa.Model):
                                       tiers.rank_screen(tier, share[n_app:], nk[n_app:], self.niches, rc)])
                 ranks = np.full(rows.size, tiers.UNRANKED, dtype=np.int32)
                 cap = max(tiers.rank_cap(tier, c), tiers.rank_cap(tier, rc))  # exact ranks only up to what can pass
-                ranks[can] = tiers.region_ranks(f, rows[can], cap=cap)
+                ranks[can] = tiers.region_ranks(f, rows[can], cap=cap, ghosts=self.ghosts)
             sub_market = tiers.market_for(f, self.niches, markets, rows, ranks, share=share)
         sub = f.take(rows)  # the columns the criteria read are copied once per part (below), on first use
         app, held = slice(None, n_app), slice(n_app, None)
@@ -794,8 +842,8 @@ class TierModel(mesa.Model):
                             "bound": "capacity" if np.isfinite(cap) and b["eligible"] > cap else "pool"})
         # real firms: each region's rows over its own scale; the nation: their sum in region order
         reg = self.regions
-        stock, flows, alive, firsts = (reg.real(x, 1) for x in (self.region_stock, self.region_flows, self.region_alive,
-                                                                 self.region_firsts))
+        stock, flows, alive, firsts = (reg.real(x) for x in (self.region_stock, self.region_flows, self.region_alive,
+                                                              self.region_firsts))
         return RunRecord(self.calendar.dates(), stock.sum(axis=1), flows.sum(axis=1), alive.sum(axis=1), batches, dict(self.cost),
                          firsts.sum(axis=1), self._groups, self.gov_setting.as_dict(), reg.names, reg.areas(), stock, flows,
                          alive, firsts)

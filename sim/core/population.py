@@ -15,6 +15,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from sim.core.firms import FirmArrays
+from sim.core.regions import Regions
 from sim.core.schema import ChainParams, ConfigError, FirmParams, GrowthParams, PopulationConfig, RDParams
 
 F32 = np.float32
@@ -184,7 +185,7 @@ def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newbo
     firms.debt[rows] = debt
     firms.fin_base[rows] = fin
     firms.quality[rows] = quality
-    firms.niche[rows] = _niche_draw(n, n_niches, f.niche_zipf, rng)
+    firms.niche[rows] = niche_draw(n, n_niches, f.niche_zipf, rng)
     firms.chain[rows] = -1
     firms.owner[rows] = False
     firms.library[rows] = False
@@ -221,7 +222,7 @@ def _niche_cdf(k: int, zipf: float) -> np.ndarray:
     return cdf / cdf[-1]
 
 
-def _niche_draw(n: int, k: int, zipf: float, rng: np.random.Generator) -> np.ndarray:
+def niche_draw(n: int, k: int, zipf: float, rng: np.random.Generator) -> np.ndarray:
     """Niche ids with Zipf-distributed niche sizes (inverse-CDF on cumulative weights)."""
     cdf = _niche_cdf(k, zipf)
     return np.minimum(np.searchsorted(cdf, rng.random(n)), k - 1).astype(np.int32)
@@ -246,9 +247,15 @@ def assign_chains(firms: FirmArrays, n_chains: int, kinds: np.ndarray, c: ChainP
 
 
 def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, c: ChainParams,
-               horizon_months: int, rng: np.random.Generator, g: GrowthParams | None = None) -> tuple[FirmArrays, np.ndarray, Niches, int, np.ndarray]:
+               horizon_months: int, rng: np.random.Generator, g: GrowthParams | None = None,
+               regions: Regions | None = None, region_rng: np.random.Generator | None = None,
+               ) -> tuple[FirmArrays, np.ndarray, Niches, int, np.ndarray]:
     """Build the initial population.  Returns (firms, kind code per row, niches,
-    number of chains, owner rows).  Capacity is reserved for the expected entrants."""
+    number of chains, owner rows).  Capacity is reserved for the expected entrants.
+    ``regions``: each row's region is drawn with the region shares from ``region_rng`` (its own
+    stream: the other draws are those of a view without regions); a region at reduced scale is
+    then thinned (``Regions.thin``) before the chains are assigned, so the niches and their
+    markets are those of the whole population and the kept rows carry their weights."""
     counts = sizes(pop, scale)
     n0 = sum(counts.values())
     if n0 == 0:
@@ -270,6 +277,18 @@ def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, 
     # every firm is placed by size (firms_per_niche and niche_zipf are calibrated with it);
     # entrants are small (entrant_median) and drawn by niche weight alone
     place_by_size(firms, np.arange(n0), niches, f.niche_max_share, f.market_coverage, rng.spawn(1)[0])
+    if regions is not None:
+        firms.region[:n0] = regions.draw(n0, region_rng)
+        if not regions.uniform:
+            keep, weight = regions.thin(firms.region[:n0], firms.revenue[:n0], kinds[:n0] == KINDS.index("large"), region_rng)
+            rows = np.flatnonzero(keep)
+            n_kept = rows.size
+            cap = n_kept + int(expected_entrants * n_kept / n0 + 6 * np.sqrt(expected_entrants + 1) + 16)
+            firms = firms.kept(rows, cap)
+            firms.weight[:n_kept] = weight
+            kept_kinds = np.full(cap, KINDS.index("sme"), dtype=np.int8)
+            kept_kinds[:n_kept] = kinds[rows]
+            kinds = kept_kinds
     n_chains = max(1, int(round(pop.n_chains * scale))) if pop.n_chains > 0 else 0
     owners = assign_chains(firms, n_chains, kinds, c, rng)
     return firms, kinds, niches, n_chains, owners

@@ -144,12 +144,13 @@ def first_titles(ever: np.ndarray, k: int, masks: np.ndarray) -> np.ndarray:
 
 
 def note_recognised(ever: np.ndarray, rows: np.ndarray, k: int, masks: np.ndarray,
-                    codes: np.ndarray | None = None, n_regions: int = 1) -> np.ndarray:
+                    codes: np.ndarray | None = None, n_regions: int = 1, weights: np.ndarray | None = None) -> np.ndarray:
     """Rows ``rows`` are recognised in tier ``k``: their first titles per region and group
-    (``(R, G)``, returned; ``codes``: the rows' region codes, needed when ``n_regions`` > 1),
+    (``(R, G)``, returned; ``codes``: the rows' region codes, needed when ``n_regions`` > 1;
+    ``weights``: the rows' weights in a view with thinned regions, a weighted count),
     then bit k joins their ``ever`` (in place) — so a later recognition in the group, or a
     re-recognition after a lapse, is not a first."""
-    out = sum_by_region(first_flags(ever[rows], k, masks), codes, n_regions)
+    out = sum_by_region(first_flags(ever[rows], k, masks), codes, n_regions, weights)
     ever[rows] |= np.uint8(1 << k)
     return out
 

@@ -8,10 +8,18 @@ by each region's own scale (``scenario.scale`` x the region's ``scale``).  An *a
 region or a province (the regions naming it as their ``province``); the nation is the sum over
 all regions, in region order, so the identity national = sum of regions holds exactly.
 
-A firm's region is drawn with the region shares (a categorical draw from its own child stream
-of the synthesis or entry stream, so that the other attributes' draws are those of a run
-without regions): every kind and size is spread over the regions alike (the assumption of
-increment 1; stratified synthesis follows).
+A firm's region is drawn with the region shares (a categorical draw from its own stream,
+``region``, so that the other attributes' draws are those of a run without regions): every
+kind and size is spread over the regions alike.
+
+**Per-region scale** (stratified sampling).  A region at reduced scale (``scale`` < 1) keeps
+all its large firms and its firms with at least ``scenario.strata_revenue`` at synthesis (the
+firms whose national ranks and shares decide the top titles) and thins the rest — SMEs below
+the bar, small tech SMEs, entrants — to ``scale``: each such kept row stands for 1 / scale
+firms (``FirmArrays.weight``).  Every count is then a weighted sum of rows, and markets,
+ranks and batch selection weigh rows by it (a batch takes its best-ranked rows until their
+weight reaches the quota).  A view whose regions all have scale 1 has weight 1 everywhere
+and runs the unweighted code (byte-identical to a view without regions).
 """
 
 from __future__ import annotations
@@ -26,26 +34,33 @@ NATIONAL = "national"
 @dataclass(frozen=True)
 class Regions:
     """The regions of a view, in code order.  ``shares`` sum to 1 (fractions of the view's
-    firms); ``scales``: simulated rows per real firm (scenario.scale x the region's scale)."""
+    firms); ``rel``: each region's scale relative to the view's ``scale`` (1: not thinned)."""
 
     names: tuple[str, ...]
     labels: tuple[str, ...]
     provinces: tuple[str, ...]   # '' = the region is a province (or an aggregate of provinces)
     shares: tuple[float, ...]
-    scales: tuple[float, ...]
+    rel: tuple[float, ...]
+    scale: float = 1.0           # scenario.scale: simulated rows per real firm where not thinned
+    strata_revenue: float = 400.0  # M CNY/yr: at or above it, a firm of a thinned region is kept
 
     @classmethod
     def of(cls, scenario) -> Regions:
         """The regions of a validated ScenarioConfig (one region, the scenario, if none listed)."""
-        regs = scenario.regions
+        regs, s, bar = scenario.regions, float(scenario.scale), float(scenario.strata_revenue)
         if not regs:
-            return cls((scenario.name,), (scenario.label or scenario.name,), ("",), (1.0,), (float(scenario.scale),))
+            return cls((scenario.name,), (scenario.label or scenario.name,), ("",), (1.0,), (1.0,), s, bar)
         return cls(tuple(r.name for r in regs), tuple(r.label or r.name for r in regs), tuple(r.province for r in regs),
-                   tuple(float(r.share) for r in regs), tuple(float(scenario.scale) * float(r.scale) for r in regs))
+                   tuple(float(r.share) for r in regs), tuple(float(r.scale) for r in regs), s, bar)
 
     @property
     def n(self) -> int:
         return len(self.names)
+
+    @property
+    def uniform(self) -> bool:
+        """No region is thinned: every row has weight 1."""
+        return all(r == 1.0 for r in self.rel)
 
     def areas(self) -> dict[str, tuple[int, ...]]:
         """Every area counts are reported for -> the region codes it sums: each region, then
@@ -56,31 +71,105 @@ class Regions:
         return out
 
     def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Region codes of ``n`` new firm rows (int8), from a child stream of ``rng`` (its own
-        draws are left as they are); one region: all zero, nothing drawn."""
+        """Region codes of ``n`` new firm rows (int8) from ``rng`` (the ``region`` stream);
+        one region: all zero, nothing drawn."""
         if self.n == 1:
             return np.zeros(n, dtype=np.int8)
         cum = np.cumsum(np.asarray(self.shares, dtype=np.float64))
-        u = rng.spawn(1)[0].random(n) * cum[-1]
+        u = rng.random(n) * cum[-1]
         return np.minimum(np.searchsorted(cum, u, side="right"), self.n - 1).astype(np.int8)
 
-    def real(self, counts: np.ndarray, axis: int) -> np.ndarray:
-        """Simulated row counts with a region axis (``axis``) in real firms: each region's
-        count over its own scale (float64)."""
-        shape = [1] * counts.ndim
-        shape[axis] = self.n
-        return counts / np.asarray(self.scales, dtype=np.float64).reshape(shape)
+    def thin(self, codes: np.ndarray, revenue: np.ndarray, large: np.ndarray,
+             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Which of new rows (region ``codes``, ``revenue`` M CNY/yr, ``large`` firm) are simulated,
+        and the weight of each kept row: a row of a region at scale 1, a large firm or one at or
+        above ``strata_revenue`` is kept with weight 1; another is kept with chance ``rel`` of its
+        region and a whole weight of mean 1 / rel (1 / rel - 1, rounded at random, plus 1: the row
+        and its ghosts, :class:`Ghosts`), so that every kept row stands for whole firms (two
+        uniforms per row from ``rng``)."""
+        rel = np.asarray(self.rel, dtype=np.float64).take(codes)
+        sure = (rel >= 1.0) | large | (revenue >= self.strata_revenue)
+        u = rng.random((2, codes.shape[0]))
+        keep = sure | (u[0] < rel)
+        extra = 1.0 / rel - 1.0
+        whole = np.floor(extra) + (u[1] < extra - np.floor(extra))
+        return keep, np.where(sure, 1.0, 1.0 + whole)[keep].astype(np.float32)
+
+    def real(self, counts: np.ndarray) -> np.ndarray:
+        """Counts of rows (weighted: firms at the view's scale) in real firms (float64)."""
+        return counts / self.scale
 
 
-def by_region(codes: np.ndarray, n_regions: int) -> np.ndarray:
-    """How many of the rows whose region codes are ``codes`` are in each region (int64, R)."""
+class Ghosts:
+    """The other firms a thinned row stands for, as presences in the national markets: a row of
+    weight w has w - 1 ghosts, each a firm like it (its revenue, alive or not) in a niche of its
+    own drawn as firms are placed (``population.niche_draw``).  Markets and ranks count the
+    ghosts (``tiers.niche_markets``, ``tiers.region_ranks``): a niche then holds, as in the
+    whole population, a random number of such firms, so its market and ranks vary as they would,
+    not just in expectation (a thinned row's weight put into its own niche would swamp a small
+    niche; spread as an expectation it would remove the variance the share tests see)."""
+
+    def __init__(self) -> None:
+        self._rows: list[np.ndarray] = []
+        self._niches: list[np.ndarray] = []
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def add(self, rows: np.ndarray, weights: np.ndarray, niches: np.ndarray) -> None:
+        """Ghosts of ``rows`` (weights ``weights``): w - 1 each, in the niches ``niches``
+        (one per ghost, in row order; ``count(weights)`` of them)."""
+        self._rows.append(np.repeat(np.asarray(rows, dtype=np.int64), (weights - 1).astype(np.int64)))
+        self._niches.append(np.asarray(niches, dtype=np.int32))
+        self._cache = None
+
+    @staticmethod
+    def count(weights: np.ndarray) -> int:
+        """How many ghosts rows of weights ``weights`` have."""
+        return int((weights - 1).astype(np.int64).sum())
+
+    @property
+    def n(self) -> int:
+        return sum(r.shape[0] for r in self._rows)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row, niche) of every ghost."""
+        if self._cache is None:
+            self._cache = (np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.int64),
+                           np.concatenate(self._niches) if self._niches else np.zeros(0, dtype=np.int32))
+        return self._cache
+
+
+def take_top(score: np.ndarray, weight: np.ndarray, amount: float, u: float) -> np.ndarray:
+    """Positions of the best-scored entries whose weights add up to ``amount``: by score
+    descending, every entry whose cumulative weight stays within ``amount``, and the next one
+    with chance (amount - the weight before it) / its weight (``u``: a uniform), so the
+    expected weight taken is ``amount`` (a weighted quota with random rounding)."""
+    order = np.argsort(-score, kind="stable")
+    cum = np.cumsum(weight.take(order), dtype=np.float64)
+    n_in = int(np.searchsorted(cum, amount, side="right"))
+    if n_in < order.size:
+        before = cum[n_in - 1] if n_in else 0.0
+        n_in += int(u * float(weight[order[n_in]]) < amount - before)
+    return order[:n_in]
+
+
+def by_region(codes: np.ndarray, n_regions: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """How many of the rows whose region codes are ``codes`` are in each region (R,): a count
+    (int64), or with ``weights`` (the rows' weights) a weighted count (float64)."""
+    if weights is not None:
+        return np.bincount(codes, weights=weights, minlength=n_regions)
     if n_regions == 1:
         return np.array([codes.shape[0]], dtype=np.int64)
     return np.bincount(codes, minlength=n_regions).astype(np.int64, copy=False)
 
 
-def sum_by_region(values: np.ndarray, codes: np.ndarray, n_regions: int) -> np.ndarray:
-    """Column sums of ``values`` (rows x C, counts) per region of the rows: (R, C) int64."""
+def sum_by_region(values: np.ndarray, codes: np.ndarray | None, n_regions: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Column sums of ``values`` (rows x C, counts) per region of the rows: (R, C), int64, or
+    float64 with ``weights`` (each row's values times its weight)."""
+    if weights is not None:
+        x = values * weights[:, None].astype(np.float64)
+        if n_regions == 1:
+            return x.sum(axis=0)[None, :]
+        return np.stack([x[codes == r].sum(axis=0) for r in range(n_regions)])
     if n_regions == 1:
         return values.sum(axis=0, dtype=np.int64)[None, :]
     return np.stack([values[codes == r].sum(axis=0, dtype=np.int64) for r in range(n_regions)])

@@ -341,7 +341,7 @@ class RegionConfig:
     label: str = p("", "text", "scenario")
     province: str = p("", "the province the region lies in ('' = the region is a province, or an aggregate of provinces such as the rest of China)", "scenario")
     share: float = p(0.0, "the region's share of the view's firms, every kind and size alike (fraction; the view's shares sum to 1)", "data row named in the scenario yaml", range=(0.0, 1.0))
-    scale: float = p(1.0, "the region's sampling scale relative to scenario.scale (simulated rows per real firm = scenario.scale x scale); until stratified synthesis lands (issue 14, increment 2) every region of a view has scale 1", "view (run knob)", range=(0.0, 1.0))
+    scale: float = p(1.0, "the region's sampling scale relative to scenario.scale: below 1, the region's firms under scenario.strata_revenue at synthesis (and its small tech SMEs and entrants) are thinned to this fraction, each kept row standing for 1 / scale firms (FirmArrays.weight); its large firms and the firms at or above the bar are all kept", "view (run knob; docs/NESTED.md)", range=(0.0, 1.0))
     source: str = p("", "text", "data/ row")
 
 
@@ -384,6 +384,7 @@ class ScenarioConfig:
     targets: list = p([], "TargetConfig list", "seed documents")
     plan_targets: list = p([], "TargetConfig list: further targets the governments chase (sim/core/government.py), not reported", "plan documents (data/)")
     history: list = p([], "HistoryMapping list", "data/")
+    strata_revenue: float = p(400.0, "M CNY/yr: in a region at reduced scale (regions.<i>.scale < 1), firms with at least this revenue at synthesis, and every large firm, are simulated at the view's scale; the rest are thinned", "MIIT's single-champion revenue bar (criteria.single_champion.min_revenue, 400 M CNY): the firms whose national ranks and shares decide champion titles are never thinned", range=(0.0, 1e7))
     regions: list = p([], "RegionConfig list: the regions of the view's one population ([]: one region, the scenario itself)", "scenario (shares from data rows)")
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.core.firms import NONE, TIER_INDEX, FirmArrays
 from sim.core.population import Niches, expected_markets
+from sim.core.regions import Ghosts, take_top
 from sim.core.schema import CapacityConfig, CriteriaConfig, FirmParams, RecognitionParams, TierSchedule
 from sim.core.variates import Sparse
 
@@ -41,17 +42,27 @@ class Market:
         return Market(*(x[sel] if x.size else x for x in (self.nat_share, self.region_rank, self.nat_rank, self.global_rank)))
 
 
-def niche_markets(f: FirmArrays, niches: Niches, coverage: float) -> np.ndarray:
+def niche_markets(f: FirmArrays, niches: Niches, coverage: float, ghosts: Ghosts | None = None) -> np.ndarray:
     """Each niche's national market (M CNY/yr): the larger of its simulated revenue and its
     expected share of the whole country's revenue (simulated total / region share), over
-    the coverage of simulated firms."""
+    the coverage of simulated firms.
+
+    ``ghosts`` (a view with thinned regions, sim/core/regions.py): the other firms the thinned
+    rows stand for, each in its own niche with its row's revenue, count in the markets too."""
     n = f.n
     live_rev = f.revenue[:n] * f.alive[:n]  # revenue >= 0: exited firms give +0.0
     total = np.bincount(f.niche[:n], weights=live_rev, minlength=niches.k).astype(F32, copy=False)
-    return np.maximum(total / F32(coverage), expected_markets(niches, float(live_rev.sum(dtype=np.float64)), coverage))
+    whole = float(live_rev.sum(dtype=np.float64))
+    if ghosts is not None:
+        g_row, g_niche = ghosts.arrays()
+        g_rev = live_rev.take(g_row)
+        total = total + np.bincount(g_niche, weights=g_rev, minlength=niches.k).astype(F32, copy=False)
+        whole += float(g_rev.sum(dtype=np.float64))
+    return np.maximum(total / F32(coverage), expected_markets(niches, whole, coverage))
 
 
-def region_ranks(f: FirmArrays, rows: np.ndarray | None = None, cap: int | None = None) -> np.ndarray:
+def region_ranks(f: FirmArrays, rows: np.ndarray | None = None, cap: int | None = None,
+                 ghosts: Ghosts | None = None) -> np.ndarray:
     """Rank of ``rows`` (default: every row in use) among the simulated firms of their niche
     by revenue: 1 + the number of firms in the niche with a larger revenue (exited firms
     count as revenue 0; equal revenues share a rank).  Only the firms that can outrank one
@@ -61,29 +72,45 @@ def region_ranks(f: FirmArrays, rows: np.ndarray | None = None, cap: int | None 
     ``cap`` gets some rank above ``cap``, not its own.  Then only the firms of a niche at or
     above the ``cap``-th largest revenue among ``rows`` there (if that many; else the
     smallest) are sorted: no firm below it outranks a row that can rank up to ``cap``, and
-    every row below it has ``cap`` of ``rows`` above it."""
+    every row below it has ``cap`` of ``rows`` above it.
+
+    ``ghosts`` (a view with thinned regions, sim/core/regions.py): the other firms the thinned
+    rows stand for rank too, in their own niches (they only add rivals: the ``cap`` bound holds)."""
     n, niche = f.n, f.niche[: f.n]
     rows = np.arange(n) if rows is None else np.asarray(rows)
     if rows.size == 0:
         return np.zeros(0, dtype=np.int32)
     live_rev = f.revenue[:n] * f.alive[:n]  # revenue >= 0: exited firms give +0.0
 
-    def key(r: np.ndarray) -> np.ndarray:  # niche ascending, revenue descending (bits of a float32 >= 0 order as its value)
-        return (niche[r].astype(np.int64) << 32) | (0xFFFFFFFF - live_rev[r].view(np.uint32).astype(np.int64))
+    def keys(nk: np.ndarray, rev: np.ndarray) -> np.ndarray:  # niche ascending, revenue descending (bits of a float32 >= 0 order as its value)
+        return (nk.astype(np.int64) << 32) | (0xFFFFFFFF - rev.view(np.uint32).astype(np.int64))
+
+    def key(r: np.ndarray) -> np.ndarray:
+        return keys(niche[r], live_rev[r])
+    g_row, g_niche = ghosts.arrays() if ghosts is not None and ghosts.n else (None, None)
+    g_rev = live_rev.take(g_row) if g_row is not None else None
+    n_niche = int(niche.max()) + 1 if g_row is None else max(int(niche.max()), int(g_niche.max())) + 1
     if cap is None:
-        wanted = np.zeros(int(niche.max()) + 1, dtype=bool)
+        wanted = np.zeros(n_niche, dtype=bool)
         wanted[niche[rows]] = True
         rivals = np.flatnonzero((live_rev > live_rev[rows].min()) & wanted[niche])
+        if g_row is not None:
+            g_in = (g_rev > live_rev[rows].min()) & wanted[g_niche]
     else:  # the threshold per niche of rows, from their keys sorted (niche, then revenue descending)
         own = np.sort(key(rows))
         nk = own >> 32
         starts = np.flatnonzero(np.concatenate(([True], nk[1:] != nk[:-1])))
         ends = np.append(starts[1:], own.size)
         at = np.where(ends - starts >= cap, starts + (cap - 1), ends - 1)
-        thr = np.full(int(niche.max()) + 1, np.inf, dtype=F32)  # niches without rows: no rival
+        thr = np.full(n_niche, np.inf, dtype=F32)  # niches without rows: no rival
         thr[nk[starts]] = (0xFFFFFFFF - (own[at] & 0xFFFFFFFF)).astype(np.uint32).view(F32)
         rivals = np.flatnonzero(live_rev >= thr.take(niche))
-    sorted_keys = np.sort(key(rivals))
+        if g_row is not None:
+            g_in = g_rev >= thr.take(g_niche)
+    rival_keys = key(rivals)
+    if g_row is not None:  # the ghosts that can outrank a row, beside the rows
+        rival_keys = np.concatenate([rival_keys, keys(g_niche[g_in], g_rev[g_in])])
+    sorted_keys = np.sort(rival_keys)
     first_of_niche = np.searchsorted(sorted_keys, niche[rows].astype(np.int64) << 32, side="left")
     return (np.searchsorted(sorted_keys, key(rows), side="left") - first_of_niche + 1).astype(np.int32)
 
@@ -504,13 +531,15 @@ def due(tier: str, sched: TierSchedule, year: int, month: int) -> bool:
 
 @dataclass
 class BatchResult:
-    applicants: int
-    eligible: int
+    """A batch's counts (rows; in a weighted view, firms at the view's scale) and rows."""
+
+    applicants: float
+    eligible: float
     capacity: float
-    recognised: int
-    rereviewed: int
-    revoked: int               # failed + lapsed
-    lapsed: int                # due holders that did not file
+    recognised: float
+    rereviewed: float
+    revoked: float             # failed + lapsed
+    lapsed: float              # due holders that did not file
     chosen_rows: np.ndarray    # rows recognised in this batch
     revoked_rows: np.ndarray   # rows whose title was revoked at re-review (failed or lapsed)
     passed_rows: np.ndarray    # rows whose title was renewed at re-review
@@ -557,7 +586,7 @@ def _due(rec: np.ndarray, t: int, validity_months: int, reviews: bool) -> np.nda
 def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, scale: float, rp: RecognitionParams,
               applicants: np.ndarray, due: np.ndarray, ok: np.ndarray, review_ok: np.ndarray, review_boost: np.ndarray,
               priority: Callable[[np.ndarray], np.ndarray], u_review: np.ndarray, u_select: np.ndarray,
-              cap: float | None = None) -> BatchResult:
+              cap: float | None = None, weighted: bool = False) -> BatchResult:
     """One batch of ``tier`` at step ``t``: re-review the ``due`` holders, then recognise
     among the ``applicants`` (row indices from :func:`candidates`).
 
@@ -566,7 +595,10 @@ def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, 
     against, and their services boost to the pass rate (aligned with ``due``);
     ``priority(rows)``: selection priority when a quota binds; u_*: uniform variates, one
     per firm row (common random numbers); ``cap``: the batch capacity in simulated firms
-    (the model's government, ``TierModel.batch_capacity``; default :func:`capacity`)."""
+    (the model's government, ``TierModel.batch_capacity``; default :func:`capacity`).
+    ``weighted`` (a view with thinned regions, sim/core/regions.py): rows count as their
+    weights — the counts returned are weighted, and a capacity takes the best-ranked rows
+    until their weight reaches it (``regions.take_top``)."""
     rec = f.titles[TIER_INDEX[tier]]
     pass_p = F32(rp.rereview_pass[tier])
     pass_p = pass_p + review_boost * (F32(1.0) - pass_p)
@@ -587,6 +619,18 @@ def run_batch(tier: str, f: FirmArrays, t: int, sched: TierSchedule, year: int, 
     # a selection rate picks its share of the eligible; a capacity (a quota, or a cap imposed on
     # a tier without one) then takes the best-ranked of them
     pool = elig[u_select[elig] < F32(sched.capacity.selection_rate)] if sched.capacity.rule == "selection_rate" else elig
+    if weighted:
+        w = f.weight
+        if pool.size and float(w[pool].sum(dtype=np.float64)) > cap:
+            chosen = pool[take_top(priority(pool) + u_select[pool], w[pool], cap, float(u_select[pool[0]]))]
+        else:
+            chosen = pool
+        rec[chosen] = t
+
+        def wsum(rows: np.ndarray) -> float:
+            return float(w[rows].sum(dtype=np.float64))
+        return BatchResult(wsum(applicants), wsum(elig), float(cap), wsum(chosen), wsum(passed), wsum(revoked),
+                           wsum(due[~filed]) if due.size else 0.0, chosen, revoked, passed)
     if pool.size > cap:
         n_take = int(np.floor(cap + u_select[pool[0]]))  # random rounding of a scaled quota
         score = priority(pool) + u_select[pool]
