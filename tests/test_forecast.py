@@ -18,7 +18,7 @@ import sim
 from sim.core.schema import LEVERS
 
 ROOT = Path(sim.__file__).resolve().parent.parent
-TRAJ_COLUMNS = ["scenario", "policy", "replicate", "date", "tier", "stock", "recognised", "rereviewed", "revoked",
+TRAJ_COLUMNS = ["scenario", "policy", "region", "replicate", "date", "tier", "stock", "recognised", "rereviewed", "revoked",
                 "exited", "cumulative_new", "new_firms"]  # new_firms: issue 12
 N_REP, SEED = 4, 3
 
@@ -49,7 +49,7 @@ def test_trajectories_parquet(run, config):
     assert not traj.duplicated(["replicate", "date", "tier"]).any()
     assert set(traj["tier"]) == set(tiers)
     assert sorted(traj["replicate"].unique()) == list(range(N_REP))
-    assert (traj["scenario"] == "liaocheng").all() and (traj["policy"] == "baseline").all()
+    assert (traj["scenario"] == "liaocheng").all() and (traj["policy"] == "baseline").all() and (traj["region"] == "liaocheng").all()
     assert traj["date"].min() == config.scenario.start and traj["date"].max() == config.scenario.horizon
     assert (traj[["stock", "recognised", "rereviewed", "revoked", "exited", "cumulative_new"]] >= 0).all().all()
     pd.testing.assert_frame_equal(traj.reset_index(drop=True), tables["trajectories"].reset_index(drop=True), check_dtype=False)

@@ -174,8 +174,11 @@ def test_regions_are_spread_as_their_shares_over_the_synthesis_and_the_entrants(
 
 def test_regions_leave_every_other_draw_unchanged():
     """The nation's counts with regions are those without them (the region codes come from
-    their own stream), in simulated rows and — up to the rounding of a sum — in real firms."""
-    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}"])
+    their own stream), in simulated rows and — up to the rounding of a sum — in real firms.
+    (The regions here form one province: several provinces split MIIT's batches.)"""
+    one_province = "scenario.regions=[{name: a, share: 0.9, province: china}, {name: b, share: 0.06, province: china}, " \
+                   "{name: c, share: 0.04, province: china}]"
+    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", one_province])
     one = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", "scenario.regions=[]"])
     a, b = TierModel(cfg, replicate=1), TierModel(one, replicate=1)
     ra, rb = a.run(), b.run()
@@ -184,7 +187,9 @@ def test_regions_leave_every_other_draw_unchanged():
     np.testing.assert_array_equal(a.flows, b.flows)
     np.testing.assert_array_equal(a.firsts, b.firsts)
     np.testing.assert_allclose(ra.stock, rb.stock, rtol=1e-12)
-    assert pd.DataFrame(ra.batches).equals(pd.DataFrame(rb.batches))  # (NaN capacities equal as pandas compares)
+    # (NaN capacities equal as pandas compares; the batches name their area: the province, the scenario)
+    assert {b["region"] for b in ra.batches} == {"china"} and {b["region"] for b in rb.batches} == {"national"}
+    assert pd.DataFrame(ra.batches).drop(columns="region").equals(pd.DataFrame(rb.batches).drop(columns="region"))
 
 
 # ----------------------------------------------------------------------------- thinned regions
@@ -254,3 +259,78 @@ def test_ghosts_stand_in_the_markets_and_ranks():
     assert ghosted.sum() > plain.sum()
     # niche 0: 10 + 30 + a ghost of 20 (the expected-market floor is below it)
     assert ghosted[0] == pytest.approx(max(60.0, 0.5 * (65.0 + 40.0)))
+
+
+# ----------------------------------------------------------------------------- MIIT's batches across provinces
+def test_split_batch_by_record_then_past_share_and_the_rest_by_pool():
+    from sim.core.government import split_batch
+    nation = {2019: 248.0, 2020: 1584.0, 2021: 2930.0}
+    records = {"shandong": {2019: 19.0, 2020: 122.0, 2021: 221.0}}
+    provs = ("rest_of_china", "shandong")
+    pools = {"rest_of_china": 900.0, "shandong": 100.0}
+    got = split_batch(1584.0, 2020, nation, records, provs, pools)
+    assert got == {"rest_of_china": 1584.0 - 122.0, "shandong": 122.0}  # a recorded year: the record
+    got = split_batch(3000.0, 2022, nation, records, provs, pools)
+    assert got["shandong"] == pytest.approx(3000.0 * 362 / 4762)  # after: the past share
+    assert sum(got.values()) == pytest.approx(3000.0)
+    # two provinces without a record share the rest by their pools; pool allocation ignores records
+    got = split_batch(100.0, 2022, nation, {}, ("a", "b"), {"a": 3.0, "b": 1.0})
+    assert got == {"a": 75.0, "b": 25.0}
+    assert split_batch(100.0, 2019, nation, records, provs, pools, by_pool=True) == {"rest_of_china": 90.0, "shandong": 10.0}
+    assert split_batch(10.0, 2019, nation, records, provs, {}, by_pool=True) == {"rest_of_china": 5.0, "shandong": 5.0}
+
+
+def test_the_national_view_splits_miits_batches_among_its_provinces(national):
+    m, rec = national
+    assert m.regions.province_names == ("rest_of_china", "shandong")
+    assert set(m.config.government.provinces) == {"shandong"}
+    s = m.scenario.scale
+    by = {}
+    for b in rec.batches:
+        by.setdefault((b["tier"], b["date"]), {})[b["region"]] = b
+    lg = by[("little_giant", "2019-06")]
+    assert set(lg) == {"rest_of_china", "shandong"}
+    assert lg["shandong"]["capacity"] == pytest.approx(19.0)  # Shandong's published batch 1 (real units)
+    assert lg["shandong"]["capacity"] + lg["rest_of_china"]["capacity"] == pytest.approx(248.0)
+    for parts in by.values():
+        for b in parts.values():  # each province within its quota (random rounding: one row over at most)
+            if np.isfinite(b["capacity"]):
+                assert b["recognised"] <= b["capacity"] + 1 / s + 1e-9
+    # the batch table's rows of a tier and date add up to the national recognitions of that month
+    k = TIERS.index("single_champion")
+    dates = rec.dates
+    for (tier, date), parts in by.items():
+        if tier == "single_champion":
+            assert sum(b["recognised"] for b in parts.values()) == pytest.approx(rec.flows[dates.index(date), k, 0])
+    # the province's record holds its part of MIIT's batches; a city has none of its own
+    assert {b["region"] for b in rec.area("shandong").batches} == {"shandong"}
+    assert rec.area("liaocheng").batches == []
+
+
+def test_a_view_of_several_provinces_refuses_own_record_allocation():
+    with pytest.raises(ConfigError) as e:
+        compose("national", "baseline", overrides=["government.allocation=own_record"])
+    assert str(e.value).startswith("government.allocation: 'own_record' is not allowed") and "\n" not in str(e.value)
+    assert compose("national", "baseline", overrides=["government.allocation=pool"]).government.provinces == {}
+
+
+def test_the_national_forecast_writes_every_area_and_the_view_is_their_sum(tmp_path):
+    import sim
+
+    tables = sim.forecast(scenario="national", policy="baseline", n_replicates=2, seed=1,
+                          overrides=[f"scenario.scale={SCALE}", "plots=false", "progress=off", "n_jobs=1"], out_dir=tmp_path / "run")
+    traj = pd.read_parquet(tmp_path / "run" / "trajectories.parquet")
+    assert list(traj["region"].unique()) == [NATIONAL, "rest_of_china", "rest_of_shandong", "liaocheng", "shandong"]
+    key = ["replicate", "date", "tier"]
+    nat = traj[traj["region"] == NATIONAL].set_index(key)["stock"]
+    parts = traj[traj["region"].isin(["rest_of_china", "shandong"])].groupby(key)["stock"].sum()
+    np.testing.assert_allclose(nat.sort_index().to_numpy(), parts.sort_index().to_numpy(), rtol=1e-12)
+    fc = pd.read_csv(tmp_path / "run" / "forecast.csv")
+    assert set(fc["region"]) == set(traj["region"])
+    batches = pd.read_csv(tmp_path / "run" / "batches.csv")
+    assert set(batches.loc[batches["tier"] == "little_giant", "region"]) == {"rest_of_china", "shandong"}
+    assert set(batches.loc[batches["tier"] == "srdi", "region"]) == {NATIONAL}
+    # the targets are the nation's: counted on the national rows
+    reach = tables["reachability"]
+    lg = reach[(reach["target"] == "little_giant_stock_2025") & (reach["rule"] == "all")]["count_p50"].iloc[0]
+    assert lg == pytest.approx(nat.xs(("2025-12", "little_giant"), level=("date", "tier")).median())

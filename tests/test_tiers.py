@@ -813,7 +813,17 @@ def _pools(scenario: str, overrides: list[str]) -> list[dict]:
     from sim.core.model import simulate
 
     cfg = compose(scenario, "baseline", overrides)  # each replicate draws its parameters from the shipped posterior, as forecasts do
-    return [b for r in range(2) for b in simulate(config_for_replicate(cfg, r), r).batches]
+    out = []
+    for r in range(2):  # a batch split among the provinces of the view (MIIT's, nationally): its parts summed
+        merged: dict[tuple, dict] = {}
+        for b in simulate(config_for_replicate(cfg, r), r).batches:
+            key = (b["date"], b["tier"])
+            if key in merged:
+                merged[key] = {k: (v + b[k] if isinstance(v, float) else v) for k, v in merged[key].items()}
+            else:
+                merged[key] = dict(b)
+        out += merged.values()
+    return out
 
 
 # (tier, first year, last year) -> (kind, low, high): bounds of the pool on criteria alone as a

@@ -19,8 +19,9 @@ SUM_COLUMNS = ["stock", "recognised", "cumulative_new"]
 # --------------------------------------------------------------------------- tables
 def forecast_table(traj: pd.DataFrame) -> pd.DataFrame:
     """Across-replicate mean, quantiles (numpy 'linear') and replicate count per
-    (scenario, policy, date, tier, metric), metric in ('stock', 'new', 'cumulative_new')."""
-    keys = ["scenario", "policy", "date", "tier"]
+    (scenario, policy[, region], date, tier, metric), metric in ('stock', 'new', 'cumulative_new');
+    ``region`` when the trajectories name theirs (a view's areas, sim.run.ensemble.trajectories)."""
+    keys = ["scenario", "policy", *(["region"] if "region" in traj.columns else []), "date", "tier"]
     long = (
         traj[[*keys, "replicate", *METRICS.values()]]
         .rename(columns={v: k for k, v in METRICS.items()})

@@ -46,13 +46,31 @@ def _load(path: str, mtime: float) -> dict:
     return {"source": f"configs/scenario/{Path(path).name}", "tiers": tiers, "targets": targets}
 
 
-def national_record() -> dict:
-    """The shipped national record (a fresh copy)."""
-    path = config_dir() / "scenario" / f"{NATIONAL_SCENARIO}.yaml"
+def national_record(name: str = NATIONAL_SCENARIO) -> dict:
+    """The shipped record of MIIT's tiers and targets in ``configs/scenario/<name>.yaml`` (a
+    fresh copy; default: the nation's)."""
+    path = config_dir() / "scenario" / f"{name}.yaml"
     rec = _load(str(path), path.stat().st_mtime)
     return {"source": rec["source"], "tiers": {t: {"batch_month": v["batch_month"], "quota_by_year": dict(v["quota_by_year"])}
                                                for t, v in rec["tiers"].items()},
             "targets": [dict(t) for t in rec["targets"]]}
+
+
+def provinces_of(config: RunConfig) -> list[str]:
+    """The provinces of a view (``scenario.regions``; a region without a province is one), in
+    first-seen order; one entry for a view without regions."""
+    regs = config.scenario.regions
+    return list(dict.fromkeys((r.province or r.name) for r in regs)) if regs else [config.scenario.name]
+
+
+def _tiers_of(record: dict, key: str) -> dict:
+    """A record's tiers with int years (a run folder's JSON keys are strings)."""
+    try:
+        return {t: {"batch_month": int(v["batch_month"]), "quota_by_year": {int(y): float(q) for y, q in v["quota_by_year"].items()}}
+                for t, v in record.items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ConfigError(f"{key}: {str(record)[:60]!r} is not allowed (allowed: not set by hand; it is loaded from "
+                          "configs/scenario/*.yaml)") from None
 
 
 def attach(config: RunConfig) -> RunConfig:
@@ -61,6 +79,21 @@ def attach(config: RunConfig) -> RunConfig:
     empty otherwise.  A config that already carries one (derived from an attached config)
     keeps it."""
     gov = config.government
+    provinces = provinces_of(config)
+    if len(provinces) > 1 and gov.allocation == "own_record":
+        raise ConfigError("government.allocation: 'own_record' is not allowed (allowed: past_share or pool in a view of "
+                          f"several provinces, {', '.join(provinces)}: MIIT's batch is split among them)")
+    if len(provinces) == 1 and gov.allocation == "pool":
+        raise ConfigError("government.allocation: 'pool' is not allowed (allowed: past_share or own_record in a view of one "
+                          f"province, {provinces[0]}: pool splits MIIT's batch among the provinces of a view of several)")
+    if len(provinces) > 1 and gov.allocation == "past_share":
+        if not gov.provinces:  # each province with a scenario file of its own (Shandong): its published batches
+            gov.provinces = {p: national_record(p)["tiers"] for p in provinces
+                             if p != config.scenario.name and (config_dir() / "scenario" / f"{p}.yaml").exists()}
+        else:
+            gov.provinces = {p: _tiers_of(v, f"government.provinces.{p}") for p, v in gov.provinces.items()}
+    else:
+        gov.provinces = {}
     regional = config.scenario.population.region_share < 1.0
     if gov.allocation != "past_share" or not regional:
         gov.national = {}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from sim.core import government
+from sim.core import government, tiers
 from sim.core.chains import owner_opening
 from sim.core.firms import NONE
 from sim.core.schema import TIERS, TargetConfig
@@ -168,8 +168,9 @@ class Ministry(Government):
     * ``own_record`` (``national`` empty) — the rule on the region's own recorded batches and
       the region's targets (the region's breakdown of the national ones, DOMAIN §8).
 
-    Issue 14 (one nested China) replaces the past share by allocation over the simulated
-    provinces' pools."""
+    In a view of several provinces (issue 14: ``scenario.regions``) it sizes the national batch
+    and splits it among the provinces (:meth:`allocate`); each province recognises its best-
+    ranked eligible candidates within its quota."""
 
     TIERS = ("little_giant", "single_champion")
 
@@ -208,6 +209,20 @@ class Ministry(Government):
         b = share * decided[year]
         self.decided[tier][year] = b
         return b
+
+
+    def allocate(self, tier: str, year: int, batch: float, pools: dict[str, float]) -> dict[str, float]:
+        """The quotas of the view's provinces out of the national ``batch`` (simulated firms at
+        the view's scale) by ``government.allocation`` (``government.split_batch``): their
+        published records (``government.provinces``, cut at the origin) and past shares, or
+        their ``pools`` on criteria alone."""
+        m = self.model
+        s, last = m.scenario.scale, int(m.scenario.origin[:4])
+        nation = tiers.recorded_batches(m.scenario.tiers[tier].capacity, m.scenario.origin)
+        records = {p: {y: q * s for y, q in rec[tier]["quota_by_year"].items() if y <= last}
+                   for p, rec in m.config.government.provinces.items() if tier in rec}
+        return government.split_batch(batch, year, {y: q * s for y, q in nation.items()}, records,
+                                      m.regions.province_names, pools, m.config.government.allocation == "pool")
 
 
 class Province(Government):

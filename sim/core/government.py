@@ -208,6 +208,37 @@ def allocation_share(region: dict[int, float], nation: dict[int, float]) -> floa
     return sum(region[y] for y in years) / total
 
 
+def split_batch(batch: float, year: int, nation: dict[int, float], records: dict[str, dict[int, float]],
+                provinces: tuple[str, ...], pools: dict[str, float], by_pool: bool = False) -> dict[str, float]:
+    """MIIT's batch of a tier across the provinces of a view (firms; any one unit): ``by_pool``
+    (``government.allocation=pool``) — each province its share of the pool on criteria alone
+    (``pools``; equal shares of an empty pool).  Else (``past_share``): a province with a
+    published record (``records``, cut at the origin) gets its recorded batch in a recorded year
+    and its :func:`allocation_share` of the nation's recorded batches (``nation``) in a later
+    one; the provinces without a record share the rest by their pools.  A province's unused
+    quota is not passed on (a recommendation quota, DOMAIN §2)."""
+    def by(weights: dict[str, float], amount: float) -> dict[str, float]:
+        total = sum(weights.values())
+        return {p: amount * (w / total if total > 0 else 1.0 / len(weights)) for p, w in weights.items()}
+    if by_pool:
+        return by({p: pools.get(p, 0.0) for p in provinces}, batch)
+    out: dict[str, float] = {}
+    for p in provinces:
+        rec = records.get(p)
+        if not rec:
+            continue
+        if year in rec:
+            out[p] = min(rec[year], batch)
+        else:
+            share = allocation_share(rec, nation)
+            if share is not None:
+                out[p] = share * batch
+    rest = [p for p in provinces if p not in out]
+    if rest:
+        out.update(by({p: pools.get(p, 0.0) for p in rest}, max(0.0, batch - sum(out.values()))))
+    return {p: out[p] for p in provinces}
+
+
 def national_shares(national: dict, scenario: ScenarioConfig) -> dict[str, tuple[dict[int, float], float | None]]:
     """For each tier of the national record ``national`` (``government.national``) the region
     (``scenario``) holds: the national batches recorded to the region's origin (firms) and the

@@ -26,7 +26,7 @@ from sim.core.firms import NONE, SCHEMA, TIER_INDEX, FirmArrays, sme_mask
 from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
 from sim.core.population import KINDS, draw_attributes, niche_draw, synthesise
 from sim.core.record import RunRecord, count_groups, group_mask, group_of, note_recognised
-from sim.core.regions import Ghosts, Regions, by_region, sum_by_region, take_top
+from sim.core.regions import NATIONAL, Ghosts, Regions, by_region, sum_by_region, take_top
 from sim.core.schema import TIERS, RunConfig
 from sim.core.variates import Sparse
 
@@ -766,25 +766,50 @@ class TierModel(mesa.Model):
                 ok = in_pool[applicants]
             else:
                 ok = ok_all
-            res = tiers.run_batch(tier, f, t, sched, year, self.scenario.scale, rp, applicants, is_due, ok, review_ok,
-                                  boost[code[is_due]], lambda rows, tier=tier: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
-                                  u_review, u_select, cap=cap, weighted=self.weighted)
-            k = TIER_INDEX[tier]
-            chosen = res.chosen_rows
-            R = self.regions.n
-            if chosen.size:  # first titles of each count group (the targets' newly cultivated firms)
-                self.region_firsts[t] += note_recognised(f.ever, chosen, k, self._group_masks, f.region[chosen] if R > 1 else None, R,
-                                                         self._w(chosen))
-            if tier in TITLED:  # title sets changed: these firms' rates and lever reach change
-                self._title_changed += [res.chosen_rows, res.revoked_rows]
-            self.region_flows[t, :, k, 0] += self._in_regions(res.chosen_rows)
-            self.region_flows[t, :, k, 1] += self._in_regions(res.passed_rows)
-            self.region_flows[t, :, k, 2] += self._in_regions(res.revoked_rows)
-            if sched.batch_month != 0:
-                self.batches.append({"date": self.calendar.date(t), "tier": tier, "applicants": res.applicants, "eligible": res.eligible,
-                                     "capacity": res.capacity, "recognised": res.recognised, "pool": self._count(nonholders[ok_all]),
-                                     "rereviewed": res.rereviewed, "revoked": res.revoked,
-                                     "failed": res.revoked - res.lapsed, "lapsed": res.lapsed})
+            pool = nonholders[ok_all]  # the pool on criteria alone
+            for area, sel, cap_p in self._batch_parts(tier, year, cap, pool):
+                if sel is None:  # the view's one batch
+                    a, d, o, ro, pool_p = applicants, is_due, ok, review_ok, pool
+                else:  # a province's part of MIIT's batch: its rows only
+                    in_a, in_d = sel[applicants], sel[is_due]
+                    a, d, o, ro, pool_p = applicants[in_a], is_due[in_d], ok[in_a], review_ok[in_d], pool[sel[pool]]
+                res = tiers.run_batch(tier, f, t, sched, year, self.scenario.scale, rp, a, d, o, ro, boost[code[d]],
+                                      lambda rows, tier=tier: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
+                                      u_review, u_select, cap=cap_p, weighted=self.weighted)
+                self._note_batch(t, tier, res)
+                if sched.batch_month != 0:
+                    self.batches.append({"date": self.calendar.date(t), "tier": tier, "region": area, "applicants": res.applicants,
+                                         "eligible": res.eligible, "capacity": res.capacity, "recognised": res.recognised,
+                                         "pool": self._count(pool_p), "rereviewed": res.rereviewed, "revoked": res.revoked,
+                                         "failed": res.revoked - res.lapsed, "lapsed": res.lapsed})
+
+    def _batch_parts(self, tier: str, year: int, cap: float, pool: np.ndarray) -> list[tuple[str, np.ndarray | None, float]]:
+        """The batches ``tier``'s batch this month is run as: (area, its rows' mask or None for
+        every row, capacity in simulated firms).  One, the view's, unless MIIT's batch (a
+        little-giant or champion quota) meets a view of several provinces: then one per
+        province, with its quota (``Ministry.allocate``)."""
+        reg = self.regions
+        whole = reg.province_names[0] if len(reg.province_names) == 1 else NATIONAL
+        gov = self._gov_of.get(tier)
+        if len(reg.province_names) == 1 or tier not in Ministry.TIERS or not isinstance(gov, Ministry) or not np.isfinite(cap):
+            return [(whole, None, cap)]
+        prov = reg.province_codes().take(self.firms.region[: self.firms.n])
+        pools = {p: self._count(pool[prov[pool] == i]) for i, p in enumerate(reg.province_names)}
+        caps = gov.allocate(tier, year, cap, pools)
+        return [(p, prov == i, caps[p]) for i, p in enumerate(reg.province_names)]
+
+    def _note_batch(self, t: int, tier: str, res: tiers.BatchResult) -> None:
+        """A batch's results in the records: first titles, flows per region, changed title sets."""
+        f, k, R = self.firms, TIER_INDEX[tier], self.regions.n
+        chosen = res.chosen_rows
+        if chosen.size:  # first titles of each count group (the targets' newly cultivated firms)
+            self.region_firsts[t] += note_recognised(f.ever, chosen, k, self._group_masks, f.region[chosen] if R > 1 else None, R,
+                                                     self._w(chosen))
+        if tier in TITLED:  # title sets changed: these firms' rates and lever reach change
+            self._title_changed += [res.chosen_rows, res.revoked_rows]
+        self.region_flows[t, :, k, 0] += self._in_regions(res.chosen_rows)
+        self.region_flows[t, :, k, 1] += self._in_regions(res.passed_rows)
+        self.region_flows[t, :, k, 2] += self._in_regions(res.revoked_rows)
 
     def _criteria(self, tier: str, t: int, applicants: np.ndarray, due: np.ndarray, markets: np.ndarray | None,
                   drop_sme_cap: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -68,15 +68,15 @@ class RunRecord:
 
     def area(self, name: str) -> RunRecord:
         """The record of one area (a region, a province of regions, or ``national``: this
-        record): its counts summed over its regions.  Batches and lever costs are the view's
-        (per-province batches follow with issue 14's increment 3)."""
+        record): its counts summed over its regions, and the batches run for the area itself
+        (a province's part of MIIT's batches; none for a city).  Lever costs are the view's."""
         if name == NATIONAL:
             return self
         if name not in self.areas:
             raise KeyError(f"area {name!r} is not in the record (allowed: {', '.join((NATIONAL, *self.areas))})")
         codes = list(self.areas[name])
         return RunRecord(self.dates, self.region_stock[:, codes].sum(axis=1), self.region_flows[:, codes].sum(axis=1),
-                         self.region_alive[:, codes].sum(axis=1), self.batches, self.cost,
+                         self.region_alive[:, codes].sum(axis=1), [b for b in self.batches if b.get("region") == name], self.cost,
                          self.region_firsts[:, codes].sum(axis=1), self.groups, self.government,
                          tuple(self.regions[c] for c in codes), {self.regions[c]: (j,) for j, c in enumerate(codes)},
                          self.region_stock[:, codes], self.region_flows[:, codes], self.region_alive[:, codes],

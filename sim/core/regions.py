@@ -70,6 +70,16 @@ class Regions:
             out.setdefault(p, tuple(i for i, x in enumerate(self.provinces) if x == p))
         return out
 
+    @property
+    def province_names(self) -> tuple[str, ...]:
+        """The provinces of the view in first-seen order (a region without a province is one)."""
+        return tuple(dict.fromkeys(p or name for p, name in zip(self.provinces, self.names)))
+
+    def province_codes(self) -> np.ndarray:
+        """Per region code, the index of its province in :attr:`province_names` (int8)."""
+        names = self.province_names
+        return np.array([names.index(p or name) for p, name in zip(self.provinces, self.names)], dtype=np.int8)
+
     def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Region codes of ``n`` new firm rows (int8) from ``rng`` (the ``region`` stream);
         one region: all zero, nothing drawn."""

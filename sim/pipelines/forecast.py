@@ -110,10 +110,11 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
     used = posterior.describe_use(config)  # a bad posterior fails here, in one line
     records = ensemble.run_ensemble(config) if records is None else records
     t_run = time.perf_counter() - t0
-    traj = ensemble.trajectories(config, records)
+    every = ensemble.trajectories(config, records, areas=True)  # the view's area, then each of its regions and provinces
+    traj = every[every["region"] == ensemble.view_area(config)].reset_index(drop=True)  # what the targets are counted on
     batch = ensemble.batches(config, records)
     tgts = [dataclasses.asdict(t) for t in config.scenario.targets]
-    fc = forecast_table(traj)
+    fc = forecast_table(every)
     counts = ensemble.target_counts(config, records)  # each target's own count (firms or recognitions)
     reach = targets.reachability_table(traj, tgts, batch, origin=config.scenario.origin, counts=counts,
                                        rules=ensemble.rules(config, records))
@@ -127,7 +128,7 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
         curve_summary = {"seconds": round(time.perf_counter() - t1, 1), "ensembles": int(len(curve)),
                          **{n: {"batch_for_p50": bc.crossing(g, 0.5), "batch_for_p90": bc.crossing(g, 0.9)}
                             for n, g in curve.groupby("target", sort=False)}}
-    tables = {"trajectories": traj, "batches": batch, "forecast": fc, "reachability": reach, "observed": obs}
+    tables = {"trajectories": every, "batches": batch, "forecast": fc, "reachability": reach, "observed": obs}
     if rule_var is not None:
         tables["variance_by_rule"] = rule_var
     if curve is not None:
@@ -135,7 +136,7 @@ def _forecast(config: RunConfig, folder: folders.RunFolder | None, records: list
     figures: list[str] = []
     if folder is not None:
         out = folder.path
-        atomic.write_parquet(traj, out / "trajectories.parquet")
+        atomic.write_parquet(every, out / "trajectories.parquet")
         atomic.write_csv(batch, out / "batches.csv")
         atomic.write_csv(fc, out / "forecast.csv")
         atomic.write_csv(reach, out / "reachability.csv")

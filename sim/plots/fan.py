@@ -119,7 +119,7 @@ def bands_for_target(traj: pd.DataFrame, target: dict, counts: pd.DataFrame | No
     missing_cols = {"replicate", "date", "tier", metric} - set(traj.columns)
     if missing_cols:
         raise ValueError(f"trajectories table lacks columns {sorted(missing_cols)}")
-    for col in ("scenario", "policy"):
+    for col in ("scenario", "policy", "region"):
         if col in traj.columns and traj[col].nunique(dropna=False) > 1:
             raise ValueError(
                 f"trajectories table mixes several {col} values {sorted(map(str, traj[col].unique()))}; "

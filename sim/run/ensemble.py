@@ -18,6 +18,7 @@ from sim.core import record
 from sim.core.calendar import month_index
 from sim.core.model import simulate
 from sim.core.record import RunRecord
+from sim.core.regions import NATIONAL, Regions
 from sim.core.schema import TIERS, RunConfig
 from sim.run.executors import make_executor
 
@@ -52,8 +53,26 @@ def run_ensemble(config: RunConfig, n_replicates: int | None = None, n_jobs: int
     return [rec for _, rec in it]
 
 
-def trajectories(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
-    """Tidy table: one row per (scenario, policy, replicate, date, tier)."""
+def view_area(config: RunConfig) -> str:
+    """The area a view's own counts cover: its one province's (or the scenario's) name, or
+    ``national`` for a view of several provinces (sim/core/regions.py)."""
+    provinces = Regions.of(config.scenario).province_names
+    return provinces[0] if len(provinces) == 1 else NATIONAL
+
+
+def trajectories(config: RunConfig, records: list[RunRecord], areas: bool = False) -> pd.DataFrame:
+    """Tidy table: one row per (scenario, policy, region, replicate, date, tier); ``region`` is
+    the view's area (:func:`view_area`).  ``areas``: then, in a view of several regions, the
+    same rows for each of its areas (regions and provinces, ``RunRecord.area``); the view's
+    rows are their sums."""
+    out = _trajectories(config, records, view_area(config))
+    if areas and len(records[0].regions) > 1:
+        parts = [_trajectories(config, [r.area(a) for r in records], a) for a in records[0].areas]
+        out = pd.concat([out, *parts], ignore_index=True)
+    return out
+
+
+def _trajectories(config: RunConfig, records: list[RunRecord], region: str) -> pd.DataFrame:
     dates = records[0].dates
     T, K, R = len(dates), len(TIERS), len(records)
     s = record.stack(records)
@@ -64,6 +83,7 @@ def trajectories(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
     df = pd.DataFrame({
         "scenario": config.scenario.name,
         "policy": config.policy.name,
+        "region": region,
         "replicate": np.repeat(np.arange(R), T * K).astype(np.int32),
         "date": np.tile(np.repeat(np.asarray(dates), K), R),
         "tier": np.tile(np.asarray(TIERS), R * T),
@@ -96,12 +116,14 @@ def target_counts(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
 
 
-BATCH_COLUMNS = ["scenario", "policy", "replicate", "date", "tier", "applicants", "pool", "eligible", "capacity", "recognised",
+BATCH_COLUMNS = ["scenario", "policy", "replicate", "date", "tier", "region", "applicants", "pool", "eligible", "capacity", "recognised",
                  "rereviewed", "revoked", "failed", "lapsed", "bound"]
 
 
 def batches(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
-    """One row per (replicate, batch date, tier): applicants, the pool on criteria alone,
+    """One row per (replicate, batch date, tier, region): the region is the area the batch
+    covers (the view's, ``national`` in a view of several provinces, or a province's part of
+    MIIT's batch there; national totals are the sums over a date's rows); applicants, the pool on criteria alone,
     eligible applicants, capacity, recognised; re-reviewed (passed), revoked = failed +
     lapsed (firms, real units); and which bound the batch hit."""
     rows = [{"scenario": config.scenario.name, "policy": config.policy.name, "replicate": i, **b}
