@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "BENCH_RESULT "
 TARGET_FIRMS = {"driver_comparison_20k": 20_000, "driver_comparison_100k": 100_000}
-BENCHES = ("national_full", "driver_comparison_20k", "driver_comparison_100k", "floor_national", "ensemble_national_200")
+BENCHES = ("national_full", "driver_comparison_20k", "driver_comparison_100k", "floor_national", "views", "ensemble_national_200")
 
 
 # ============================================================================ helpers
@@ -117,10 +117,10 @@ def meta() -> dict:
 
 
 # ============================================================================ child: one timed run
-def _compose(scale: float, driver: str, extra=()):
+def _compose(scale: float, driver: str, extra=(), scenario: str = "national"):
     from sim.config.compose import compose
 
-    return compose("national", "baseline", [f"scenario.scale={scale}", f"driver={driver}", "n_jobs=1", "progress=off", *extra])
+    return compose(scenario, "baseline", [f"scenario.scale={scale}", f"driver={driver}", "n_jobs=1", "progress=off", *extra])
 
 
 def child_model(spec: dict) -> dict:
@@ -130,7 +130,7 @@ def child_model(spec: dict) -> dict:
     from sim.core.model import TierModel
 
     t_c0 = time.perf_counter()
-    cfg = _compose(spec["scale"], spec["driver"])
+    cfg = _compose(spec["scale"], spec["driver"], spec.get("extra", ()), spec.get("scenario", "national"))
     compose_s = time.perf_counter() - t_c0
     rss_before = rss_now_mb()
     t0 = time.perf_counter()
@@ -540,6 +540,35 @@ def bench_floor(args, m: dict, cache: dict) -> dict:
     }
 
 
+# issue 14's views: (name, scenario, overrides); the focused views are the national population with the
+# other regions thinned (every firm below the bar: strata_revenue 1e7, their ghosts in the markets)
+VIEWS = (("shandong_view", "shandong", ()), ("liaocheng_view", "liaocheng", ()),
+         ("shandong_focused_national", "national", ("scenario.regions.0.scale=0.02", "scenario.strata_revenue=1e7")),
+         ("liaocheng_focused_national", "national", ("scenario.regions.0.scale=0.02", "scenario.regions.1.scale=0.05",
+                                                     "scenario.strata_revenue=1e7")))
+
+
+def bench_views(args, m: dict) -> dict:
+    """One replicate (synthesis + 120 months) of each view, interleaved run by run (same hour, same
+    load): today's Shandong and Liaocheng views and the national population focused on each."""
+    runs: dict[str, list[dict]] = {name: [] for name, _, _ in VIEWS}
+    for r in range(args.runs):
+        for name, scenario, extra in VIEWS:
+            res = spawn({"kind": "model", "scale": 1.0, "driver": "vector", "steps": 120, "replicate": r,
+                         "scenario": scenario, "extra": list(extra)})
+            log(f"views {name} run {r + 1}/{args.runs}: synth {res['synth_s']:.2f} s, steps {res['step_s']:.2f} s")
+            runs[name].append(res)
+    s = {name: summarise(v) for name, v in runs.items()}
+    wall = {name: v["wall_s_median"] for name, v in s.items()}
+    ratio = rnd(wall["shandong_focused_national"] / wall["shandong_view"], 2)
+    targets = {"shandong_focused_over_shandong_view": 1.5, "liaocheng_focused_wall_s": 0.5}
+    return {"name": "views", "views": {name: {"scenario": sc, "overrides": list(ex), **s[name]} for name, sc, ex in VIEWS},
+            "wall_s_median": wall, "shandong_focused_over_shandong_view": ratio, "targets": targets,
+            "meets_targets": bool(ratio <= 1.5 and wall["liaocheng_focused_national"] <= 0.5),
+            "wall_s_includes": "population synthesis + 120 steps, one replicate, calibration default (posterior draw not "
+                               "applied: TierModel on the composed config)", "meta": m}
+
+
 def bench_ensemble(args, m: dict) -> dict:
     n, runs = args.ensemble_replicates, args.ensemble_runs
     name = f"ensemble_national_{n}"
@@ -606,6 +635,8 @@ def main() -> None:
                 out = bench_compare(name, args, m)
             elif name == "floor_national":
                 out = bench_floor(args, m, cache)
+            elif name == "views":
+                out = bench_views(args, m)
             else:
                 out = bench_ensemble(args, m)
         except ChildFailed as e:  # report and go on: one broken benchmark should not hide the others

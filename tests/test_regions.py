@@ -73,25 +73,27 @@ def test_real_units_divide_weighted_rows_by_the_view_scale():
     assert not reg.uniform and Regions.of(compose("national", "baseline").scenario).uniform
 
 
-def test_thinning_keeps_large_and_big_firms_and_weights_the_rest():
+def test_thinning_keeps_the_big_firms_and_weights_the_rest():
     reg = Regions(("a", "b"), ("a", "b"), ("", ""), (0.5, 0.5), (1.0, 0.1), strata_revenue=400.0)
     n = 100_000
     rng = np.random.default_rng(3)
     codes = np.repeat(np.array([0, 1], dtype=np.int8), n)
     rev = np.tile(np.where(np.arange(n) % 10 == 0, 500.0, 50.0), 2)  # every tenth firm above the bar
-    large = np.zeros(2 * n, dtype=bool)
-    large[n + 1::100] = True  # some large firms in b below the bar
-    keep, w = reg.thin(codes, rev, large, rng)
+    keep, w = reg.thin(codes, rev, rng)
     assert keep[:n].all() and (w[:n] == 1.0).all()  # region a: scale 1
     kb = keep[n:]
-    assert kb[rev[n:] >= 400].all() and kb[large[n:]].all()
-    thinned = (rev[n:] < 400) & ~large[n:]
+    assert kb[rev[n:] >= 400].all()  # at or above the bar (every large firm: large_min is 400 M CNY)
+    thinned = rev[n:] < 400
     p = kb[thinned].mean()
     assert abs(p - 0.1) < 4 * np.sqrt(0.1 * 0.9 / thinned.sum())
     wb = w[int(keep[:n].sum()):]
     assert set(np.unique(wb)) == {np.float32(1.0), np.float32(10.0)}
     # the weights restore the region's firm count, within 4 standard errors
     assert abs(wb.sum() - n) < 4 * np.sqrt(thinned.sum() * 0.9 / 0.1)
+    # a bar above every firm thins them all; a scale whose inverse is not whole gets whole weights of that mean
+    keep, w = Regions(("b",), ("b",), ("",), (1.0,), (0.3,), strata_revenue=1e9).thin(np.zeros(n, dtype=np.int8), rev[n:], rng)
+    assert set(np.unique(w)) == {np.float32(3.0), np.float32(4.0)}
+    assert abs(w.mean() - 1 / 0.3) < 4 * np.sqrt(0.25 / w.size)
 
 
 def test_take_top_takes_the_best_until_the_weight_reaches_the_amount():
@@ -209,7 +211,7 @@ def test_a_thinned_region_keeps_its_large_and_big_firms_and_weighs_the_rest():
     large = m.kinds[:n0] == 1  # population.KINDS: sme, large, small
     assert m.weighted and set(np.unique(w[code != 0])) == {1.0}  # Shandong's regions: scale 1
     heavy = w > 1
-    assert heavy.any() and (code[heavy] == 0).all() and not large[heavy].any()
+    assert heavy.any() and (code[heavy] == 0).all() and not large[heavy].any()  # large firms: above the bar
     assert (rev[heavy] < cfg.scenario.strata_revenue).all()
     assert large[code == 0].sum() > 0 and (w[large] == 1).all()
     assert set(np.unique(w[heavy])) == {10.0}  # 1 / 0.1: the row and 9 ghosts

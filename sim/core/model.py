@@ -24,7 +24,7 @@ from sim.core.agents import SME, ChainOwner, City, FirmAgent, Ministry, Province
 from sim.core.calendar import Calendar, month_index
 from sim.core.firms import NONE, SCHEMA, TIER_INDEX, FirmArrays, sme_mask
 from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
-from sim.core.population import KINDS, draw_attributes, niche_draw, synthesise
+from sim.core.population import KINDS, draw_attributes, draw_revenue, niche_draw, placed, synthesise
 from sim.core.record import RunRecord, count_groups, group_mask, group_of, note_recognised
 from sim.core.regions import NATIONAL, Ghosts, Regions, by_region, sum_by_region, take_top
 from sim.core.schema import TIERS, RunConfig
@@ -61,7 +61,7 @@ class TierModel(mesa.Model):
             self.params.growth, self.regions, self.streams["region"])
         self.n_initial = self.firms.n
         self.ghosts = Ghosts() if self.weighted else None  # the other firms thinned rows stand for, in the markets
-        self._add_ghosts(np.arange(self.n_initial))
+        self._add_ghosts(np.arange(self.n_initial), by_size=True)
         # the firms the initial rows stand for (at the view's scale): the base of the entry rate
         self._entry_base = float(self.firms.weight[: self.n_initial].sum(dtype=np.float64)) if self.weighted else self.n_initial
         _all_real(self.firms, slice(0, self.firms.n))
@@ -149,14 +149,22 @@ class TierModel(mesa.Model):
             return by_region(self.firms.region[rows], self.regions.n, self.firms.weight[rows])
         return by_region(self.firms.region[rows] if self.regions.n > 1 else rows, self.regions.n)
 
-    def _add_ghosts(self, rows: np.ndarray) -> None:
+    def _add_ghosts(self, rows: np.ndarray, by_size: bool = False) -> None:
         """The ghosts of the thinned ``rows`` (weight > 1; regions.Ghosts), their niches drawn
-        from the ``region`` stream as entrants' niches are."""
+        from the ``region`` stream as the rows' own were: by niche weight, and at synthesis
+        (``by_size``) a ghost too big for its niche moved to one large enough (``population.placed``,
+        as the initial firms are placed by size; entrants are drawn by niche weight alone)."""
         if self.ghosts is None:
             return
-        rows = rows[self.firms.weight[rows] > 1.0]
-        w = self.firms.weight[rows]
-        niches = niche_draw(Ghosts.count(w), self.niches.k, self.params.firms.niche_zipf, self.streams["region"])
+        f, fp = self.firms, self.params.firms
+        rows = rows[f.weight[rows] > 1.0]
+        w = f.weight[rows]
+        rng = self.streams["region"]
+        niches = niche_draw(Ghosts.count(w), self.niches.k, fp.niche_zipf, rng)
+        if by_size:
+            rev = np.repeat(f.revenue[rows], (w - 1).astype(np.int64))
+            total = float((f.revenue[: f.n] * f.weight[: f.n]).sum(dtype=np.float64))
+            niches, _ = placed(rev, niches, self.niches, total, fp.niche_max_share, fp.market_coverage, rng)
         self.ghosts.add(rows, w, niches)
 
     def _w(self, rows) -> np.ndarray | None:
@@ -659,22 +667,28 @@ class TierModel(mesa.Model):
         k = rng.poisson(rules.entrants_expected_monthly(self._entry_base, p.firms), size=end - t)
         n_small = rng.binomial(k, share_small)
         n_sme = k - n_small
-        stage = FirmArrays.empty(int(k.sum()))
         n_s = int(n_sme.sum())
-        draw_attributes(stage, slice(0, n_s), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
-        draw_attributes(stage, slice(n_s, stage.capacity), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
-        stage.region[:] = self.regions.draw(stage.capacity, self.streams["region"])
-        e = rng.standard_exponential(stage.capacity, dtype=F32)
-        if self.weighted:  # thin the entrants of regions at reduced scale (Regions.thin), month by month in place
-            keep, weight = self.regions.thin(stage.region, stage.revenue, np.zeros(stage.capacity, dtype=bool), self.streams["region"])
-            kept = np.concatenate(([0], np.cumsum(keep)))  # kept rows before each stage row
+        if self.weighted:  # thinned regions (Regions.thin): revenues and regions first, the other attributes for the kept rows
+            total = int(k.sum())
+            rev = np.concatenate([draw_revenue(n_s, "sme", True, p.firms, rng), draw_revenue(total - n_s, "small", True, p.firms, rng)])
+            codes = self.regions.draw(total, self.streams["region"])
+            keep, weight = self.regions.thin(codes, rev, self.streams["region"])
+            kept = np.concatenate(([0], np.cumsum(keep)))  # kept rows before each entrant, month by month
             sme_at, small_at = np.cumsum(n_sme) - n_sme, n_s + np.cumsum(n_small) - n_small
             n_sme, n_small = kept[sme_at + n_sme] - kept[sme_at], kept[small_at + n_small] - kept[small_at]
-            k = n_sme + n_small
-            rows = np.flatnonzero(keep)
-            stage, e = stage.kept(rows, rows.size), e[rows]
-            stage.weight[: rows.size] = weight
+            k, rows = n_sme + n_small, np.flatnonzero(keep)
+            stage = FirmArrays.empty(rows.size)
             n_s = int(n_sme.sum())
+            draw_attributes(stage, slice(0, n_s), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth, revenue=rev[rows[:n_s]])
+            draw_attributes(stage, slice(n_s, rows.size), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth,
+                            revenue=rev[rows[n_s:]])
+            stage.region[:], stage.weight[:] = codes[rows], weight
+        else:
+            stage = FirmArrays.empty(int(k.sum()))
+            draw_attributes(stage, slice(0, n_s), "sme", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+            draw_attributes(stage, slice(n_s, stage.capacity), "small", t, True, p.firms, p.rd, self.niches.k, rng, p.growth)
+            stage.region[:] = self.regions.draw(stage.capacity, self.streams["region"])
+        e = rng.standard_exponential(stage.capacity, dtype=F32)
         self._stage, self._stage_e = stage, e
         # per month: (entrants, of which small); where its SME and small rows start in the stage
         self._staged_counts = list(zip(k.tolist(), n_small.tolist()))

@@ -94,18 +94,31 @@ def place_by_size(firms: FirmArrays, rows: np.ndarray, niches: Niches, max_share
     Large firms make products with large markets: without this a 1 bn CNY group drawn into
     a 0.3 bn CNY niche would lead it nationally and worldwide.  Returns the number moved."""
     n = firms.n
-    markets = expected_markets(niches, float(firms.revenue[:n].sum(dtype=np.float64)), coverage).astype(np.float64)
-    rev = firms.revenue[rows].astype(np.float64)
-    big = rows[rev > max_share * markets[firms.niche[rows]]]
+    # (a thinned row's revenue counts for the firms it stands for; weight 1 elsewhere: the same sum)
+    total = float((firms.revenue[:n] * firms.weight[:n]).sum(dtype=np.float64))
+    niche, moved = placed(firms.revenue[rows], firms.niche[rows], niches, total, max_share, coverage, rng)
+    firms.niche[rows] = niche
+    return moved
+
+
+def placed(revenue: np.ndarray, niche: np.ndarray, niches: Niches, total_revenue: float, max_share: float,
+           coverage: float, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """The niches of firms with ``revenue`` drawn into ``niche``, after :func:`place_by_size`'s
+    rule (``total_revenue``: the whole population's, M CNY/yr): a copy of ``niche`` with the
+    firms too big for theirs moved, and how many moved."""
+    markets = expected_markets(niches, total_revenue, coverage).astype(np.float64)
+    rev = revenue.astype(np.float64)
+    out = np.array(niche, dtype=np.int32, copy=True)
+    big = np.flatnonzero(rev > max_share * markets[out])
     if big.size == 0:
-        return 0
+        return out, 0
     order = np.argsort(-markets, kind="stable")          # niches, largest expected market first
     cum = np.cumsum(niches.weight[order].astype(np.float64))
     # the niches large enough for a firm are a prefix of ``order``; draw within it by weight
-    allowed = np.maximum(np.searchsorted(-markets[order], -firms.revenue[big].astype(np.float64) / max_share, side="right"), 1)
+    allowed = np.maximum(np.searchsorted(-markets[order], -rev[big] / max_share, side="right"), 1)
     u = rng.random(big.size) * cum[allowed - 1]
-    firms.niche[big] = order[np.minimum(np.searchsorted(cum, u, side="right"), allowed - 1)].astype(np.int32)
-    return int(big.size)
+    out[big] = order[np.minimum(np.searchsorted(cum, u, side="right"), allowed - 1)].astype(np.int32)
+    return out, int(big.size)
 
 
 def zipf_weights(k: int, zipf: float) -> np.ndarray:
@@ -114,27 +127,36 @@ def zipf_weights(k: int, zipf: float) -> np.ndarray:
     return w / w.sum()
 
 
+def draw_revenue(n: int, kind: str, newborn: bool, f: FirmParams, rng: np.random.Generator) -> np.ndarray:
+    """Revenues (M CNY/yr) of ``n`` new firms of ``kind``: large firms Pareto above the large-firm
+    bar, SMEs lognormal in [20, 4000) (entrants around their own median), small tech SMEs in [1, 20)."""
+    if kind == "large":
+        return f.large_min * rng.random(n) ** (-1.0 / f.pareto_alpha)
+    if kind == "sme":
+        median = f.entrant_median if newborn else f.size_median
+        return _truncated_lognormal(n, median, f.size_sigma, 20.0, 4000.0, rng)  # above-scale: >= 20 M CNY
+    return _truncated_lognormal(n, f.small_median, f.small_sigma, 1.0, 20.0, rng)
+
+
 def draw_attributes(firms: FirmArrays, rows: slice, kind: str, t_now: int, newborn: bool,
                     f: FirmParams, r: RDParams, n_niches: int, rng: np.random.Generator,
-                    g: GrowthParams | None = None) -> None:
+                    g: GrowthParams | None = None, revenue: np.ndarray | None = None) -> None:
     """Fill rows ``rows`` of ``firms`` with new firms of ``kind`` ('sme', 'large', 'small').
     ``newborn`` firms are entrants of month ``t_now`` (age 0, new to their niche).  The
     revenue history before a firm is observed is drawn from ``g``'s annual Laplace growth
-    (GrowthParams defaults if None)."""
+    (GrowthParams defaults if None).  ``revenue``: the rows' revenues, drawn before
+    (:func:`draw_revenue`; a thinned synthesis keeps rows by revenue first), else drawn here."""
     g = g or GrowthParams()
     n = rows.stop - rows.start
     if n <= 0:
         return
+    rev = draw_revenue(n, kind, newborn, f, rng) if revenue is None else revenue
     if kind == "large":
-        rev = f.large_min * rng.random(n) ** (-1.0 / f.pareto_alpha)
         emp = np.maximum(f.large_min_employees, rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n))
     elif kind == "sme":
-        median = f.entrant_median if newborn else f.size_median
-        rev = _truncated_lognormal(n, median, f.size_sigma, 20.0, 4000.0, rng)  # above-scale: >= 20 M CNY
         emp = rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n)
         emp = np.where(rev >= f.large_min, np.minimum(emp, f.large_min_employees - 1), emp)
     else:
-        rev = _truncated_lognormal(n, f.small_median, f.small_sigma, 1.0, 20.0, rng)
         emp = rev / f.revenue_per_employee * rng.lognormal(0, 0.3, n)
     # larger firms are older (they took years to grow): the mean age scales with revenue
     age_y = np.zeros(n) if newborn else rng.gamma(2.0, f.age_mean / 2.0, n) * (rev / g.ref_revenue) ** f.age_size_elasticity
@@ -246,6 +268,41 @@ def assign_chains(firms: FirmArrays, n_chains: int, kinds: np.ndarray, c: ChainP
     return owners
 
 
+def _synthesise_thinned(pop: PopulationConfig, scale: float, counts: dict[str, int], f: FirmParams, r: RDParams,
+                        c: ChainParams, horizon_months: int, rng: np.random.Generator, g: GrowthParams | None,
+                        regions: Regions, region_rng: np.random.Generator) -> tuple[FirmArrays, np.ndarray, Niches, int, np.ndarray]:
+    """:func:`synthesise` with thinned regions: per kind, the revenues and regions of every firm
+    first, then the rows kept (``Regions.thin``) get their other attributes — the thinned-away
+    firms cost one revenue and two uniforms each.  The niches are those of the whole population
+    (their number from every firm), and placement by size weighs the kept rows."""
+    n_full = sum(counts.values())
+    kept = []
+    for kind in KINDS:
+        rev = draw_revenue(counts[kind], kind, False, f, rng)
+        codes = regions.draw(counts[kind], region_rng)
+        keep, weight = regions.thin(codes, rev, region_rng)
+        kept.append((kind, rev[keep], codes[keep], weight))
+    n0 = sum(x[1].shape[0] for x in kept)
+    expected_entrants = f.entry_rate * n_full * horizon_months / 12.0 * n0 / n_full
+    capacity = n0 + int(expected_entrants + 6 * np.sqrt(expected_entrants + 1) + 16)
+    firms = FirmArrays.empty(capacity)
+    kinds = np.full(capacity, KINDS.index("sme"), dtype=np.int8)
+    k = max(1, int(np.ceil(n_full / pop.region_share / f.firms_per_niche)))
+    start = 0
+    for kind, rev, codes, weight in kept:
+        rows = slice(start, start + rev.shape[0])
+        draw_attributes(firms, rows, kind, 0, False, f, r, k, rng, g, revenue=rev)
+        firms.region[rows], firms.weight[rows] = codes, weight
+        kinds[rows] = KINDS.index(kind)
+        start = rows.stop
+    firms.n = n0
+    niches = draw_niches(k, pop.region_share, f, rng, pop.province_share)
+    place_by_size(firms, np.arange(n0), niches, f.niche_max_share, f.market_coverage, rng.spawn(1)[0])
+    n_chains = max(1, int(round(pop.n_chains * scale))) if pop.n_chains > 0 else 0
+    owners = assign_chains(firms, n_chains, kinds, c, rng)
+    return firms, kinds, niches, n_chains, owners
+
+
 def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, c: ChainParams,
                horizon_months: int, rng: np.random.Generator, g: GrowthParams | None = None,
                regions: Regions | None = None, region_rng: np.random.Generator | None = None,
@@ -260,6 +317,8 @@ def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, 
     n0 = sum(counts.values())
     if n0 == 0:
         raise ConfigError(f"scenario.scale: {scale!r} is not allowed (allowed: a scale at which n_sme + n_large + n_small_tech > 0 firms are drawn)")
+    if regions is not None and not regions.uniform:
+        return _synthesise_thinned(pop, scale, counts, f, r, c, horizon_months, rng, g, regions, region_rng)
     expected_entrants = f.entry_rate * n0 * horizon_months / 12.0
     capacity = n0 + int(expected_entrants + 6 * np.sqrt(expected_entrants + 1) + 16)
     firms = FirmArrays.empty(capacity)
@@ -279,16 +338,6 @@ def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, 
     place_by_size(firms, np.arange(n0), niches, f.niche_max_share, f.market_coverage, rng.spawn(1)[0])
     if regions is not None:
         firms.region[:n0] = regions.draw(n0, region_rng)
-        if not regions.uniform:
-            keep, weight = regions.thin(firms.region[:n0], firms.revenue[:n0], kinds[:n0] == KINDS.index("large"), region_rng)
-            rows = np.flatnonzero(keep)
-            n_kept = rows.size
-            cap = n_kept + int(expected_entrants * n_kept / n0 + 6 * np.sqrt(expected_entrants + 1) + 16)
-            firms = firms.kept(rows, cap)
-            firms.weight[:n_kept] = weight
-            kept_kinds = np.full(cap, KINDS.index("sme"), dtype=np.int8)
-            kept_kinds[:n_kept] = kinds[rows]
-            kinds = kept_kinds
     n_chains = max(1, int(round(pop.n_chains * scale))) if pop.n_chains > 0 else 0
     owners = assign_chains(firms, n_chains, kinds, c, rng)
     return firms, kinds, niches, n_chains, owners

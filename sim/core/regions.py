@@ -89,16 +89,16 @@ class Regions:
         u = rng.random(n) * cum[-1]
         return np.minimum(np.searchsorted(cum, u, side="right"), self.n - 1).astype(np.int8)
 
-    def thin(self, codes: np.ndarray, revenue: np.ndarray, large: np.ndarray,
-             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Which of new rows (region ``codes``, ``revenue`` M CNY/yr, ``large`` firm) are simulated,
-        and the weight of each kept row: a row of a region at scale 1, a large firm or one at or
-        above ``strata_revenue`` is kept with weight 1; another is kept with chance ``rel`` of its
+    def thin(self, codes: np.ndarray, revenue: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Which of new rows (region ``codes``, ``revenue`` M CNY/yr) are simulated, and the
+        weight of each kept row: a row of a region at scale 1 or one at or above ``strata_revenue``
+        (by default the large-firm and champion bar: every large firm) is kept with weight 1;
+        another is kept with chance ``rel`` of its
         region and a whole weight of mean 1 / rel (1 / rel - 1, rounded at random, plus 1: the row
         and its ghosts, :class:`Ghosts`), so that every kept row stands for whole firms (two
         uniforms per row from ``rng``)."""
         rel = np.asarray(self.rel, dtype=np.float64).take(codes)
-        sure = (rel >= 1.0) | large | (revenue >= self.strata_revenue)
+        sure = (rel >= 1.0) | (revenue >= self.strata_revenue)
         u = rng.random((2, codes.shape[0]))
         keep = sure | (u[0] < rel)
         extra = 1.0 / rel - 1.0

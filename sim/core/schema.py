@@ -384,7 +384,7 @@ class ScenarioConfig:
     targets: list = p([], "TargetConfig list", "seed documents")
     plan_targets: list = p([], "TargetConfig list: further targets the governments chase (sim/core/government.py), not reported", "plan documents (data/)")
     history: list = p([], "HistoryMapping list", "data/")
-    strata_revenue: float = p(400.0, "M CNY/yr: in a region at reduced scale (regions.<i>.scale < 1), firms with at least this revenue at synthesis, and every large firm, are simulated at the view's scale; the rest are thinned", "MIIT's single-champion revenue bar (criteria.single_champion.min_revenue, 400 M CNY): the firms whose national ranks and shares decide champion titles are never thinned", range=(0.0, 1e7))
+    strata_revenue: float = p(400.0, "M CNY/yr: in a region at reduced scale (regions.<i>.scale < 1), firms with at least this revenue at synthesis (at the default: every large firm, params.firms.large_min) are simulated at the view's scale; the rest are thinned (1e7: every firm, the ghosts standing in the markets and ranks)", "MIIT's single-champion revenue bar (criteria.single_champion.min_revenue, 400 M CNY): the firms whose national ranks and shares decide champion titles are not thinned", range=(0.0, 1e7))
     regions: list = p([], "RegionConfig list: the regions of the view's one population ([]: one region, the scenario itself)", "scenario (shares from data rows)")
 
 
