@@ -336,3 +336,38 @@ def test_the_national_forecast_writes_every_area_and_the_view_is_their_sum(tmp_p
     reach = tables["reachability"]
     lg = reach[(reach["target"] == "little_giant_stock_2025") & (reach["rule"] == "all")]["count_p50"].iloc[0]
     assert lg == pytest.approx(nat.xs(("2025-12", "little_giant"), level=("date", "tier")).median())
+
+
+# ----------------------------------------------------------------------------- targets of an area
+def test_a_target_of_an_area_is_counted_on_its_records_and_chased_by_no_government():
+    from dataclasses import replace
+
+    from sim.core.record import target_count
+    from sim.run.ensemble import run_ensemble, target_counts
+
+    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", "n_jobs=1", "progress=off"])
+    own = cfg.scenario.targets[0]  # little giants (stock) >= 10,000, the nation's
+    sd = replace(own, name="sd_little_giant_new", label="Shandong: new little giants since 2021 >= 600", metric="cumulative_new",
+                 threshold=600, region="shandong", tiers=["little_giant"])
+    cfg.scenario.targets = [own, sd]
+    m = TierModel(cfg, 0)
+    assert all(not t.region for g in m._gov_of.values() for t in g.targets)  # the Ministry chases the nation's only
+    recs = run_ensemble(cfg, 2)
+    counts = target_counts(cfg, recs)
+    w0 = 60  # 2021-01
+    got = counts[(counts["target"] == "sd_little_giant_new") & (counts["date"] == "2025-12")]["count"].to_numpy()
+    want = [count(r.area("shandong"), ["little_giant"], "cumulative_new", w0, date=-1, unit="firms") for r in recs]
+    np.testing.assert_allclose([target_count(r, sd, w0, -1) for r in recs], want)
+    np.testing.assert_allclose(got, want)
+    nat = counts[(counts["target"] == own.name) & (counts["date"] == "2025-12")]["count"].to_numpy()
+    assert (got < 0.2 * nat).all() and (got > 0).all()  # Shandong's new little giants: a part of the nation's stock
+
+
+def test_a_target_of_an_unknown_area_fails_in_one_line():
+    with pytest.raises(ConfigError) as e:
+        compose("national", "baseline", overrides=["+scenario.targets.0.region=zhejiang"])
+    msg = str(e.value)
+    assert msg.startswith("scenario.targets[0].region: 'zhejiang' is not allowed (allowed: '' (the view's own area) or an area")
+    assert "shandong" in msg and "\n" not in msg
+    with pytest.raises(ConfigError, match=r"^scenario.targets\[0\].region: 'shandong' is not allowed \(allowed: '' \(the view's own area\)\)$"):
+        compose("shandong", "baseline", overrides=["+scenario.targets.0.region=shandong"])

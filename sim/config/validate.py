@@ -19,6 +19,7 @@ from typing import Any, get_origin, get_type_hints
 
 from sim.config import history, national_record, rule_file
 from sim.core.errors import InputWarning
+from sim.core.regions import Regions
 from sim.core.schema import (
     DATE_RE,
     GOVERNMENT_RULES,
@@ -216,6 +217,11 @@ def _check_consistency(run: RunConfig) -> None:
             _fail(f"scenario.targets[{i}].counted_from", t.counted_from, "'' (a reported target counts from scenario.window_start; counted_from is for plan_targets)")
         if t.counted_from and not (sc.start <= t.counted_from <= sc.horizon):
             _fail(f"scenario.{key}[{i}].counted_from", t.counted_from, f"'' or a month from scenario.start {sc.start} to scenario.horizon {sc.horizon}")
+    areas = {"", *Regions.of(sc).areas()} if sc.regions else {""}
+    for key, i, t in [("targets", i, t) for i, t in enumerate(sc.targets)] + [("plan_targets", i, t) for i, t in enumerate(sc.plan_targets)]:
+        if t.region not in areas:
+            _fail(f"scenario.{key}[{i}].region", t.region, "'' (the view's own area)" + (
+                  f" or an area of the view: {', '.join(sorted(areas - {''}))}" if len(areas) > 1 else ""))
     for i, t in enumerate(sc.targets):
         if t.count == "firms" and t.metric == "stock" and len(set(t.tiers)) > 1:
             # distinct holders of several titles are not recorded: a stock over tiers sums titles

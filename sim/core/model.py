@@ -186,7 +186,8 @@ class TierModel(mesa.Model):
         agent is there, sizing nothing in the city view)."""
         cfg, pop = self.config, self.scenario.population
         self.gov_setting = government.setting(cfg.government, cfg.seed, self.replicate)
-        chased = list(self.scenario.targets) + list(self.scenario.plan_targets)
+        # the targets of the view's own area (a province's target inside the national view waits for its programmes)
+        chased = [t for t in list(self.scenario.targets) + list(self.scenario.plan_targets) if not t.region]
         provincial = tuple(t for t in TIERS if t not in Ministry.TIERS)
         if pop.region_share >= 1.0:
             owners = [Ministry(self, TIERS, chased)]

@@ -249,4 +249,21 @@ def target_count(records: RunRecord | Sequence[RunRecord] | Stacked, target, win
     (:func:`count`).  ``target``: a TargetConfig or a mapping with ``tiers``, ``metric`` and
     optionally ``count``."""
     tiers, metric = (target["tiers"], target["metric"]) if isinstance(target, dict) else (target.tiers, target.metric)
-    return count(records, tiers, metric, window_start, date, unit=target_unit(target))
+    return count(for_area(records, target_area(target)), tiers, metric, window_start, date, unit=target_unit(target))
+
+
+def target_area(target) -> str:
+    """A target's area (TargetConfig or mapping): '' = the view's own."""
+    return (target.get("region", "") if isinstance(target, dict) else target.region) or ""
+
+
+def for_area(records: RunRecord | Sequence[RunRecord] | Stacked, area: str):
+    """``records`` restricted to an area (``RunRecord.area``; '' = as they are).  Stacked records
+    hold the view's counts only: an area needs the records themselves (ValueError)."""
+    if not area:
+        return records
+    if isinstance(records, Stacked):
+        raise ValueError(f"area {area!r}: stacked records hold the view's counts only (pass the RunRecords)")
+    if isinstance(records, RunRecord):
+        return records.area(area)
+    return [r.area(area) for r in records]

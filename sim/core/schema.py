@@ -357,6 +357,7 @@ class TargetConfig:
     announced: str = p("", "YYYY-MM the target was announced ('' = known from scenario.start); a government chases only targets announced by the end of the published record (scenario.origin; in a back-test the end of `until`)", "the target's document")
     counted_from: str = p("", "YYYY-MM a cumulative_new plan target counts from ('' = scenario.window_start; plan_targets only)", "the target's document (a plan's own period)")
     illustrative: bool = p(False, "flag", "True when no official figure exists")
+    region: str = p("", "the area the target counts ('' = the view's own; else a region or province of the view, e.g. shandong in the national view: counted on that area's firms and chased by no government of the view until its province's programmes are simulated, issue 14)", "the target's document (whose government set it)")
     source: str = p("", "text", "document")
 
 

@@ -110,7 +110,7 @@ def target_counts(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
         "replicate": np.repeat(np.arange(R), T).astype(np.int32),
         "date": np.tile(np.asarray(dates), R),
         "target": t.name,
-        "count": record.target_count(s, t, w0).reshape(-1),
+        "count": record.target_count(records if t.region else s, t, w0).reshape(-1),
     }) for t in config.scenario.targets]
     cols = ["scenario", "policy", "replicate", "date", "target", "count"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)

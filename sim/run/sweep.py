@@ -142,7 +142,7 @@ def outcomes(cfg: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
         "policy": cfg.policy.name,
     }
     for t in cfg.scenario.targets:
-        count = record.target_count(s, t, w0, pos[t.deadline])
+        count = record.target_count(records if t.region else s, t, w0, pos[t.deadline])
         out[f"count__{t.name}"] = count
         out[f"reached__{t.name}"] = count >= t.threshold
     cost = np.array([[r.cost.get(lv, 0.0) for lv in LEVERS] for r in records], dtype=np.float64).reshape(R, len(LEVERS))
