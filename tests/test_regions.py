@@ -371,3 +371,31 @@ def test_a_target_of_an_unknown_area_fails_in_one_line():
     assert "shandong" in msg and "\n" not in msg
     with pytest.raises(ConfigError, match=r"^scenario.targets\[0\].region: 'shandong' is not allowed \(allowed: '' \(the view's own area\)\)$"):
         compose("shandong", "baseline", overrides=["+scenario.targets.0.region=shandong"])
+
+
+# ----------------------------------------------------------------------------- levers of an area
+def test_a_lever_with_regions_reaches_only_their_firms():
+    ov = [f"scenario.scale={SCALE}", "policy.financing.start=2016-01", "policy.financing.target=all"]
+    m = TierModel(compose("national", "financing_plus", overrides=[*ov, "+policy.financing.regions=[shandong]"]), 0)
+    everywhere = TierModel(compose("national", "financing_plus", overrides=ov), 0)
+    m.step()
+    everywhere.step()  # one month: the same firms, the levers applied to the same state
+    n = m.firms.n
+    relief, relief_all = m.effects.fin_relief[:n], everywhere.effects.fin_relief[:n]
+    code = m.firms.region[:n]
+    in_sd = np.isin(code, m.regions.areas()["shandong"])
+    assert (relief_all[in_sd] > 0).any()
+    np.testing.assert_array_equal(relief[in_sd], relief_all[in_sd])  # Shandong's firms: as if everywhere
+    assert (relief[~in_sd] == 0).all() and (relief_all[~in_sd] > 0).any()  # outside: not reached
+    reached = (relief_all > 0) & m.firms.alive[:n]
+    share = m.cost["financing"] / everywhere.cost["financing"]
+    assert share == pytest.approx((reached & in_sd).sum() / reached.sum(), rel=0.02)  # the firms reached (costed before the exits)
+
+
+@pytest.mark.parametrize("scenario, area, allowed", [("national", "zhejiang", "an area of the view: liaocheng, rest_of_china"),
+                                                     ("shandong", "shandong", "[] in a view of one region")])
+def test_a_lever_region_outside_the_view_fails_in_one_line(scenario, area, allowed):
+    with pytest.raises(ConfigError) as e:
+        compose(scenario, "financing_plus", overrides=[f"+policy.financing.regions=[{area}]"])
+    msg = str(e.value)
+    assert msg.startswith(f"policy.financing.regions: {area!r} is not allowed (allowed: {allowed}") and "\n" not in msg

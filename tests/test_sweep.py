@@ -293,7 +293,7 @@ def test_design_cli_rejects_an_unknown_factor_before_running(tmp_path, monkeypat
         sweep_cli.main()
     assert e.value.code == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "error: design.factors.policy.financing.intensty: unknown key (allowed: start, end, intensity, target, cost)"]
+        "error: design.factors.policy.financing.intensty: unknown key (allowed: start, end, intensity, target, cost, regions)"]
     assert list(tmp_path.iterdir()) == []  # nothing written, no Hydra directory
 
 

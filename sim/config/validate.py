@@ -19,6 +19,7 @@ from typing import Any, get_origin, get_type_hints
 
 from sim.config import history, national_record, rule_file
 from sim.core.errors import InputWarning
+from sim.core.levers import MAX_REGIONS
 from sim.core.regions import Regions
 from sim.core.schema import (
     DATE_RE,
@@ -183,7 +184,7 @@ def _check_government(run: RunConfig) -> None:
 
 def _check_regions(sc: ScenarioConfig) -> None:
     """The view's regions (sim/core/regions.py): unique names, positive shares summing to 1,
-    provinces that are not regions' names, at most 127 regions (an int8 code), scales in (0, 1]."""
+    provinces that are not regions' names, at most 8 regions (a lever segment code), scales in (0, 1]."""
     names = [r.name for r in sc.regions]
     for i, r in enumerate(sc.regions):
         if not r.name or r.name in names[:i]:
@@ -194,8 +195,8 @@ def _check_regions(sc: ScenarioConfig) -> None:
             _fail(f"scenario.regions[{i}].province", r.province, "'' or a province that is not itself a region's name")
         if r.scale <= 0:
             _fail(f"scenario.regions[{i}].scale", r.scale, "a scale above 0 and at most 1 (the fraction of the region's thinned firms simulated)")
-    if len(names) > 127:
-        _fail("scenario.regions", f"{len(names)} regions", "at most 127")
+    if len(names) > MAX_REGIONS:
+        _fail("scenario.regions", f"{len(names)} regions", f"at most {MAX_REGIONS} (a region code packs into a lever's segment code)")
     total = sum(r.share for r in sc.regions)
     if sc.regions and abs(total - 1.0) > 1e-6:
         _fail("scenario.regions", f"shares summing to {total:.6g}", "shares summing to 1 (the regions partition the view's firms)")
@@ -229,6 +230,10 @@ def _check_consistency(run: RunConfig) -> None:
         if not (sc.start <= t.deadline <= sc.horizon):
             _fail(f"scenario.targets[{i}].deadline", t.deadline, f"a month from scenario.start {sc.start} to scenario.horizon {sc.horizon}")
     for name, lever in run.policy.levers().items():
+        for area in lever.regions:
+            if area not in areas - {""}:
+                _fail(f"policy.{name}.regions", area, f"an area of the view: {', '.join(sorted(areas - {''}))}" if len(areas) > 1
+                      else "[] in a view of one region (the lever reaches the whole view)")
         if lever.end < lever.start:
             raise ConfigError(f"policy.{name}.end: {lever.end!r} is not allowed (allowed: a month not before start {lever.start!r})")
     for tier, sched in sc.tiers.items():

@@ -23,9 +23,19 @@ from sim.core.declare import p
 F32 = np.float32
 
 
-# segments a lever can target are unions of these firm properties; a firm's code packs them
+# segments a lever can target are unions of these firm properties; a firm's code packs them, and
+# above them (from bit REGION_SHIFT) its region in a view of several regions (a lever's ``regions``)
 SEGMENT_BITS = ("alive", "sme", "library", "titled", "chain")
 SEGMENT_CODES = np.arange(2 ** len(SEGMENT_BITS), dtype=np.uint8)
+REGION_SHIFT = len(SEGMENT_BITS)
+MAX_REGIONS = 2 ** (8 - REGION_SHIFT)  # region codes that fit in a uint8 segment code
+
+
+def segment_codes(n_regions: int) -> np.ndarray:
+    """Every segment code of a view of ``n_regions`` regions: the segment bits, and the region
+    code above them (one region: the 32 codes of the segments alone)."""
+    bits = int(np.ceil(np.log2(n_regions))) if n_regions > 1 else 0
+    return np.arange(len(SEGMENT_CODES) << bits, dtype=np.uint8)
 
 PER_FIRM = ("fin_relief", "ip_mult", "cap_add", "drift_add", "rd_mult", "rd_start_mult", "apply_mult", "review_boost")
 
@@ -87,6 +97,7 @@ class Lever:
     intensity: float
     target: str
     cost: float
+    regions: tuple[str, ...] = ()  # areas of the view it reaches (() = the whole view)
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -208,7 +219,8 @@ def from_policy(policy: Any, cal: Calendar) -> list[Lever]:
     out = []
     for name, lc in policy.levers().items():
         if lc.intensity > 0:
-            out.append(policy.lever_types[name](cal.step_of(lc.start), cal.step_of(lc.end), lc.intensity, lc.target, lc.cost))
+            out.append(policy.lever_types[name](cal.step_of(lc.start), cal.step_of(lc.end), lc.intensity, lc.target, lc.cost,
+                                                tuple(getattr(lc, "regions", ()) or ())))
     return out
 
 

@@ -23,7 +23,7 @@ from sim.core import chains, government, rules, tiers, variates
 from sim.core.agents import SME, ChainOwner, City, FirmAgent, Ministry, Province, add_many, remove_many
 from sim.core.calendar import Calendar, month_index
 from sim.core.firms import NONE, SCHEMA, TIER_INDEX, FirmArrays, sme_mask
-from sim.core.levers import SEGMENT_BITS, SEGMENT_CODES, Effects, from_policy, segment_mask
+from sim.core.levers import REGION_SHIFT, SEGMENT_BITS, Effects, from_policy, segment_codes, segment_mask
 from sim.core.population import KINDS, draw_attributes, draw_revenue, niche_draw, placed, synthesise
 from sim.core.record import RunRecord, count_groups, group_mask, group_of, note_recognised
 from sim.core.regions import NATIONAL, Ghosts, Regions, by_region, sum_by_region, take_top
@@ -107,10 +107,11 @@ class TierModel(mesa.Model):
         self.cost = {name: 0.0 for name in self.policy.levers()}
         self._active_key: tuple | None = None
         self._reach: list[np.ndarray] = []
-        self._table = Effects.none(len(SEGMENT_CODES))
+        self._all_codes = segment_codes(self.regions.n)  # segment bits, and the region above them in a view of several
+        self._table = Effects.none(self._all_codes.size)
         self._codes = np.zeros(self.capacity, dtype=np.uint8)  # segment code per firm row
         # rows in use per code (weighted: firms at the view's scale), kept with _codes
-        self._per_code = np.zeros(len(SEGMENT_CODES), dtype=np.float64 if self.weighted else np.int64)
+        self._per_code = np.zeros(self._all_codes.size, dtype=np.float64 if self.weighted else np.int64)
         self._per_code[0] = self._entry_base
         self._covered = 0  # rows whose lever reach has been determined
         self._owners_key: tuple | None = None  # what the owners' last decisions read (owners_act)
@@ -387,11 +388,15 @@ class TierModel(mesa.Model):
 
     def _lever_table(self, t: int, active: list) -> None:
         """Apply the active levers once per segment combination (alive, SME, library,
-        titled, chain member: 32 codes) into a lookup table; reselect the library."""
+        titled, chain member: 32 codes; times the regions in a view of several) into a lookup
+        table; reselect the library."""
         f, n = self.firms, self.firms.n
-        self._table = Effects.none(len(SEGMENT_CODES))
+        codes = self._all_codes
+        self._table = Effects.none(codes.size)
         self._reach = []
-        bits = {name: ((SEGMENT_CODES >> i) & 1).astype(bool) for i, name in enumerate(SEGMENT_BITS)}
+        bits = {name: ((codes >> i) & 1).astype(bool) for i, name in enumerate(SEGMENT_BITS)}
+        region_of_code = codes >> REGION_SHIFT
+        areas = self.regions.areas()
         for lv in active:  # levers that define a segment others reach (the library) first
             if lv.defines_reach:
                 lv.apply(self._table, bits["alive"], self.params.levers)
@@ -399,6 +404,8 @@ class TierModel(mesa.Model):
         self.select_library(t, self._table.library_share, sme_mask(f.employees[:n], f.revenue[:n], self.params.firms) & alive)
         for lv in active:
             reach = segment_mask(lv.target, bits["sme"], bits["library"], bits["titled"], bits["chain"], bits["alive"])
+            if lv.regions:  # the lever reaches its areas' firms only
+                reach = reach & np.isin(region_of_code, [c for a in lv.regions for c in areas[a]])
             if not lv.defines_reach:
                 lv.apply(self._table, reach, self.params.levers)
             self._reach.append(reach.astype(np.float64))
@@ -415,11 +422,13 @@ class TierModel(mesa.Model):
         for bit, mask in enumerate((sme_mask(f.employees[rows], f.revenue[rows], self.params.firms), f.library[rows], titled,
                                     f.chain[rows] >= 0), start=1):
             code |= mask.view(np.uint8) << np.uint8(bit)
+        if self.regions.n > 1:
+            code |= f.region[rows].astype(np.uint8) << np.uint8(REGION_SHIFT)
         self._set_codes(rows, code)
 
     def _set_codes(self, rows, code: np.ndarray | int) -> None:
         """Set the segment codes of ``rows`` and keep the per-code row counts."""
-        m, w = len(SEGMENT_CODES), self._w(rows)
+        m, w = self._all_codes.size, self._w(rows)
         if isinstance(rows, slice) and rows == slice(0, self.firms.n):
             self._codes[rows] = code
             self._per_code[:] = np.bincount(self._codes[rows], weights=w, minlength=m)
@@ -916,7 +925,7 @@ def simulate(config: RunConfig, replicate: int = 0) -> RunRecord:
 
 
 def _per_row(table: np.ndarray, code: np.ndarray) -> np.ndarray | np.float32:
-    """A lever effect per row: the entry of each row's segment code in ``table`` (codes < 32:
+    """A lever effect per row: the entry of each row's segment code in ``table`` (codes < the table size:
     in range, so no bounds check), or the one value when every entry is the same (no lever
     moves it: no lookup over the rows)."""
     first = table[0]

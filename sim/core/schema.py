@@ -403,6 +403,7 @@ class LeverConfig:
     intensity: float = p(0.0, "multiple of the announced level", "policy", range=(0.0, 10.0))
     target: str = p("all", "segment reached", "policy document", choices=SEGMENTS)
     cost: float = p(0.0, "fiscal cost, M CNY per firm reached per year per unit intensity", "DOMAIN §5", range=(0.0, 1e6))
+    regions: list = p([], "the areas of the view the lever reaches (regions or provinces, e.g. [shandong] in the national view; []: the whole view)", "the lever's document (whose government funds it)")
 
 
 def _lever() -> Any:
