@@ -53,3 +53,26 @@ def test_replicate_workers_do_not_import_plotting_or_scipy_stats():
             "print(sorted(m for m in ('matplotlib', 'scipy.stats') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_views_line_compares_each_focused_view_with_todays_view(monkeypatch):
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    wall = {"shandong": 1.0, "liaocheng": 0.3}
+    seen = []
+
+    def fake(spec):
+        seen.append((spec["scenario"], tuple(spec["extra"])))
+        w = wall.get(spec["scenario"], 2.0 if "scenario.regions.1.scale=0.05" not in spec["extra"] else 0.4)
+        return {"wall_s": w, "synth_s": 0.1, "step_s": w - 0.1, "steps": 120, "n_firms": 10, "n_firms_end": 12,
+                "firm_months_alive": 1200, "compose_s": 0.2, "peak_rss_mb": 100.0, "rss_before_model_mb": 90.0,
+                "materialised_sme_agents": False}
+    monkeypatch.setattr(bench, "spawn", fake)
+    out = bench.bench_views(argparse.Namespace(runs=2), {})
+    assert len(seen) == 2 * len(bench.VIEWS) and seen[0][0] == "shandong"  # interleaved run by run
+    assert out["shandong_focused_over_shandong_view"] == 2.0 and out["meets_targets"] is False
+    assert out["wall_s_median"]["liaocheng_focused_national"] == 0.4

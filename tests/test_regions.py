@@ -399,3 +399,36 @@ def test_a_lever_region_outside_the_view_fails_in_one_line(scenario, area, allow
         compose(scenario, "financing_plus", overrides=[f"+policy.financing.regions=[{area}]"])
     msg = str(e.value)
     assert msg.startswith(f"policy.financing.regions: {area!r} is not allowed (allowed: {allowed}") and "\n" not in msg
+
+
+# ----------------------------------------------------------------------------- weighted library, costs, pool split
+def test_a_thinned_view_weighs_the_library_and_the_lever_costs():
+    from sim.core.firms import sme_mask
+
+    ov = [f"scenario.scale={SCALE * 2}", "scenario.regions.0.scale=0.1", "policy.library.start=2016-01",
+          "policy.financing.start=2016-01", "policy.financing.target=all"]
+    m = TierModel(compose("national", "baseline", overrides=ov), 0)
+    m.step()  # January 2016: the library is chosen, financing reaches every alive firm
+    f, n = m.firms, m.firms.n
+    sme = sme_mask(f.employees[:n], f.revenue[:n], m.params.firms) & f.alive[:n]
+    lib, w = f.library[:n], f.weight[:n]
+    assert lib.any() and not (lib & ~sme).any()
+    share = m._table.library_share
+    assert abs(w[lib].sum() - share * w[sme].sum()) <= w.max()  # the top SMEs by weight, to one row
+    assert (w[lib] > 1).any()  # thinned rows are in it, for the firms they stand for
+    lv = next(x for x in m.levers if x.name == "financing")
+    # costed on the weighted firms alive at the month's start (the synthesised rows)
+    want = lv.intensity * lv.cost * float(w[: m.n_initial].sum()) / 12.0 / m.scenario.scale
+    assert m.cost["financing"] == pytest.approx(want, rel=1e-9)
+
+
+def test_pool_allocation_splits_miits_batches_by_the_provinces_pools():
+    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", "government.allocation=pool"])
+    rec = TierModel(cfg, 0).run()
+    lg = {b["region"]: b for b in rec.batches if b["tier"] == "little_giant" and b["date"] == "2019-06"}
+    total_cap = sum(b["capacity"] for b in lg.values())
+    total_pool = sum(b["pool"] for b in lg.values())
+    assert total_cap == pytest.approx(248.0)  # the national batch, split
+    for b in lg.values():
+        assert b["capacity"] / total_cap == pytest.approx(b["pool"] / total_pool, rel=1e-9)
+    assert lg["shandong"]["capacity"] != pytest.approx(19.0)  # not Shandong's published batch

@@ -64,7 +64,8 @@ def provinces_of(config: RunConfig) -> list[str]:
 
 
 def _tiers_of(record: dict, key: str) -> dict:
-    """A record's tiers with int years (a run folder's JSON keys are strings)."""
+    """A record's tiers with int years (a run folder's JSON keys are strings); one line naming
+    ``key`` if it is not such a record."""
     try:
         return {t: {"batch_month": int(v["batch_month"]), "quota_by_year": {int(y): float(q) for y, q in v["quota_by_year"].items()}}
                 for t, v in record.items()}
@@ -101,11 +102,9 @@ def attach(config: RunConfig) -> RunConfig:
         gov.national = national_record()
     else:  # carried over (e.g. a run folder's config, whose JSON keys are strings): years as ints again
         try:
-            gov.national = {**gov.national, "tiers": {t: {"batch_month": int(v["batch_month"]),
-                                                          "quota_by_year": {int(y): float(q) for y, q in v["quota_by_year"].items()}}
-                                                      for t, v in gov.national["tiers"].items()},
+            gov.national = {**gov.national, "tiers": _tiers_of(gov.national["tiers"], "government.national"),
                             "targets": [dict(t) for t in gov.national.get("targets", [])]}
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ConfigError(f"government.national: {str(gov.national)[:60]!r} is not allowed (allowed: not set by hand; "
-                              "it is loaded from configs/scenario/national.yaml)") from None
+                              "it is loaded from configs/scenario/*.yaml)") from None
     return config

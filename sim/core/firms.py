@@ -144,17 +144,6 @@ class FirmArrays:
         titles[:, : self.titles.shape[1]] = self.titles
         self.titles = titles
 
-    def kept(self, rows: np.ndarray, capacity: int) -> FirmArrays:
-        """A new FirmArrays of ``capacity`` slots holding rows ``rows`` of this one (in order) as
-        rows 0 .. len(rows) - 1 (a thinned population, sim/core/regions.py)."""
-        out = FirmArrays.empty(capacity)
-        k = int(rows.shape[0])
-        for name in SCHEMA:
-            getattr(out, name)[:k] = getattr(self, name)[rows]
-        out.titles[:, :k] = self.titles[:, rows]
-        out.n = k
-        return out
-
     def take(self, rows: np.ndarray, **columns: np.ndarray) -> FirmSubset:
         """The firms ``rows`` only, as a read-only stand-in for FirmArrays whose columns are
         copied on first use (criteria read a few columns of a few firms).  ``columns``:

@@ -176,7 +176,7 @@ class TierModel(mesa.Model):
         """Firms at the view's scale among ``rows``: their number, or their weight."""
         if self.weighted:
             return float(self.firms.weight[rows].sum(dtype=np.float64))
-        return len(range(self.firms.capacity)[rows]) if isinstance(rows, slice) else int(np.size(rows))
+        return rows.stop - rows.start if isinstance(rows, slice) else int(np.size(rows))  # (slices of rows in use)
 
     def _governments(self) -> None:
         """The government agents (sim/core/agents.py) and the replicate's batch-size rule

@@ -310,9 +310,8 @@ def synthesise(pop: PopulationConfig, scale: float, f: FirmParams, r: RDParams, 
     """Build the initial population.  Returns (firms, kind code per row, niches,
     number of chains, owner rows).  Capacity is reserved for the expected entrants.
     ``regions``: each row's region is drawn with the region shares from ``region_rng`` (its own
-    stream: the other draws are those of a view without regions); a region at reduced scale is
-    then thinned (``Regions.thin``) before the chains are assigned, so the niches and their
-    markets are those of the whole population and the kept rows carry their weights."""
+    stream: the other draws are those of a view without regions); with a region at reduced
+    scale the population is drawn thinned (:func:`_synthesise_thinned`)."""
     counts = sizes(pop, scale)
     n0 = sum(counts.values())
     if n0 == 0:

@@ -22,7 +22,7 @@ provincial).  A recognition of a firm that holds, or has held, a title of the gr
 a new firm: the model keeps ``FirmArrays.ever`` (bit k: has held tier k) and records per
 month and *count group* (:func:`count_groups`: each tier alone, then the tier sets of the
 ``cumulative_new`` targets) the firms gaining their first title of the group
-(:func:`first_titles`; ``RunRecord.firsts``).  The per-tier ``flows``/``cumulative_new``
+(:func:`first_flags`, :func:`note_recognised`; ``RunRecord.firsts``).  The per-tier ``flows``/``cumulative_new``
 stay recognitions (re-recognitions included), as the published batch lists count them.
 
 Counts are firms in real units (simulated counts divided by ``scenario.scale``).
@@ -135,12 +135,6 @@ def first_flags(ever: np.ndarray, k: int, masks: np.ndarray) -> np.ndarray:
     The group holds tier k and the firm held none of its tiers before."""
     fresh = (ever[:, None] & masks[None, :]) == 0          # (n, G): held no title of the group
     return fresh & (((masks >> k) & 1) == 1)[None, :]
-
-
-def first_titles(ever: np.ndarray, k: int, masks: np.ndarray) -> np.ndarray:
-    """Per group, how many of the firms recognised in tier ``k`` gain their first title of
-    the group (:func:`first_flags`)."""
-    return first_flags(ever, k, masks).sum(axis=0).astype(np.int64)
 
 
 def note_recognised(ever: np.ndarray, rows: np.ndarray, k: int, masks: np.ndarray,

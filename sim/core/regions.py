@@ -13,10 +13,10 @@ A firm's region is drawn with the region shares (a categorical draw from its own
 kind and size is spread over the regions alike.
 
 **Per-region scale** (stratified sampling).  A region at reduced scale (``scale`` < 1) keeps
-all its large firms and its firms with at least ``scenario.strata_revenue`` at synthesis (the
-firms whose national ranks and shares decide the top titles) and thins the rest — SMEs below
-the bar, small tech SMEs, entrants — to ``scale``: each such kept row stands for 1 / scale
-firms (``FirmArrays.weight``).  Every count is then a weighted sum of rows, and markets,
+its firms with at least ``scenario.strata_revenue`` at synthesis (by default every large firm:
+the firms whose national ranks and shares decide the top titles) and thins the rest — SMEs
+below the bar, small tech SMEs, entrants — to ``scale``: each such kept row stands for a whole
+number of firms of mean 1 / scale (``FirmArrays.weight``; the others are its ghosts, :class:`Ghosts`).  Every count is then a weighted sum of rows, and markets,
 ranks and batch selection weigh rows by it (a batch takes its best-ranked rows until their
 weight reaches the quota).  A view whose regions all have scale 1 has weight 1 everywhere
 and runs the unweighted code (byte-identical to a view without regions).

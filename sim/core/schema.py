@@ -341,7 +341,7 @@ class RegionConfig:
     label: str = p("", "text", "scenario")
     province: str = p("", "the province the region lies in ('' = the region is a province, or an aggregate of provinces such as the rest of China)", "scenario")
     share: float = p(0.0, "the region's share of the view's firms, every kind and size alike (fraction; the view's shares sum to 1)", "data row named in the scenario yaml", range=(0.0, 1.0))
-    scale: float = p(1.0, "the region's sampling scale relative to scenario.scale: below 1, the region's firms under scenario.strata_revenue at synthesis (and its small tech SMEs and entrants) are thinned to this fraction, each kept row standing for 1 / scale firms (FirmArrays.weight); its large firms and the firms at or above the bar are all kept", "view (run knob; docs/NESTED.md)", range=(0.0, 1.0))
+    scale: float = p(1.0, "the region's sampling scale relative to scenario.scale: below 1, the region's firms under scenario.strata_revenue at synthesis (and its small tech SMEs and entrants) are thinned to this fraction, each kept row standing for a whole number of firms of mean 1 / scale (FirmArrays.weight); the firms at or above the bar (by default every large firm) are all kept", "view (run knob; docs/NESTED.md)", range=(0.0, 1.0))
     source: str = p("", "text", "data/ row")
 
 
