@@ -449,17 +449,16 @@ class TierModel(mesa.Model):
         rows = np.flatnonzero(sme)
         k = int(share * rows.size)
         f.library[:n] = False
-        if k > 0 and self.weighted:  # the top share of the SMEs' weight (firms at the view's scale)
-            market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage, self.ghosts), rows)
-            score = tiers.srdi_score(f.take(rows), tiers.FirmMetrics.of(f.take(rows), t, self.params.firms), market, self.criteria)
-            w = f.weight[rows]
-            f.library[rows[take_top(score, w, share * float(w.sum(dtype=np.float64)), 0.5)]] = True
-        elif k > 0:  # ranked among the SME rows only; nearly every row is an SME, so every row in use is
+        if k > 0:  # ranked among the SME rows only; nearly every row is an SME, so every row in use is
             # scored (the score of a row is its own) and the SMEs' scores picked: cheaper than copying their columns
             every = slice(0, n)
             market = tiers.market_for(f, self.niches, tiers.niche_markets(f, self.niches, self.params.firms.market_coverage, self.ghosts), every)
             score = tiers.srdi_score(f, tiers.FirmMetrics.of(f, t, self.params.firms), market, self.criteria)[rows]
-            f.library[rows[np.argpartition(-score, k - 1)[:k]]] = True
+            if self.weighted:  # the top share of the SMEs' weight (firms at the view's scale)
+                w = f.weight[rows]
+                f.library[rows[take_top(score, w, share * float(w.sum(dtype=np.float64)), 0.5)]] = True
+            else:
+                f.library[rows[np.argpartition(-score, k - 1)[:k]]] = True
 
     # ------------------------------------------------------------------ firm rules
     YEARLY = ("vol", "rd_u", "rd_z", "bunch")  # the January draws (the ones ``refresh`` reads)
