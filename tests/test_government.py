@@ -100,7 +100,8 @@ def test_mixture_draws_are_the_same_under_two_policies():
 # ---- the agents in the model -------------------------------------------------------------
 
 def test_government_agents_per_view():
-    for name, expect in (("national", {Ministry}), ("shandong", {Ministry, Province}), ("liaocheng", {Ministry, Province, City})):
+    # the national view: MIIT, and Shandong's Province running its own SRDI and provincial-champion programmes
+    for name, expect in (("national", {Ministry, Province}), ("shandong", {Ministry, Province}), ("liaocheng", {Ministry, Province, City})):
         m = TierModel(sim.compose(name, "baseline", ["scenario.scale=0.01" if name == "national" else "scenario.scale=0.2", "calibration="]), 0,
                       records_only=True)
         present = {t for t in (Ministry, Province, City) if t in m.agent_types and len(m.agents_by_type[t])}
@@ -111,6 +112,15 @@ def test_government_agents_per_view():
             # the province holds both sets of targets: seed 003 (new) and its 14th-FYP stock targets
             names = {t.name for t in m._gov_of["srdi"].targets}
             assert {"srdi_new_2025", "srdi_stock_14fyp"} <= names
+        if name == "national":  # the view's tiers are MIIT's; Shandong's own programmes its Province's
+            assert set(owner.values()) == {Ministry}
+            prov = m._prog_gov["shandong"]
+            assert isinstance(prov, Province) and prov.area == "shandong" and prov.tiers == ("srdi", "provincial_champion")
+            assert {t.name for t in prov.targets} == {"srdi_new_2025", "champion_new_2025", "srdi_stock_14fyp"}
+            assert {t.region for t in prov.targets} == {"shandong"}
+    m = TierModel(sim.compose("national", "baseline", ["scenario.scale=0.01", "calibration=", "government.province_programmes=false"]),
+                  0, records_only=True)
+    assert {t for t in (Ministry, Province, City) if t in m.agent_types and len(m.agents_by_type[t])} == {Ministry}
 
 
 def _capacities(cfg) -> dict[tuple[str, str], float]:

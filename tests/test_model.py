@@ -159,7 +159,10 @@ def test_scenario_run_invariants(scenario, scale, policy):
     rec = m.record_out()
     np.testing.assert_allclose(rec.stock, stock / scale)
     traj = ensemble.trajectories(c, [rec])
-    assert set(traj["tier"]) == {t for t in TIERS if t in c.scenario.tiers and c.scenario.tiers[t].enabled}
+    # the view's tiers, and those a province runs as its own programmes (Shandong's provincial champions nationally)
+    own = {t for prog in c.government.programmes.values() for t in prog["tiers"]}
+    assert set(traj["tier"]) == {t for t in TIERS if (t in c.scenario.tiers and c.scenario.tiers[t].enabled) or t in own}
+    assert ("provincial_champion" in set(traj["tier"])) == (scenario != "national" or "provincial_champion" in own)
     for _, g in traj.groupby("tier"):
         g = g.sort_values("date")
         before = g["date"] < c.scenario.window_start

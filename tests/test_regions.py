@@ -180,8 +180,9 @@ def test_regions_leave_every_other_draw_unchanged():
     (The regions here form one province: several provinces split MIIT's batches.)"""
     one_province = "scenario.regions=[{name: a, share: 0.9, province: china}, {name: b, share: 0.06, province: china}, " \
                    "{name: c, share: 0.04, province: china}]"
-    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", one_province])
-    one = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", "scenario.regions=[]"])
+    # (without the areas the national view's Shandong and Liaocheng series count on: its history is not simulated)
+    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", one_province, "scenario.history=[]"])
+    one = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", "scenario.regions=[]", "scenario.history=[]"])
     a, b = TierModel(cfg, replicate=1), TierModel(one, replicate=1)
     ra, rb = a.run(), b.run()
     assert a.regions.n == 3 and b.regions.n == 1
@@ -331,7 +332,11 @@ def test_the_national_forecast_writes_every_area_and_the_view_is_their_sum(tmp_p
     assert set(fc["region"]) == set(traj["region"])
     batches = pd.read_csv(tmp_path / "run" / "batches.csv")
     assert set(batches.loc[batches["tier"] == "little_giant", "region"]) == {"rest_of_china", "shandong"}
-    assert set(batches.loc[batches["tier"] == "srdi", "region"]) == {NATIONAL}
+    # Shandong runs its own SRDI and provincial-champion programmes (government.programmes); the rest of China the view's
+    assert set(batches.loc[batches["tier"] == "srdi", "region"]) == {"rest_of_china", "shandong"}
+    assert set(batches.loc[batches["tier"] == "provincial_champion", "region"]) == {"shandong"}
+    pc = traj[traj["tier"] == "provincial_champion"].groupby("region")["stock"].max()
+    assert pc["rest_of_china"] == 0 and pc["shandong"] > 0 and pc[NATIONAL] == pc["shandong"]
     # the targets are the nation's: counted on the national rows
     reach = tables["reachability"]
     lg = reach[(reach["target"] == "little_giant_stock_2025") & (reach["rule"] == "all")]["count_p50"].iloc[0]
@@ -432,3 +437,24 @@ def test_pool_allocation_splits_miits_batches_by_the_provinces_pools():
     for b in lg.values():
         assert b["capacity"] / total_cap == pytest.approx(b["pool"] / total_pool, rel=1e-9)
     assert lg["shandong"]["capacity"] != pytest.approx(19.0)  # not Shandong's published batch
+
+
+def test_the_ghosts_market_is_the_sum_over_ghosts_as_they_are_added():
+    """Ghosts.market (a sparse matrix for the ghosts up to its last build, a bincount for the
+    newer) equals the plain sum of each ghost's row revenue per niche, before and after a rebuild."""
+    from sim.core.regions import Ghosts
+
+    rng = np.random.default_rng(3)
+    g, k, n = Ghosts(), 50, 0
+    for chunk in range(8):  # the initial rows' ghosts, then entrants': 1 000 then 100 rows a chunk
+        m = 1000 if chunk == 0 else 100
+        w = rng.integers(1, 6, m).astype(np.float32)
+        g.add(np.arange(n, n + m), w, rng.integers(0, k, Ghosts.count(w)).astype(np.int32))
+        n += m
+        rev = rng.random(n).astype(np.float32)
+        rows, niches = g.arrays()
+        want = np.bincount(niches, weights=rev.take(rows), minlength=k)
+        np.testing.assert_allclose(g.market(rev, k), want, rtol=1e-12)
+        if chunk == 1:
+            assert g._sealed[0] == 1  # 10% more ghosts: the matrix is kept, the new ones summed apart
+    assert g._sealed[0] > 1  # past RESEAL: rebuilt

@@ -807,21 +807,21 @@ def test_everyone_files_by_default_so_no_lapses():
 
 # ---- the eligible pool on criteria alone, per batch and scenario (issue 12) ---------------
 
-def _pools(scenario: str, overrides: list[str]) -> list[dict]:
+def _pools(scenario: str, overrides: list[str], replicates: int = 2) -> list[dict]:
     from sim.config.compose import compose
     from sim.config.posterior import config_for_replicate
     from sim.core.model import simulate
 
     cfg = compose(scenario, "baseline", overrides)  # each replicate draws its parameters from the shipped posterior, as forecasts do
     out = []
-    for r in range(2):  # a batch split among the provinces of the view (MIIT's, nationally): its parts summed
+    for r in range(replicates):  # a batch split among the provinces of the view (MIIT's, nationally): its parts summed
         merged: dict[tuple, dict] = {}
         for b in simulate(config_for_replicate(cfg, r), r).batches:
             key = (b["date"], b["tier"])
             if key in merged:
                 merged[key] = {k: (v + b[k] if isinstance(v, float) else v) for k, v in merged[key].items()}
             else:
-                merged[key] = dict(b)
+                merged[key] = dict(b, replicate=r)
         out += merged.values()
     return out
 
@@ -846,20 +846,28 @@ PLAUSIBLE = {
 @pytest.mark.parametrize("scenario", sorted(PLAUSIBLE))
 def test_eligible_pool_per_batch_is_plausible(scenario):
     """batches carry the pool on criteria alone (every alive non-holder meeting the
-    criteria), which contains the eligible applicants, within a stated plausible range."""
+    criteria), which contains the eligible applicants, and the median pool of each batch over
+    posterior draws lies within a stated plausible range.  (The median, not every draw: with 8
+    draws of the national posterior of 2026-12-02 the 2016 champion pools ran 580-4,040, median
+    1,710 — two draws passed by luck of the replicates taken.)"""
     knobs, ranges = PLAUSIBLE[scenario]
-    batches = _pools(scenario, [f"scenario.{k}={v}" for k, v in knobs.items()])
+    n = 6
+    batches = _pools(scenario, [f"scenario.{k}={v}" for k, v in knobs.items()], replicates=n)
     assert batches and all(b["pool"] >= b["eligible"] >= b["recognised"] - 1e-9 for b in batches)
     assert all(b["failed"] + b["lapsed"] >= 0 and b["lapsed"] == 0 for b in batches)
     bad = []
     for (tier, first, last), (kind, lo, hi) in ranges.items():
         rows = [b for b in batches if b["tier"] == tier and first <= int(str(b["date"])[:4]) <= last]
         assert rows, (tier, first, last)
-        for b in rows:
-            x = b["pool"] / b["capacity"] if kind == "x" else b["pool"]
-            if not lo <= x <= hi:
-                bad.append((tier, str(b["date"]), round(x, 2)))
-    assert not bad, f"{scenario}: pools outside the plausible range: {bad}"
+        by_date: dict[str, list[float]] = {}
+        for b in rows:  # a multiple of the capacity only where there is one (a government may decide a batch of 0)
+            if kind == "n" or b["capacity"] > 0:
+                by_date.setdefault(str(b["date"]), []).append(b["pool"] / b["capacity"] if kind == "x" else b["pool"])
+        for date, xs in by_date.items():
+            assert len(xs) >= n // 2, (tier, date)
+            if not lo <= float(np.median(xs)) <= hi:
+                bad.append((tier, date, round(float(np.median(xs)), 2)))
+    assert not bad, f"{scenario}: median pools outside the plausible range: {bad}"
 
 
 # Leading enterprises are out of this test: their pool is the chain owners (and firms at the pillar-chain bar)

@@ -37,6 +37,7 @@ from sim.config.validate import validate
 from sim.core import government, record
 from sim.core.calendar import month_index
 from sim.core.model import simulate
+from sim.core.regions import Regions
 from sim.core.schema import ConfigError, RunConfig
 from sim.run.executors import make_executor
 
@@ -94,6 +95,10 @@ def truncate_quotas(config: RunConfig, until: int) -> RunConfig:
         cap = sched.capacity
         if cap.rule == "quota":
             cap.quota_by_year = {int(y): q for y, q in cap.quota_by_year.items() if int(y) <= until}
+    for prog in cfg.government.programmes.values():  # a province's own programmes: their record too
+        for sched in prog["tiers"].values():
+            sched["capacity"]["quota_by_year"] = {int(y): q for y, q in sched["capacity"]["quota_by_year"].items() if int(y) <= until}
+        prog["records"] = {t: {y: q for y, q in r.items() if int(y) <= until} for t, r in prog["records"].items()}
     return cfg
 
 
@@ -112,11 +117,17 @@ def observations(config: RunConfig, until: int | None = None) -> pd.DataFrame:
     (firms): [min, max] of the figure and its alternative, [value, inf) for a lower bound,
     and a ``unit_param`` naming the multiplier applied to the model value ('' = none)."""
     until = int(config.scenario.origin[:4]) if until is None else int(until)
-    try:
-        h = history.until(history.load_history(history_path(config)), until)
-    except history.HistoryError as e:
-        raise ConfigError(str(e)) from None
-    obs = history.observed_points(h, [dataclasses.asdict(m) for m in config.scenario.history])
+    maps = [dataclasses.asdict(m) for m in config.scenario.history]
+    parts = []
+    for area in dict.fromkeys(m["region"] for m in maps):  # the view's own series, then each area's, from its own file
+        path = history_path(config) if not area else history.default_history_path(area)
+        try:
+            h = history.until(history.load_history(path), until)
+        except history.HistoryError as e:
+            raise ConfigError(str(e)) from None
+        got = history.observed_points(h, [{k: v for k, v in m.items() if k != "region"} for m in maps if m["region"] == area])
+        parts.append(got.assign(region=area, rel=area_fraction(config, area)))
+    obs = pd.concat(parts, ignore_index=True) if parts else history.observed_points(pd.DataFrame(), []).assign(region=[], rel=[])
     if obs.empty:
         return obs.assign(lo=[], hi=[], kind=[], unit_param=[])
     lower = obs["unit"].str.contains("lower bound") | obs["unit_note"].str.contains("lower bound")
@@ -127,6 +138,15 @@ def observations(config: RunConfig, until: int | None = None) -> pd.DataFrame:
     champ_total = (obs["tier"] == "single_champion") & (obs["metric"] == "stock")
     obs["unit_param"] = np.where(champ_total, UNIT_PARAM, "")
     return obs.reset_index(drop=True)
+
+
+def area_fraction(config: RunConfig, area: str) -> float:
+    """The fraction of an area's firms a run simulates, relative to ``scenario.scale`` (1 unless
+    some of its regions are thinned: their shares times their scales over their shares)."""
+    regs = Regions.of(config.scenario)
+    codes = regs.areas()[area] if area else range(regs.n)
+    share = sum(regs.shares[i] for i in codes)
+    return sum(regs.shares[i] * regs.rel[i] for i in codes) / share if share > 0 else 1.0
 
 
 def calibration_horizon(obs: pd.DataFrame) -> str:
@@ -142,25 +162,29 @@ def summaries(config: RunConfig, rec, obs: pd.DataFrame) -> np.ndarray:
     T = rec.stock.shape[0]
     w_new = month_index(config.scenario.window_start) - start
     out = np.full(len(obs), np.nan)
+    areas = {a: record.for_area(rec, a) for a in (obs["region"].unique() if "region" in obs else [""])}
     for i, o in enumerate(obs.itertuples()):
         t = month_index(o.date) - start
         if not 0 <= t < T:
             continue
+        r = areas[getattr(o, "region", "")]  # the area the series counts (RunRecord.area)
         if o.metric == "stock":
-            out[i] = record.count(rec, o.tier, "stock", date=t)
+            out[i] = record.count(r, o.tier, "stock", date=t)
         elif o.metric == "batch_new":  # recognised from January through December of the year
             y0 = month_index(f"{o.year:04d}-01") - start
-            out[i] = record.count(rec, o.tier, "cumulative_new", y0, min(T, y0 + 12) - 1) if y0 < T and y0 + 12 > 0 else 0.0
+            out[i] = record.count(r, o.tier, "cumulative_new", y0, min(T, y0 + 12) - 1) if y0 < T and y0 + 12 > 0 else 0.0
         else:  # cumulative_new from window_start, cumulative_all from the start
-            out[i] = record.count(rec, o.tier, "cumulative_new", w_new if o.metric == "cumulative_new" else 0, t)
+            out[i] = record.count(r, o.tier, "cumulative_new", w_new if o.metric == "cumulative_new" else 0, t)
     return out
 
 
 def noise_sd(obs: pd.DataFrame, scale: float, rel_tol: float) -> np.ndarray:
     """Per observation, the sd (log units) a model value may miss it by: the published
     figure's own error ``rel_tol`` and the small-number noise 1/sqrt(n) of the count n the
-    simulation draws at this ``scale`` (a champion batch of 104 at scale 0.05 is ~5 firms)."""
-    n_sim = np.maximum(obs["lo"].to_numpy(dtype=float) * scale, 1.0)
+    simulation draws at this ``scale`` (a champion batch of 104 at scale 0.05 is ~5 firms) times
+    the fraction of its area simulated (``rel``, :func:`area_fraction`; 1 where not thinned)."""
+    rel = obs["rel"].to_numpy(dtype=float) if "rel" in obs else 1.0
+    n_sim = np.maximum(obs["lo"].to_numpy(dtype=float) * scale * rel, 1.0)
     return np.sqrt(rel_tol ** 2 + 1.0 / n_sim)
 
 

@@ -48,11 +48,13 @@ def naive_forecasts(obs: pd.DataFrame, until: int) -> pd.DataFrame:
     and ``trend`` (the same with a linear trend of the observed batch sizes).  A stock
     series without an earlier stock starts from the sum of the tier's observed batches;
     a tier without batch observations keeps its stock flat (persistence) or follows the
-    trend of its stock points.  NaN where nothing earlier is observed."""
-    past = obs[obs["year"] <= until]
+    trend of its stock points.  NaN where nothing earlier is observed.  Series of different
+    areas (``region``: the national view's Shandong series beside the nation's) do not mix."""
+    past_all = obs[obs["year"] <= until]
     later = obs[obs["year"] > until].copy()
     pers, trend = [], []
     for o in later.itertuples():
+        past = past_all[past_all["region"] == o.region] if "region" in past_all else past_all
         tier_batches = past[(past["tier"] == o.tier) & (past["metric"] == "batch_new")]
         # one batch figure per year (the first mapped series of the tier)
         tb = tier_batches.drop_duplicates("year").sort_values("year")

@@ -12,6 +12,7 @@ back-test ``until=Y`` sees the national batches to Y only."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 from pathlib import Path
@@ -19,8 +20,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from sim.config.paths import config_dir
-from sim.core.agents import Ministry
-from sim.core.schema import ConfigError, RunConfig, TargetConfig
+from sim.core.agents import Ministry, Province
+from sim.core.schema import ConfigError, RunConfig, TargetConfig, TierSchedule
 
 NATIONAL_SCENARIO = "national"  # configs/scenario/<this>.yaml
 
@@ -44,6 +45,57 @@ def _load(path: str, mtime: float) -> dict:
         if set(t.get("tiers", ())) & set(Ministry.TIERS):
             targets.append({k: v for k, v in t.items() if k in names})
     return {"source": f"configs/scenario/{Path(path).name}", "tiers": tiers, "targets": targets}
+
+
+@functools.lru_cache(maxsize=8)
+def _load_programme(path: str, mtime: float, province: str) -> dict:
+    """A province's own programmes from its scenario file: the schedules of its programme tiers
+    (``Province.PROGRAMME_TIERS``, validated as TierSchedule), the recorded batches of all its
+    quota tiers, and its targets and plans on the programme tiers (``region`` = the province)."""
+    try:
+        data = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    except Exception as e:  # noqa: BLE001 - any YAML failure is one line
+        raise ConfigError(f"government.programmes: {path}: cannot be read ({type(e).__name__}) (allowed: a province's scenario YAML)") from None
+    scheds = data.get("tiers") or {}
+    tiers, records = {}, {}
+    for tier, sched in scheds.items():
+        cap = (sched or {}).get("capacity") or {}
+        if cap.get("quota_by_year"):
+            records[tier] = {int(y): float(q) for y, q in cap["quota_by_year"].items()}
+        if tier in Province.PROGRAMME_TIERS and (sched or {}).get("enabled", True):
+            try:
+                tiers[tier] = OmegaConf.to_container(OmegaConf.merge(OmegaConf.structured(TierSchedule), sched))
+            except Exception as e:  # noqa: BLE001
+                raise ConfigError(f"government.programmes.{province}.tiers.{tier}: {str(sched)[:60]!r} is not allowed "
+                                  f"({type(e).__name__}; allowed: TierSchedule fields, {path})") from None
+    names = {f.name for f in dataclasses.fields(TargetConfig)}
+    targets = [{**{k: v for k, v in t.items() if k in names}, "region": province}
+               for t in list(data.get("targets") or []) + list(data.get("plan_targets") or [])
+               if set(t.get("tiers", ())) & set(tiers)]
+    return {"source": f"configs/scenario/{Path(path).name}", "tiers": tiers, "records": records, "targets": targets}
+
+
+def programme(province: str) -> dict:
+    """The shipped programmes of ``province`` (configs/scenario/<province>.yaml; a fresh copy)."""
+    path = config_dir() / "scenario" / f"{province}.yaml"
+    return copy.deepcopy(_load_programme(str(path), path.stat().st_mtime, province))
+
+
+def _programmes_of(record: dict) -> dict:
+    """Carried-over programmes (a run folder's config: JSON keys are strings) with int years;
+    one line if they are not such programmes."""
+    try:
+        out = {}
+        for p, prog in record.items():
+            tiers = {t: {**s, "capacity": {**s["capacity"], "quota_by_year": {int(y): float(q) for y, q in
+                                                                             s["capacity"]["quota_by_year"].items()}}}
+                     for t, s in prog["tiers"].items()}
+            records = {t: {int(y): float(q) for y, q in r.items()} for t, r in prog["records"].items()}
+            out[p] = {"source": prog["source"], "tiers": tiers, "records": records, "targets": [dict(t) for t in prog["targets"]]}
+        return out
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ConfigError(f"government.programmes: {str(record)[:60]!r} is not allowed (allowed: not set by hand; it is "
+                          "loaded from configs/scenario/*.yaml)") from None
 
 
 def national_record(name: str = NATIONAL_SCENARIO) -> dict:
@@ -95,6 +147,15 @@ def attach(config: RunConfig) -> RunConfig:
             gov.provinces = {p: _tiers_of(v, f"government.provinces.{p}") for p, v in gov.provinces.items()}
     else:
         gov.provinces = {}
+    if len(provinces) > 1 and gov.province_programmes:
+        if not gov.programmes:
+            gov.programmes = {p: programme(p) for p in provinces
+                              if p != config.scenario.name and (config_dir() / "scenario" / f"{p}.yaml").exists()}
+        else:
+            gov.programmes = _programmes_of(gov.programmes)
+        _check_programmes(config)
+    else:
+        gov.programmes = {}
     regional = config.scenario.population.region_share < 1.0
     if gov.allocation != "past_share" or not regional:
         gov.national = {}
@@ -108,3 +169,14 @@ def attach(config: RunConfig) -> RunConfig:
             raise ConfigError(f"government.national: {str(gov.national)[:60]!r} is not allowed (allowed: not set by hand; "
                               "it is loaded from configs/scenario/*.yaml)") from None
     return config
+
+
+def _check_programmes(config: RunConfig) -> None:
+    """A programme's tier holds its batch in the view's month where the view runs the tier too
+    (one batch a month per tier: the variates drawn stay those of one batch)."""
+    for p, prog in config.government.programmes.items():
+        for tier, sched in prog["tiers"].items():
+            view = config.scenario.tiers.get(tier)
+            if view is not None and view.enabled and int(sched["batch_month"]) != view.batch_month:
+                raise ConfigError(f"government.programmes.{p}.tiers.{tier}.batch_month: {sched['batch_month']} is not allowed "
+                                  f"(allowed: {view.batch_month}, the month of scenario.tiers.{tier}'s batch; {prog['source']})")

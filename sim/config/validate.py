@@ -316,13 +316,26 @@ def _check_data(run: RunConfig) -> None:
     sc = run.scenario
     if not run.data.path and sc.name not in history.SHIPPED_FILES:
         _fail("data.path", run.data.path, f"a history CSV file (scenario {sc.name!r} ships none; shipped: {', '.join(history.SHIPPED_FILES)})")
+    areas = {"", *Regions.of(sc).areas()} if sc.regions else {""}
+    for i, m in enumerate(sc.history):  # an area's series (issue 14): an area of the view with a file of its own
+        if m.region and (m.region not in areas or m.region not in history.SHIPPED_FILES):
+            _fail(f"scenario.history[{i}].region", m.region, "'' (the view's own series)" + (
+                  " or an area of the view with a shipped history file: "
+                  + ", ".join(sorted(a for a in areas if a in history.SHIPPED_FILES)) if len(areas) > 1 else ""))
     path = run.data.path or history.default_history_path(sc.name)
     pop = sc.population
+    firms = pop.n_sme + pop.n_large + pop.n_small_tech
     try:
-        history.check_file(path, population=pop.n_sme + pop.n_large + pop.n_small_tech,
-                           required=tuple(dict.fromkeys(m.series for m in sc.history)), scenario=sc.name)
+        history.check_file(path, population=firms,
+                           required=tuple(dict.fromkeys(m.series for m in sc.history if not m.region)), scenario=sc.name)
     except history.HistoryError as e:
         raise ConfigError(f"data.path: {e}") from None
+    for area in dict.fromkeys(m.region for m in sc.history if m.region):  # an area's series: its own shipped file
+        try:
+            history.check_file(history.default_history_path(area), population=firms,
+                               required=tuple(dict.fromkeys(m.series for m in sc.history if m.region == area)), scenario=area)
+        except history.HistoryError as e:
+            raise ConfigError(f"scenario.history (region {area}): {e}") from None
 
 
 def lever_windows(run: RunConfig) -> list[str]:

@@ -129,18 +129,21 @@ class Government(mesa.Agent):
 
     TIERS: tuple[str, ...] = ()
 
-    def __init__(self, model: TierModel, tiers: tuple[str, ...], targets: list) -> None:
+    def __init__(self, model: TierModel, tiers: tuple[str, ...], targets: list, area: str = "") -> None:
         super().__init__(model)
         self.tiers = tiers
+        self.area = area  # '' = the view's government; else the province whose own programmes it runs
         self.targets = [t for t in targets if set(t.tiers) & set(tiers)]
         self.decided: dict[str, dict[int, float]] = {tier: {} for tier in tiers}
+        # a user's imposed batches are the view's (a province's programmes inside a larger view follow their rule)
+        self.imposed: dict = {} if area else model.config.government.imposed
 
     def batch(self, tier: str, year: int, recorded: dict[int, float], gaps: list) -> float:
         """This year's batch of ``tier`` (firms, real units) after the record: the rule on the
         recorded batches before ``year`` and the batches this government decided."""
         earlier = [recorded[y] for y in sorted(recorded) if y < year] + [self.decided[tier][y] for y in sorted(self.decided[tier])]
         largest = government.review_base(recorded)  # 0 (no cap) while fewer than two batches are recorded
-        imposed = self.model.config.government.imposed.get(tier, {})  # {year: firms} (validated)
+        imposed = self.imposed.get(tier, {})  # {year: firms} (validated)
         if year in imposed:  # a decision the user knows (or a point of the batch curve): no rule, no review cap
             b = imposed[year]
         else:
@@ -181,6 +184,7 @@ class Ministry(Government):
         self.shares: dict[str, float] = {}              # {tier: the region's share of them}
         self.national_decided: dict[str, dict[int, float]] = {}
         self._month: dict[str, int] = {}
+        self.allocated: dict[str, dict[str, dict[int, float]]] = {}  # {tier: {province: {year: quota, firms}}} (allocate)
         self._targets = [TargetConfig(**t) for t in national.get("targets", [])]
         for tier, (nation, share) in government.national_shares(national, sc).items():
             if tier in tiers and share is not None:
@@ -221,8 +225,11 @@ class Ministry(Government):
         nation = tiers.recorded_batches(m.scenario.tiers[tier].capacity, m.scenario.origin)
         records = {p: {y: q * s for y, q in rec[tier]["quota_by_year"].items() if y <= last}
                    for p, rec in m.config.government.provinces.items() if tier in rec}
-        return government.split_batch(batch, year, {y: q * s for y, q in nation.items()}, records,
+        caps = government.split_batch(batch, year, {y: q * s for y, q in nation.items()}, records,
                                       m.regions.province_names, pools, m.config.government.allocation == "pool")
+        for p, q in caps.items():  # real units: a province's last quota is part of what its own plans see
+            self.allocated.setdefault(tier, {}).setdefault(p, {})[year] = q / s
+        return caps
 
 
 class Province(Government):
@@ -231,9 +238,17 @@ class Province(Government):
     (``scenario.targets``) and its 14th-FYP stock targets (``scenario.plan_targets``: 10,000
     SRDI, 1,000 little giants).  Both are held; on each tier the one with the larger
     per-batch need drives the rule, because meeting the more demanding target meets the
-    other (a province is scored on both; DOMAIN §8: local plans met and exceeded)."""
+    other (a province is scored on both; DOMAIN §8: local plans met and exceeded).
+
+    Inside a view of several provinces (the national view) a province with programmes of its own
+    (``government.programmes``) has its own Province agent (``area`` = the province): it sizes
+    that province's :data:`PROGRAMME_TIERS` batches toward the province's targets, counted on
+    the province's firms (``TierModel._gaps``)."""
 
     TIERS = ("srdi", "provincial_champion", "leading")
+    # the tiers a province runs as its own programmes inside a view of several provinces (issue 14):
+    # leading enterprises stay national there, No. 70's 领航企业 and Shandong's 领航型企业 not yet told apart
+    PROGRAMME_TIERS = ("srdi", "provincial_champion")
 
 
 class City(Government):

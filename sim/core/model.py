@@ -20,14 +20,14 @@ import mesa
 import numpy as np
 
 from sim.core import chains, government, rules, tiers, variates
-from sim.core.agents import SME, ChainOwner, City, FirmAgent, Ministry, Province, add_many, remove_many
+from sim.core.agents import SME, ChainOwner, City, FirmAgent, Government, Ministry, Province, add_many, remove_many
 from sim.core.calendar import Calendar, month_index
 from sim.core.firms import NONE, SCHEMA, TIER_INDEX, FirmArrays, sme_mask
 from sim.core.levers import REGION_SHIFT, SEGMENT_BITS, Effects, from_policy, segment_codes, segment_mask
 from sim.core.population import KINDS, draw_attributes, draw_revenue, niche_draw, placed, synthesise
 from sim.core.record import RunRecord, count_groups, group_mask, group_of, note_recognised
 from sim.core.regions import NATIONAL, Ghosts, Regions, by_region, sum_by_region, take_top
-from sim.core.schema import TIERS, RunConfig
+from sim.core.schema import TIERS, CapacityConfig, RunConfig, TargetConfig, TierSchedule
 from sim.core.variates import Sparse
 
 F32 = np.float32
@@ -95,7 +95,9 @@ class TierModel(mesa.Model):
         self.region_flows = np.zeros((T, R, K, len(tiers.FLOW_KINDS)), dtype=dt)
         self.region_alive = np.zeros((T, R), dtype=dt)
         # first titles per count group (record.count_groups): the targets' "newly cultivated firms"
-        self._groups = count_groups(self.scenario.targets)
+        # (and those of the provinces' own targets, after the view's: a province's plans count their own firms)
+        self._groups = count_groups(list(self.scenario.targets)
+                                    + [t for prog in self.config.government.programmes.values() for t in prog["targets"]])
         self._group_masks = np.array([group_mask(g) for g in self._groups], dtype=np.uint8)
         self.region_firsts = np.zeros((T, R, len(self._groups)), dtype=dt)
         held = self.firms.titles[:, : self.firms.n] != NONE  # titles held at the start count as held before
@@ -184,7 +186,9 @@ class TierModel(mesa.Model):
         The nation: the Ministry sizes every batch; a province (population.region_share < 1):
         the Ministry its little-giant and champion batches, the Province the others; a city
         (province_share > 0): the City recommends the provincial batches' share (the Province
-        agent is there, sizing nothing in the city view)."""
+        agent is there, sizing nothing in the city view).  In a view of several provinces a
+        province with programmes of its own (``government.programmes``) also has a Province
+        agent, sizing those programmes' batches for its regions (``_runs``, ``_batch_parts``)."""
         cfg, pop = self.config, self.scenario.population
         self.gov_setting = government.setting(cfg.government, cfg.seed, self.replicate)
         # the targets of the view's own area (a province's target inside the national view waits for its programmes)
@@ -198,9 +202,30 @@ class TierModel(mesa.Model):
         else:
             owners = [Ministry(self, Ministry.TIERS, chased, cfg.government.national), Province(self, provincial, chased)]
         self._gov_of = {tier: g for g in owners for tier in g.tiers}
-        self._start: dict[str, float] = {}  # start batches of programmes without a record (_start_batch)
+        # a province's own programmes inside a view of several (government.programmes, attached by the config
+        # layer): their schedules, and a Province agent sizing them toward the province's targets
+        self._programmes: dict[str, dict[str, TierSchedule]] = {}
+        self._prog_gov: dict[str, Province] = {}
+        for p, prog in cfg.government.programmes.items():
+            self._programmes[p] = {tier: _schedule(d) for tier, d in prog["tiers"].items()}
+            self._prog_gov[p] = Province(self, tuple(self._programmes[p]), [TargetConfig(**t) for t in prog["targets"]], area=p)
+        self._start: dict[tuple[str, str], float] = {}  # start batches of programmes without a record (_start_batch)
 
-    def batch_capacity(self, tier: str, year: int, t: int) -> float:
+    def _sched(self, tier: str, area: str = "") -> TierSchedule:
+        """``tier``'s schedule: the view's (``area`` ''), or a province's own programme's."""
+        return self._programmes[area][tier] if area else self.scenario.tiers[tier]
+
+    def _gov(self, tier: str, area: str = "") -> Government | None:
+        """The government sizing ``tier``'s batches: the view's (``area`` ''), or a province's own."""
+        return self._prog_gov[area] if area else self._gov_of.get(tier)
+
+    def _runs(self, tier: str) -> list[str]:
+        """Who runs ``tier``'s batches: '' (the view, if its schedule is enabled) and the provinces
+        whose own programmes hold it, in that order."""
+        sched = self.scenario.tiers.get(tier)
+        return ([""] if sched is not None and sched.enabled else []) + [p for p, pr in self._programmes.items() if tier in pr]
+
+    def batch_capacity(self, tier: str, year: int, t: int, area: str = "") -> float:
         """The capacity of ``tier``'s batch in ``year`` (simulated firms; inf = no bound).
         Years with a published batch up to the origin (``scenario.origin``; in a back-test the
         batches after ``until`` are dropped first): that batch.  A quota tier's later years
@@ -208,14 +233,15 @@ class TierModel(mesa.Model):
         no recorded batch keep the scenario's ``quota_default`` (its stated assumption for that
         history); after the origin such a tier's rule starts from :meth:`_start_batch`.  A tier without a quota
         (criteria, selection rate) is bound by its eligible applicants only, unless
-        ``government.imposed`` caps it in a year after the origin."""
-        sched, sc = self.scenario.tiers[tier], self.scenario
+        ``government.imposed`` caps it in a year after the origin.  ``area``: a province's own
+        programme of the tier (its schedule and record; its Province agent sizes it)."""
+        sched, sc = self._sched(tier, area), self.scenario
         cap = sched.capacity
         origin_year = int(sc.origin[:4])
         if cap.rule != "quota":
             # a tier without a quota has none to size; an imposed batch after the record caps it
             # (a continuous tier's yearly figure is spread over its monthly batches)
-            imposed = self.config.government.imposed.get(tier, {})  # {year: firms} (validated)
+            imposed = {} if area else self.config.government.imposed.get(tier, {})  # {year: firms} (validated)
             if year > origin_year and year in imposed:
                 return float(imposed[year]) / (12 if sched.batch_month == 0 else 1) * sc.scale
             return tiers.capacity(cap, year, sc.scale)
@@ -224,33 +250,39 @@ class TierModel(mesa.Model):
             return recorded[year] * sc.scale
         if not recorded and year <= origin_year:
             return tiers.capacity(cap, year, sc.scale)
-        base = recorded if recorded else {origin_year: self._start_batch(tier, year, t)}
-        return self._gov_of[tier].batch(tier, year, base, self._gaps(tier, year, t)) * sc.scale
+        base = recorded if recorded else {origin_year: self._start_batch(tier, year, t, area)}
+        return self._gov(tier, area).batch(tier, year, base, self._gaps(tier, year, t, area)) * sc.scale
 
-    def _start_batch(self, tier: str, year: int, t: int) -> float:
+    def _start_batch(self, tier: str, year: int, t: int, area: str = "") -> float:
         """The batch a programme without any recorded batch starts from (firms, real units; the
         base of its rule, fixed at its first batch after the origin): the pace its targets need
         then — the largest per-batch need, as a plan is laid out — or, for a tier no target
         counts (national leading enterprises, Liaocheng's champions), the scenario's
         ``quota_default``."""
-        if tier not in self._start:
-            need = max((g.need() for g in self._gaps(tier, year, t)), default=0.0)
-            self._start[tier] = need if need > 0 else float(self.scenario.tiers[tier].capacity.quota_default)
-        return self._start[tier]
+        key = (tier, area)
+        if key not in self._start:
+            need = max((g.need() for g in self._gaps(tier, year, t, area)), default=0.0)
+            self._start[key] = need if need > 0 else float(self._sched(tier, area).capacity.quota_default)
+        return self._start[key]
 
-    def _gaps(self, tier: str, year: int, t: int) -> list[government.Gap]:
+    def _gaps(self, tier: str, year: int, t: int, area: str = "") -> list[government.Gap]:
         """The targets on ``tier`` its government holds, as seen now (real units): the gap
         to the threshold after the re-review losses the government expects before the deadline
         (holders due, times 1 - the tier's rereview_pass; stock targets), the tier's batches
         left to the deadline, its share of the gap (its last batch over the last batches of
-        the target's tiers) and the share of a new batch surviving to the deadline."""
+        the target's tiers) and the share of a new batch surviving to the deadline.  ``area``: a
+        province's own programme, whose targets count the province's firms only."""
         sc, s = self.scenario, self.scenario.scale
         f, n = self.firms, self.firms.n
-        sched, start = sc.tiers[tier], month_index(sc.start)
+        sched, start = self._sched(tier, area), month_index(sc.start)
         validity = int(round(self.criteria.validity_years * 12))
         bm = sched.batch_month or 12
+        codes = list(self.regions.areas()[area]) if area else slice(None)  # the regions the targets count
+        inside = np.isin(f.region[:n], codes) if area else np.ones(n, dtype=bool)
+        stock_r, flows_r, firsts_r = (self.region_stock[:, codes].sum(axis=1), self.region_flows[:, codes].sum(axis=1),
+                                      self.region_firsts[:, codes].sum(axis=1)) if area else (self.stock, self.flows, self.firsts)
         out = []
-        for tg in self._gov_of[tier].targets:
+        for tg in self._gov(tier, area).targets:
             # a target announced after the end of the record was unknown to a forecast made then
             if tier not in tg.tiers or (tg.announced and tg.announced > sc.origin):
                 continue
@@ -259,14 +291,14 @@ class TierModel(mesa.Model):
             if left <= 0:
                 continue
             ks = [TIER_INDEX[x] for x in tg.tiers if x in TIER_INDEX]
-            now_flow = self.flows[t, :, 0] - self.flows[t, :, 2] - self.flows[t, :, 3]
+            now_flow = flows_r[t, :, 0] - flows_r[t, :, 2] - flows_r[t, :, 3]
             losses, retention = 0.0, 1.0
             if tg.metric == "stock":
-                stock_now = (self.stock[t - 1] if t > 0 else (f.titles[:, :n] != NONE).sum(axis=1)) + now_flow
+                stock_now = (stock_r[t - 1] if t > 0 else (f.titles[:, :n][:, inside] != NONE).sum(axis=1)) + now_flow
                 count = float(stock_now[ks].sum()) / s
                 for k, x in zip(ks, tg.tiers):
                     rec = f.titles[k, :n]
-                    due = self._count(np.flatnonzero((rec != NONE) & (rec + start + validity <= dl)))
+                    due = self._count(np.flatnonzero((rec != NONE) & (rec + start + validity <= dl) & inside))
                     losses += due * (1.0 - self.params.recognition.rereview_pass[x]) / s
                 q = government.reviews_due(year, left, bm, validity, dl)
                 retention = government.retention(self.params.recognition.rereview_pass[tier], q, left)
@@ -274,28 +306,36 @@ class TierModel(mesa.Model):
                 w0 = max(0, month_index(tg.counted_from or sc.window_start) - start)
                 g = group_of(tg.tiers)
                 if tg.count == "firms" and g in self._groups:
-                    count = float(self.firsts[w0:t + 1, self._groups.index(g)].sum()) / s
+                    count = float(firsts_r[w0:t + 1, self._groups.index(g)].sum()) / s
                 else:
-                    count = float(self.flows[w0:t + 1, ks, 0].sum()) / s
-            lasts = {x: self._last_batch(x, year) for x in tg.tiers if x in sc.tiers and sc.tiers[x].enabled}
+                    count = float(flows_r[w0:t + 1, ks, 0].sum()) / s
+            lasts = {x: self._last_batch(x, year, area) for x in tg.tiers
+                     if (area and x in self._programmes[area]) or (x in sc.tiers and sc.tiers[x].enabled)}
             total = sum(v for v in lasts.values() if v)
             share = (lasts.get(tier) or 0.0) / total if total > 0 else 1.0 / max(1, len(lasts))
             out.append(government.Gap(float(tg.threshold) - count + losses, left, share, retention))
         return out
 
-    def _last_batch(self, tier: str, year: int) -> float | None:
+    def _last_batch(self, tier: str, year: int, area: str = "") -> float | None:
         """The last batch of ``tier`` before ``year`` (firms, real units): decided, else recorded
         up to the origin, else its start batch (:meth:`_start_batch`; quota_default before that
-        is set), None for a tier without a quota."""
-        cap = self.scenario.tiers[tier].capacity
+        is set), None for a tier without a quota.  ``area``: a province inside a view of several —
+        its own programme's batch, or its share of MIIT's (its last quota, else its record)."""
+        if area and tier not in self._programmes[area]:
+            last = int(self.scenario.origin[:4])
+            got = {y: q for y, q in getattr(self._gov_of.get(tier), "allocated", {}).get(tier, {}).get(area, {}).items() if y < year}
+            rec = {y: q for y, q in self.config.government.programmes[area]["records"].get(tier, {}).items() if y < year and y <= last}
+            got = got or rec
+            return got[max(got)] if got else None
+        cap = self._sched(tier, area).capacity
         if cap.rule != "quota":
             return None
-        g = self._gov_of.get(tier)
+        g = self._gov(tier, area)
         decided = {y: b for y, b in (g.decided[tier].items() if g is not None else ()) if y < year}
         if decided:
             return decided[max(decided)]
         rec = {y: q for y, q in tiers.recorded_batches(cap, self.scenario.origin).items() if y < year}
-        return rec[max(rec)] if rec else self._start.get(tier, float(cap.quota_default))
+        return rec[max(rec)] if rec else self._start.get((tier, area), float(cap.quota_default))
 
     def _initial_volatility(self) -> None:
         """The first year's growth volatility (later years: January in firm_month)."""
@@ -751,7 +791,7 @@ class TierModel(mesa.Model):
     # ------------------------------------------------------------------ recognition
     def recognise(self, t: int) -> None:
         year, month = self.calendar.year(t), self.calendar.month(t)
-        due = [tier for tier in TIERS if tier in self.scenario.tiers and tiers.due(tier, self.scenario.tiers[tier], year, month)]
+        due = [tier for tier in TIERS if any(tiers.due(tier, self._sched(tier, a), year, month) for a in self._runs(tier))]
         if not due:
             return
         f, n = self.firms, self.firms.n
@@ -762,7 +802,8 @@ class TierModel(mesa.Model):
         validity = int(round(self.criteria.validity_years * 12))
         rp, boost = self.params.recognition, self._table.review_boost
         for tier in due:  # in ladder order: a firm recognised SRDI this month can be a little giant next batch
-            sched, k_tier = self.scenario.tiers[tier], TIER_INDEX[tier]
+            runs = self._runs(tier)  # the view and the provinces' own programmes (one batch month, validated)
+            sched, k_tier = self._sched(tier, runs[0]), TIER_INDEX[tier]
             # variates for every firm row; review and selection draws are skipped where the
             # calendar or the config rules them out (never on the state, so policies stay paired)
             p_table = tiers.apply_probability(tier, sched, rp, self._table.apply_mult)  # per segment code
@@ -772,16 +813,25 @@ class TierModel(mesa.Model):
             bound = variates.bound_above(float(p_table.max())) if sched.batch_month == 0 else 1.0
             u_apply = (variates.sparse_uniform(self.streams["apply"], n, bound) if bound < 1.0
                        else self.streams["apply"].random(n, dtype=F32))
-            reviews_possible = year * 12 + month - 1 >= sched.first_year * 12 + validity
+            first = min(self._sched(tier, a).first_year for a in runs)
+            reviews_possible = year * 12 + month - 1 >= first * 12 + validity
             u_review = self.streams["review"].random(n, dtype=F32) if reviews_possible else None
-            cap = self.batch_capacity(tier, year, t)  # a criteria tier has a finite one only if imposed
-            u_select = self.streams["select"].random(n, dtype=F32) if sched.capacity.rule != "criteria" or np.isfinite(cap) else None
+            # the capacity of each who runs the tier (a criteria tier has a finite one only if imposed)
+            caps = {a: self.batch_capacity(tier, year, t, a) for a in runs}
+            selects = any(self._sched(tier, a).capacity.rule != "criteria" or np.isfinite(c) for a, c in caps.items())
+            u_select = self.streams["select"].random(n, dtype=F32) if selects else None
             applicants, is_due = tiers.candidates(tier, f, t, validity, p_table, code, u_apply, reviews_possible)
+            # a tier only provinces' own programmes run (Shandong's provincial champions nationally): their rows only
+            # (the variates above are drawn for every row all the same, so the streams do not depend on it)
+            scope = self._programme_rows(tier) if "" not in runs else None
+            if scope is not None:
+                applicants, is_due = applicants[scope[applicants]], is_due[scope[is_due]]
             # criteria are evaluated for candidates only, and only those passing a cheap necessary
             # test; at a recorded batch for every alive non-holder (the pool on criteria alone),
             # of which the applicants are a part
             recorded = sched.batch_month != 0
-            nonholders = np.flatnonzero(f.alive[:n] & (f.titles[k_tier, :n] == NONE)) if recorded else applicants
+            alive_nonholder = f.alive[:n] & (f.titles[k_tier, :n] == NONE)
+            nonholders = np.flatnonzero(alive_nonholder if scope is None else alive_nonholder & scope) if recorded else applicants
             ok_all, review_ok = self._criteria(tier, t, nonholders, is_due, markets, rp.review_drops_sme_cap)
             if recorded:  # applicants are alive non-holders: a scatter and a gather (a searchsorted costs ~10x)
                 in_pool = np.zeros(n, dtype=bool)
@@ -790,13 +840,13 @@ class TierModel(mesa.Model):
             else:
                 ok = ok_all
             pool = nonholders[ok_all]  # the pool on criteria alone
-            for area, sel, cap_p in self._batch_parts(tier, year, cap, pool):
+            for area, sel, cap_p, sched_p in self._batch_parts(tier, year, caps, pool):
                 if sel is None:  # the view's one batch
                     a, d, o, ro, pool_p = applicants, is_due, ok, review_ok, pool
-                else:  # a province's part of MIIT's batch: its rows only
+                else:  # a province's part (of MIIT's batch, or its own programme's), or the rest: its rows only
                     in_a, in_d = sel[applicants], sel[is_due]
                     a, d, o, ro, pool_p = applicants[in_a], is_due[in_d], ok[in_a], review_ok[in_d], pool[sel[pool]]
-                res = tiers.run_batch(tier, f, t, sched, year, self.scenario.scale, rp, a, d, o, ro, boost[code[d]],
+                res = tiers.run_batch(tier, f, t, sched_p, year, self.scenario.scale, rp, a, d, o, ro, boost[code[d]],
                                       lambda rows, tier=tier: tiers.selection_priority(tier, f, rows, self.criteria, boost[code[rows]]),
                                       u_review, u_select, cap=cap_p, weighted=self.weighted)
                 self._note_batch(t, tier, res)
@@ -806,20 +856,41 @@ class TierModel(mesa.Model):
                                          "pool": self._count(pool_p), "rereviewed": res.rereviewed, "revoked": res.revoked,
                                          "failed": res.revoked - res.lapsed, "lapsed": res.lapsed})
 
-    def _batch_parts(self, tier: str, year: int, cap: float, pool: np.ndarray) -> list[tuple[str, np.ndarray | None, float]]:
+    def _programme_rows(self, tier: str) -> np.ndarray:
+        """Mask of the rows in use in the provinces whose own programmes run ``tier``."""
+        reg = self.regions
+        codes = [i for i, p in enumerate(reg.provinces) if (p or reg.names[i]) in self._programmes
+                 and tier in self._programmes[p or reg.names[i]]]
+        return np.isin(self.firms.region[: self.firms.n], codes)
+
+    def _batch_parts(self, tier: str, year: int, caps: dict[str, float], pool: np.ndarray
+                     ) -> list[tuple[str, np.ndarray | None, float, TierSchedule]]:
         """The batches ``tier``'s batch this month is run as: (area, its rows' mask or None for
-        every row, capacity in simulated firms).  One, the view's, unless MIIT's batch (a
-        little-giant or champion quota) meets a view of several provinces: then one per
-        province, with its quota (``Ministry.allocate``)."""
+        every row, capacity in simulated firms, schedule), from the capacities of who runs it
+        (``caps``: '' the view, else a province's own programme).  One, the view's, unless MIIT's
+        batch (a little-giant or champion quota) meets a view of several provinces — then one per
+        province, with its quota (``Ministry.allocate``) — or provinces run their own programme of
+        the tier: then one per such province and one for the rest of the view (if it runs the tier)."""
         reg = self.regions
         whole = reg.province_names[0] if len(reg.province_names) == 1 else NATIONAL
+        own = [a for a in caps if a]
+        if own:
+            prov = reg.province_codes().take(self.firms.region[: self.firms.n])
+            index = {p: i for i, p in enumerate(reg.province_names)}
+            parts = [(p, prov == index[p], caps[p], self._sched(tier, p)) for p in own]
+            if "" in caps:
+                rest = [p for p in reg.province_names if p not in own]
+                mask = ~np.isin(prov, [index[p] for p in own])
+                parts.append(("+".join(rest), mask, caps[""], self._sched(tier)))
+            return parts
+        cap, sched = caps[""], self._sched(tier)
         gov = self._gov_of.get(tier)
         if len(reg.province_names) == 1 or tier not in Ministry.TIERS or not isinstance(gov, Ministry) or not np.isfinite(cap):
-            return [(whole, None, cap)]
+            return [(whole, None, cap, sched)]
         prov = reg.province_codes().take(self.firms.region[: self.firms.n])
         pools = {p: self._count(pool[prov[pool] == i]) for i, p in enumerate(reg.province_names)}
-        caps = gov.allocate(tier, year, cap, pools)
-        return [(p, prov == i, caps[p]) for i, p in enumerate(reg.province_names)]
+        quotas = gov.allocate(tier, year, cap, pools)
+        return [(p, prov == i, quotas[p], sched) for i, p in enumerate(reg.province_names)]
 
     def _note_batch(self, t: int, tier: str, res: tiers.BatchResult) -> None:
         """A batch's results in the records: first titles, flows per region, changed title sets."""
@@ -921,6 +992,11 @@ def simulate(config: RunConfig, replicate: int = 0) -> RunRecord:
         return model.run()
     finally:
         model.release()
+
+
+def _schedule(d: dict) -> TierSchedule:
+    """A programme's tier schedule from its plain data (government.programmes)."""
+    return TierSchedule(**{**d, "capacity": CapacityConfig(**d["capacity"])})
 
 
 def _per_row(table: np.ndarray, code: np.ndarray) -> np.ndarray | np.float32:

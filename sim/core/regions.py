@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 NATIONAL = "national"
 
@@ -119,10 +120,13 @@ class Ghosts:
     not just in expectation (a thinned row's weight put into its own niche would swamp a small
     niche; spread as an expectation it would remove the variance the share tests see)."""
 
+    RESEAL = 0.25  # the ghosts added since the market matrix was built, as a share of those in it, that trigger a rebuild
+
     def __init__(self) -> None:
         self._rows: list[np.ndarray] = []
         self._niches: list[np.ndarray] = []
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._sealed: tuple[int, int, object] | None = None  # (chunks in it, ghosts in it, sparse niche x row matrix)
 
     def add(self, rows: np.ndarray, weights: np.ndarray, niches: np.ndarray) -> None:
         """Ghosts of ``rows`` (weights ``weights``): w - 1 each, in the niches ``niches``
@@ -139,6 +143,26 @@ class Ghosts:
     @property
     def n(self) -> int:
         return sum(r.shape[0] for r in self._rows)
+
+    def market(self, revenue: np.ndarray, k: int) -> np.ndarray:
+        """The ghosts' revenue per niche (k,), float64: each ghost's row's ``revenue`` (one value
+        per row in use) summed over the ghosts of each niche.  Most ghosts are the initial rows',
+        fixed once drawn: they are summed by one sparse niche x row matrix, built once (and again
+        when the ghosts added since exceed :attr:`RESEAL` of those in it); the newer by a bincount
+        (measured at 450,000 ghosts: 0.6 ms against 5.9 ms for one bincount of them all)."""
+        chunks = len(self._rows)
+        if self._sealed is None or self.n - self._sealed[1] > self.RESEAL * self._sealed[1]:
+            rows, niches = self.arrays()
+            ncols = int(rows.max()) + 1 if rows.size else 0
+            mat = sp.csr_matrix((np.ones(rows.size), (niches, rows)), shape=(k, ncols))
+            mat.sum_duplicates()
+            self._sealed = (chunks, int(rows.size), mat)
+        done, _, mat = self._sealed
+        out = mat @ revenue[: mat.shape[1]].astype(np.float64)
+        if done < chunks:
+            rows, niches = np.concatenate(self._rows[done:]), np.concatenate(self._niches[done:])
+            out += np.bincount(niches, weights=revenue.take(rows), minlength=k)
+        return out
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(row, niche) of every ghost."""

@@ -17,7 +17,7 @@ import numpy as np
 from sim.core.firms import NONE, TIER_INDEX, FirmArrays
 from sim.core.population import Niches, expected_markets
 from sim.core.regions import Ghosts, take_top
-from sim.core.schema import CapacityConfig, CriteriaConfig, FirmParams, RecognitionParams, TierSchedule
+from sim.core.schema import TIERS, CapacityConfig, CriteriaConfig, FirmParams, RecognitionParams, TierSchedule
 from sim.core.variates import Sparse
 
 F32 = np.float32
@@ -54,10 +54,9 @@ def niche_markets(f: FirmArrays, niches: Niches, coverage: float, ghosts: Ghosts
     total = np.bincount(f.niche[:n], weights=live_rev, minlength=niches.k).astype(F32, copy=False)
     whole = float(live_rev.sum(dtype=np.float64))
     if ghosts is not None:
-        g_row, g_niche = ghosts.arrays()
-        g_rev = live_rev.take(g_row)
-        total = total + np.bincount(g_niche, weights=g_rev, minlength=niches.k).astype(F32, copy=False)
-        whole += float(g_rev.sum(dtype=np.float64))
+        g = ghosts.market(live_rev, niches.k)
+        total = total + g.astype(F32, copy=False)
+        whole += float(g.sum())
     return np.maximum(total / F32(coverage), expected_markets(niches, whole, coverage))
 
 
@@ -520,6 +519,13 @@ def recorded_batches(cap: CapacityConfig, origin: str) -> dict[int, float]:
     rules continue from."""
     last = int(origin[:4])
     return {int(y): float(q) for y, q in cap.quota_by_year.items() if int(y) <= last}
+
+
+def enabled_tiers(config) -> list[str]:
+    """The tiers a run recognises (``TIERS`` order): those its view schedules, and those a
+    province's own programmes hold inside a view of several (``government.programmes``)."""
+    sc, own = config.scenario, {t for prog in config.government.programmes.values() for t in prog["tiers"]}
+    return [t for t in TIERS if (t in sc.tiers and sc.tiers[t].enabled) or t in own]
 
 
 def due(tier: str, sched: TierSchedule, year: int, month: int) -> bool:

@@ -29,10 +29,11 @@ from sim.run import atomic, ensemble
 
 
 def observed(config: RunConfig) -> pd.DataFrame:
-    """Published points for this scenario, mapped onto tiers and metrics."""
+    """Published points for this scenario's own area, mapped onto tiers and metrics (an area's
+    series, ``history.<i>.region``, are the calibration's, not its own targets' history)."""
     path = config.data.path or history.default_history_path(config.scenario.name)
     h = history.until(history.load_history(path), int(config.scenario.origin[:4]))
-    return history.observed_points(h, [dataclasses.asdict(m) for m in config.scenario.history])
+    return history.observed_points(h, [dataclasses.asdict(m) for m in config.scenario.history if not m.region])
 
 
 def history_for_target(obs: pd.DataFrame, target: dict, window_start: str) -> pd.DataFrame:

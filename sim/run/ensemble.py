@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sim.config.posterior import config_for_replicate
-from sim.core import record
+from sim.core import record, tiers
 from sim.core.calendar import month_index
 from sim.core.model import simulate
 from sim.core.record import RunRecord
@@ -92,8 +92,7 @@ def _trajectories(config: RunConfig, records: list[RunRecord], region: str) -> p
         "cumulative_new": cum.reshape(-1),
         "new_firms": firms.reshape(-1),
     })
-    enabled = [t for t in TIERS if t in config.scenario.tiers and config.scenario.tiers[t].enabled]
-    return df[df["tier"].isin(enabled)].reset_index(drop=True)
+    return df[df["tier"].isin(tiers.enabled_tiers(config))].reset_index(drop=True)
 
 
 def target_counts(config: RunConfig, records: list[RunRecord]) -> pd.DataFrame:
