@@ -4,6 +4,7 @@ record and targets (``government.programmes``), sized by its Province agent on S
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -134,3 +135,30 @@ def test_a_back_test_cuts_the_programmes_record():
     sd = [b for b in m.batches if b["tier"] == "srdi" and b["region"] == "shandong"]
     assert sorted(m._prog_gov["shandong"].decided["srdi"]) == [2020, 2021, 2022, 2023, 2024, 2025]
     assert len(sd) == 10 and tiers.recorded_batches(m._sched("srdi", "shandong").capacity, cfg.scenario.origin)[2019] == 900
+
+
+def test_the_national_forecast_reports_shandongs_targets_on_shandong(tmp_path):
+    """One national run gives the national verdicts and Shandong's (counted on Shandong's firms),
+    and a Shandong target's chart shows Shandong's published points, not the nation's."""
+    import pandas as pd
+
+    from sim.pipelines.forecast import history_for_target, observed
+
+    cfg = sim.compose("national", "baseline", FAST)
+    sd = [t for t in cfg.scenario.targets if t.region == "shandong"]
+    assert {t.name for t in sd} == {"sd_srdi_new_2025", "sd_little_giant_new_2025", "sd_champion_new_2025"}
+    assert all(t.label.startswith("Shandong:") for t in sd)  # the tables and figures say which area
+    tables = sim.forecast(scenario="national", policy="baseline", n_replicates=2, seed=1,
+                          overrides=FAST + ["plots=false", "progress=off", "n_jobs=1"], out_dir=tmp_path / "run")
+    reach = tables["reachability"]
+    reach = reach[reach["rule"] == "all"].set_index("target")
+    traj = pd.read_parquet(tmp_path / "run" / "trajectories.parquet")
+    end = traj[(traj["date"] == "2025-12") & (traj["tier"] == "little_giant")].groupby("region")["new_firms"].median()
+    lg = reach.loc["sd_little_giant_new_2025", "count_p50"]
+    assert lg == pytest.approx(end["shandong"]) and lg < 0.2 * end["national"]
+    obs = observed(cfg)
+    t = next(dataclasses.asdict(x) for x in sd if x.name == "sd_little_giant_new_2025")
+    pts = history_for_target(obs, t, cfg.scenario.window_start)
+    assert list(pts["value"]) == [221.0]  # Shandong's 2021 batch (data: little_giant_SD_new), not the nation's 2,930
+    nat = next(dataclasses.asdict(x) for x in cfg.scenario.targets if x.name == "little_giant_stock_2025")
+    assert 4762.0 in set(history_for_target(obs, nat, cfg.scenario.window_start)["value"])

@@ -180,9 +180,10 @@ def test_regions_leave_every_other_draw_unchanged():
     (The regions here form one province: several provinces split MIIT's batches.)"""
     one_province = "scenario.regions=[{name: a, share: 0.9, province: china}, {name: b, share: 0.06, province: china}, " \
                    "{name: c, share: 0.04, province: china}]"
-    # (without the areas the national view's Shandong and Liaocheng series count on: its history is not simulated)
-    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", one_province, "scenario.history=[]"])
-    one = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", "scenario.regions=[]", "scenario.history=[]"])
+    # (without the areas the national view's Shandong and Liaocheng series and targets count on: neither is simulated)
+    drop = ["scenario.history=[]", "scenario.targets=[]"]
+    cfg = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", one_province, *drop])
+    one = compose("national", "baseline", overrides=[f"scenario.scale={SCALE}", "scenario.regions=[]", *drop])
     a, b = TierModel(cfg, replicate=1), TierModel(one, replicate=1)
     ra, rb = a.run(), b.run()
     assert a.regions.n == 3 and b.regions.n == 1

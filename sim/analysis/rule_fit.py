@@ -52,7 +52,9 @@ class Point:
 def _known(config: RunConfig, tier: str, year: int, batch_month: int) -> list:
     """Targets on ``tier`` announced before the batch of ``year`` (month ``batch_month``)."""
     sc = config.scenario
-    return government.known_targets(list(sc.targets) + list(sc.plan_targets), tier, year, batch_month, sc.origin)
+    # the view's own targets: an area's (Shandong's inside the national view) is not the view's government's
+    return government.known_targets([t for t in list(sc.targets) + list(sc.plan_targets) if not t.region], tier, year,
+                                    batch_month, sc.origin)
 
 
 def _gap(config: RunConfig, tg, tier: str, year: int, earlier: dict[int, float]) -> government.Gap | None:

@@ -42,7 +42,7 @@ def _load(path: str, mtime: float) -> dict:
     names = {f.name for f in dataclasses.fields(TargetConfig)}
     targets = []
     for t in list(data.get("targets") or []) + list(data.get("plan_targets") or []):
-        if set(t.get("tiers", ())) & set(Ministry.TIERS):
+        if set(t.get("tiers", ())) & set(Ministry.TIERS) and not t.get("region"):  # an area's target is not MIIT's
             targets.append({k: v for k, v in t.items() if k in names})
     return {"source": f"configs/scenario/{Path(path).name}", "tiers": tiers, "targets": targets}
 

@@ -207,6 +207,7 @@ def _check_consistency(run: RunConfig) -> None:
     if not (sc.start < sc.horizon):
         raise ConfigError(f"scenario.horizon: {sc.horizon!r} is not allowed (allowed: a month after scenario.start {sc.start!r})")
     _check_government(run)
+    _check_regions(sc)  # before the targets and series that name the view's areas
     for key, i, t in [("targets", i, t) for i, t in enumerate(sc.targets)] + [("plan_targets", i, t) for i, t in enumerate(sc.plan_targets)]:
         for tier in t.tiers:
             if tier not in TIERS:
@@ -243,7 +244,6 @@ def _check_consistency(run: RunConfig) -> None:
             _check_scalar(f"scenario.tiers.{tier}.capacity.quota_by_year.{year}", q, float, {"range": (0, 1e7), "unit": "firms"})
         # YAML gives int keys, command-line overrides string keys: later entries win
         sched.capacity.quota_by_year = {int(y): float(q) for y, q in sched.capacity.quota_by_year.items()}
-    _check_regions(sc)
     _check_scale(sc)
     if run.executor.name == "dask" and "://" not in run.executor.address:
         raise ConfigError(f"executor.address: {run.executor.address!r} is not allowed (allowed: tcp://HOST:PORT of a running Dask scheduler when executor=dask)")

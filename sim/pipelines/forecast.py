@@ -29,17 +29,24 @@ from sim.run import atomic, ensemble
 
 
 def observed(config: RunConfig) -> pd.DataFrame:
-    """Published points for this scenario's own area, mapped onto tiers and metrics (an area's
-    series, ``history.<i>.region``, are the calibration's, not its own targets' history)."""
-    path = config.data.path or history.default_history_path(config.scenario.name)
-    h = history.until(history.load_history(path), int(config.scenario.origin[:4]))
-    return history.observed_points(h, [dataclasses.asdict(m) for m in config.scenario.history if not m.region])
+    """Published points for this scenario, mapped onto tiers and metrics, with the area each
+    counts (``region``: '' the view's own, from its data file; an area's series,
+    ``history.<i>.region``, from the area's shipped file)."""
+    maps = [dataclasses.asdict(m) for m in config.scenario.history]
+    parts = []
+    for area in dict.fromkeys([""] + [m["region"] for m in maps]):
+        path = (config.data.path or history.default_history_path(config.scenario.name)) if not area else history.default_history_path(area)
+        h = history.until(history.load_history(path), int(config.scenario.origin[:4]))
+        parts.append(history.observed_points(h, [m for m in maps if m["region"] == area]).assign(region=area))
+    return pd.concat(parts, ignore_index=True)
 
 
 def history_for_target(obs: pd.DataFrame, target: dict, window_start: str) -> pd.DataFrame:
     """Observed points comparable with a target's series: stock points of its tiers for
-    stock targets; batch counts cumulated from the window start for cumulative_new."""
-    sub = obs[obs["tier"].isin(target["tiers"])]
+    stock targets; batch counts cumulated from the window start for cumulative_new; the points
+    of the target's own area only (``region``: Shandong's for a Shandong target of the national view)."""
+    sub = obs[obs["tier"].isin(target["tiers"]) & (obs["region"] == target.get("region", "")
+                                                   if "region" in obs else True)]
     if target["metric"] == "stock":
         pts = sub[sub["metric"] == "stock"]
         if len(target["tiers"]) > 1:  # a single published figure for a sum of tiers
