@@ -117,17 +117,11 @@ def observations(config: RunConfig, until: int | None = None) -> pd.DataFrame:
     (firms): [min, max] of the figure and its alternative, [value, inf) for a lower bound,
     and a ``unit_param`` naming the multiplier applied to the model value ('' = none)."""
     until = int(config.scenario.origin[:4]) if until is None else int(until)
-    maps = [dataclasses.asdict(m) for m in config.scenario.history]
-    parts = []
-    for area in dict.fromkeys(m["region"] for m in maps):  # the view's own series, then each area's, from its own file
-        path = history_path(config) if not area else history.default_history_path(area)
-        try:
-            h = history.until(history.load_history(path), until)
-        except history.HistoryError as e:
-            raise ConfigError(str(e)) from None
-        got = history.observed_points(h, [{k: v for k, v in m.items() if k != "region"} for m in maps if m["region"] == area])
-        parts.append(got.assign(region=area, rel=area_fraction(config, area)))
-    obs = pd.concat(parts, ignore_index=True) if parts else history.observed_points(pd.DataFrame(), []).assign(region=[], rel=[])
+    try:  # the view's own series, then each area's, from its own file
+        obs = history.points_by_area(history_path(config), [dataclasses.asdict(m) for m in config.scenario.history], until)
+    except history.HistoryError as e:
+        raise ConfigError(str(e)) from None
+    obs["rel"] = [area_fraction(config, a) for a in obs["region"]]
     if obs.empty:
         return obs.assign(lo=[], hi=[], kind=[], unit_param=[])
     lower = obs["unit"].str.contains("lower bound") | obs["unit_note"].str.contains("lower bound")

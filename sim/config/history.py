@@ -287,6 +287,18 @@ def observed_points(history: pd.DataFrame, mapping: list[dict]) -> pd.DataFrame:
     return df.astype({"year": "int64", "month": "int64", "value": "float64", "value_alt": "float64"})
 
 
+def points_by_area(view_path: str | Path, mapping: list[dict], year: int) -> pd.DataFrame:
+    """:func:`observed_points` of a view's history ``mapping`` (entries with a ``region``) up to
+    ``year``, with the area each counts (``region``): the view's own series ('') from
+    ``view_path``, an area's from its shipped file (:func:`default_history_path`)."""
+    parts = []
+    for area in dict.fromkeys([""] + [m.get("region", "") for m in mapping]):
+        h = until(load_history(view_path if not area else default_history_path(area)), year)
+        entries = [{k: v for k, v in m.items() if k != "region"} for m in mapping if m.get("region", "") == area]
+        parts.append(observed_points(h, entries).assign(region=area))
+    return pd.concat(parts, ignore_index=True)
+
+
 def until(history: pd.DataFrame, year: int) -> pd.DataFrame:
     """Rows of ``history`` whose ``year`` (calendar year) is <= ``year``, index reset."""
     return history.loc[history["year"] <= int(year)].reset_index(drop=True)

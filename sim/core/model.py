@@ -856,12 +856,14 @@ class TierModel(mesa.Model):
                                          "pool": self._count(pool_p), "rereviewed": res.rereviewed, "revoked": res.revoked,
                                          "failed": res.revoked - res.lapsed, "lapsed": res.lapsed})
 
+    def _row_provinces(self) -> np.ndarray:
+        """Per row in use, the index of its province in ``regions.province_names``."""
+        return self.regions.province_codes().take(self.firms.region[: self.firms.n])
+
     def _programme_rows(self, tier: str) -> np.ndarray:
         """Mask of the rows in use in the provinces whose own programmes run ``tier``."""
-        reg = self.regions
-        codes = [i for i, p in enumerate(reg.provinces) if (p or reg.names[i]) in self._programmes
-                 and tier in self._programmes[p or reg.names[i]]]
-        return np.isin(self.firms.region[: self.firms.n], codes)
+        names = self.regions.province_names
+        return np.isin(self._row_provinces(), [names.index(p) for p in self._runs(tier) if p])
 
     def _batch_parts(self, tier: str, year: int, caps: dict[str, float], pool: np.ndarray
                      ) -> list[tuple[str, np.ndarray | None, float, TierSchedule]]:
@@ -875,19 +877,17 @@ class TierModel(mesa.Model):
         whole = reg.province_names[0] if len(reg.province_names) == 1 else NATIONAL
         own = [a for a in caps if a]
         if own:
-            prov = reg.province_codes().take(self.firms.region[: self.firms.n])
-            index = {p: i for i, p in enumerate(reg.province_names)}
-            parts = [(p, prov == index[p], caps[p], self._sched(tier, p)) for p in own]
+            prov = self._row_provinces()
+            parts = [(p, prov == reg.province_names.index(p), caps[p], self._sched(tier, p)) for p in own]
             if "" in caps:
                 rest = [p for p in reg.province_names if p not in own]
-                mask = ~np.isin(prov, [index[p] for p in own])
-                parts.append(("+".join(rest), mask, caps[""], self._sched(tier)))
+                parts.append(("+".join(rest), ~self._programme_rows(tier), caps[""], self._sched(tier)))
             return parts
         cap, sched = caps[""], self._sched(tier)
         gov = self._gov_of.get(tier)
         if len(reg.province_names) == 1 or tier not in Ministry.TIERS or not isinstance(gov, Ministry) or not np.isfinite(cap):
             return [(whole, None, cap, sched)]
-        prov = reg.province_codes().take(self.firms.region[: self.firms.n])
+        prov = self._row_provinces()
         pools = {p: self._count(pool[prov[pool] == i]) for i, p in enumerate(reg.province_names)}
         quotas = gov.allocate(tier, year, cap, pools)
         return [(p, prov == i, quotas[p], sched) for i, p in enumerate(reg.province_names)]

@@ -154,8 +154,7 @@ class Ghosts:
         if self._sealed is None or self.n - self._sealed[1] > self.RESEAL * self._sealed[1]:
             rows, niches = self.arrays()
             ncols = int(rows.max()) + 1 if rows.size else 0
-            mat = sp.csr_matrix((np.ones(rows.size), (niches, rows)), shape=(k, ncols))
-            mat.sum_duplicates()
+            mat = sp.csr_matrix((np.ones(rows.size), (niches, rows)), shape=(k, ncols))  # duplicates summed
             self._sealed = (chunks, int(rows.size), mat)
         done, _, mat = self._sealed
         out = mat @ revenue[: mat.shape[1]].astype(np.float64)

@@ -32,13 +32,8 @@ def observed(config: RunConfig) -> pd.DataFrame:
     """Published points for this scenario, mapped onto tiers and metrics, with the area each
     counts (``region``: '' the view's own, from its data file; an area's series,
     ``history.<i>.region``, from the area's shipped file)."""
-    maps = [dataclasses.asdict(m) for m in config.scenario.history]
-    parts = []
-    for area in dict.fromkeys([""] + [m["region"] for m in maps]):
-        path = (config.data.path or history.default_history_path(config.scenario.name)) if not area else history.default_history_path(area)
-        h = history.until(history.load_history(path), int(config.scenario.origin[:4]))
-        parts.append(history.observed_points(h, [m for m in maps if m["region"] == area]).assign(region=area))
-    return pd.concat(parts, ignore_index=True)
+    path = config.data.path or history.default_history_path(config.scenario.name)
+    return history.points_by_area(path, [dataclasses.asdict(m) for m in config.scenario.history], int(config.scenario.origin[:4]))
 
 
 def history_for_target(obs: pd.DataFrame, target: dict, window_start: str) -> pd.DataFrame:
